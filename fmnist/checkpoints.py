@@ -1,0 +1,201 @@
+"""Checkpoints: safetensors weights plus JSON metadata (config, per-epoch history, metrics, normalisation,
+versions, timing), so that one file rebuilds the model and loading never executes code."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as st_save
+
+from .config import ConfigError, TrainConfig
+from .data import MEAN, STD
+from .model import MLP
+
+FORMAT = "fmnist-checkpoint"
+VERSION = 1
+SUFFIX = ".safetensors"
+CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+DEFAULT_NAME = "default"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used, or a name that cannot be one; the message says which and why."""
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    meta: dict
+    config: TrainConfig
+    state: dict[str, torch.Tensor]
+
+    @property
+    def name(self) -> str:
+        return self.path.name.removesuffix(SUFFIX)
+
+    def model(self, device: str | torch.device = "cpu") -> MLP:
+        model = MLP(self.config)
+        try:
+            model.load_state_dict(self.state, strict=True)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()
+            detail = first[1].strip() if len(first) > 1 else first[0]
+            raise CheckpointError(f"{self.path.name}: the weights do not match the model its metadata describes "
+                                  f"({detail})") from None
+        return model.to(device).eval()
+
+
+def versions() -> dict:
+    return {"torch": torch.__version__, "python": platform.python_version()}
+
+
+def build_meta(config: TrainConfig, history: list[dict], test_acc: float, test_loss: float, elapsed_s: float,
+               device: str, **extra) -> dict:
+    return {
+        "format": FORMAT, "version": VERSION, "config": config.to_dict(), "history": history,
+        "metrics": {"test_acc": test_acc, "test_loss": test_loss},
+        "normalization": {"mean": MEAN, "std": STD}, "versions": versions(), "elapsed_s": elapsed_s,
+        "device": device, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **extra,
+    }
+
+
+def save(path: Path, model: torch.nn.Module, meta: dict) -> Path:
+    """Atomic: the bytes go to a hidden temporary file in the same folder, then one rename makes them visible,
+    so a crash or a full disk never leaves a partial checkpoint under the real name."""
+    path = Path(path)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    blob = st_save(tensors, metadata={"fmnist": json.dumps(meta)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise CheckpointError(f"could not save {path.name}: {exc.strerror or exc}") from exc
+    return path
+
+
+def read_meta(path: Path) -> dict:
+    """The metadata alone (the header), cheap enough to list many files."""
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            raw = (f.metadata() or {}).get("fmnist")
+    except FileNotFoundError:
+        raise CheckpointError(f"{path.name}: no such checkpoint") from None
+    except Exception as exc:  # safetensors raises its own error types for every kind of damage
+        raise CheckpointError(f"{path.name}: not a readable safetensors checkpoint "
+                              f"(corrupt, truncated or another format: {exc})") from None
+    try:
+        meta = json.loads(raw) if raw else None
+    except json.JSONDecodeError:
+        meta = None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path.name}: a safetensors file, but not an fmnist checkpoint (no fmnist metadata)")
+    if meta.get("version", 0) > VERSION:
+        raise CheckpointError(f"{path.name}: written by a newer fmnist (format {meta['version']})")
+    return meta
+
+
+def load(path: Path) -> Checkpoint:
+    path = Path(path)
+    meta = read_meta(path)
+    try:
+        config = TrainConfig.from_dict(meta["config"]).validated()
+    except (KeyError, TypeError, ConfigError) as exc:
+        raise CheckpointError(f"{path.name}: its config metadata is invalid ({exc})") from None
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:
+        raise CheckpointError(f"{path.name}: the weights cannot be read ({exc})") from None
+    ckpt = Checkpoint(path, meta, config, state)
+    ckpt.model()  # fail now, with a clear message, if weights and metadata disagree
+    return ckpt
+
+
+def check_name(name: str) -> str:
+    """A checkpoint name is a plain file name: no folders, no '..', no control characters."""
+    name = name.removesuffix(SUFFIX) if isinstance(name, str) else name
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
+        raise CheckpointError(f"{name!r} is not a valid checkpoint name: use letters, digits, '-', '_' and '.', "
+                              "starting with a letter or digit, at most 80 characters")
+    return name
+
+
+class CheckpointStore:
+    """The checkpoints folder; every path it hands out is checked to lie inside it."""
+
+    def __init__(self, root: Path = CHECKPOINT_DIR):
+        self.root = Path(root)
+
+    def path_for(self, name: str) -> Path:
+        path = (self.root / (check_name(name) + SUFFIX)).resolve()
+        if path.parent != self.root.resolve():
+            raise CheckpointError(f"{name!r} points outside the checkpoints folder")
+        return path
+
+    def list(self) -> list[dict]:
+        """One row per file, newest first; unreadable files are listed with their error, not hidden."""
+        rows = []
+        if not self.root.is_dir():
+            return rows
+        for path in self.root.glob("*" + SUFFIX):
+            if path.name.startswith(".") or not path.is_file():
+                continue
+            stat = path.stat()
+            row = {"name": path.name.removesuffix(SUFFIX), "path": path, "size": stat.st_size,
+                   "mtime": stat.st_mtime, "meta": None, "error": None}
+            try:
+                row["meta"] = read_meta(path)
+            except CheckpointError as exc:
+                row["error"] = str(exc)
+            rows.append(row)
+        return sorted(rows, key=lambda r: (r["name"] != DEFAULT_NAME, -r["mtime"]))
+
+    def load(self, name: str) -> Checkpoint:
+        return load(self.path_for(name))
+
+    def unique_name(self, config: TrainConfig, test_acc: float | None = None) -> str:
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        base = f"{stamp}-{config.preset}" + (f"-{test_acc:.2f}" if test_acc is not None else "")
+        name, i = base, 2
+        while self.path_for(name).exists():
+            name, i = f"{base}-{i}", i + 1
+        return name
+
+    def save(self, name: str, model: torch.nn.Module, meta: dict) -> Path:
+        return save(self.path_for(name), model, {**meta, "name": check_name(name)})
+
+    def delete(self, name: str) -> None:
+        path = self.path_for(name)
+        if check_name(name) == DEFAULT_NAME:
+            raise CheckpointError("the shipped default model cannot be deleted")
+        if not path.is_file():
+            raise CheckpointError(f"{name}: no such checkpoint")
+        path.unlink()
+
+    def rename(self, old: str, new: str) -> Path:
+        src, dst = self.path_for(old), self.path_for(new)
+        if check_name(old) == DEFAULT_NAME:
+            raise CheckpointError("the shipped default model cannot be renamed")
+        if not src.is_file():
+            raise CheckpointError(f"{old}: no such checkpoint")
+        if dst.exists():
+            raise CheckpointError(f"{new}: a checkpoint of that name already exists")
+        os.replace(src, dst)
+        return dst

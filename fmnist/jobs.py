@@ -1,0 +1,155 @@
+"""A training run in a worker thread, with its progress kept under a lock for a UI to poll.
+
+The app keeps one TrainingJob per browser session; nothing here knows about Streamlit, so the same object is
+driven by tests and could back any other front end.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from . import checkpoints
+from .config import TrainConfig
+from .data import Dataset
+from .train import RunControl, train
+
+
+@dataclass
+class JobSnapshot:
+    """A consistent copy of a job's state, safe to read without the lock."""
+
+    status: str  # running, paused, stopping, done, stopped, failed
+    config: TrainConfig
+    steps: list[tuple[int, float]]  # (global step, mean loss since the previous point)
+    epochs: list[dict]
+    step: int = 0
+    total_steps: int = 0
+    epoch: int = 0
+    samples_per_s: float = 0.0
+    elapsed_s: float = 0.0
+    lr: float = 0.0
+    device: str = ""
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+    checkpoint: str | None = None
+    save_error: str | None = None
+    test_acc: float | None = None
+    lr_changes: list[dict] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "stopped", "failed")
+
+    @property
+    def eta_s(self) -> float | None:
+        if not self.samples_per_s or not self.total_steps or self.finished:
+            return None
+        return (self.total_steps - self.step) * self.config.batch_size / self.samples_per_s
+
+
+class TrainingJob:
+    def __init__(self, config: TrainConfig, store: checkpoints.CheckpointStore | None = None,
+                 dataset: Dataset | None = None, name: str | None = None, log_every: int = 25):
+        self.config = config.validated()
+        self.store = store or checkpoints.CheckpointStore()
+        self.dataset = dataset
+        self.name = name
+        self.log_every = log_every
+        self.control = RunControl()
+        self.model = None  # the trained model once the run ends (done or stopped)
+        self._lock = threading.Lock()
+        self._snap = JobSnapshot("running", self.config, [], [])
+        self._thread = threading.Thread(target=self._run, name="fmnist-train", daemon=True)
+        self.created = time.time()
+
+    def start(self) -> TrainingJob:
+        self._thread.start()
+        return self
+
+    def _update(self, **changes) -> None:
+        with self._lock:
+            for k, v in changes.items():
+                setattr(self._snap, k, v)
+
+    def _run(self) -> None:
+        try:
+            for ev in train(self.config, self.dataset, self.control, log_every=self.log_every):
+                with self._lock:
+                    self._apply(ev)
+                if ev.kind == "done":
+                    self._finish(ev.result)
+        except Exception as exc:  # train() reports its own failures; this catches our bookkeeping's
+            self._update(status="failed", error=f"{type(exc).__name__}: {exc}")
+
+    def _apply(self, ev) -> None:
+        s = self._snap
+        if ev.kind == "step":
+            s.steps.append((ev.step, ev.loss))
+            s.step, s.total_steps, s.epoch = ev.step, ev.total_steps, ev.epoch
+            s.samples_per_s, s.elapsed_s, s.lr = ev.samples_per_s, ev.elapsed_s, ev.lr
+        elif ev.kind == "epoch":
+            s.epochs.append(ev.as_dict())
+            s.elapsed_s = ev.elapsed_s
+        elif ev.kind == "note":
+            s.notes.append(ev.message)
+        elif ev.kind == "failed":
+            s.status, s.error = "failed", ev.reason
+        elif ev.kind == "done":
+            s.device, s.test_acc = ev.result.device, ev.result.test_acc
+            s.lr_changes = list(ev.result.lr_changes)
+
+    def _finish(self, result) -> None:
+        """Saves the run; a failed save keeps every metric in the job and says why."""
+        self.model = result.model
+        meta = checkpoints.build_meta(result.config, result.history, result.test_acc, result.test_loss,
+                                      result.elapsed_s, result.device, stopped=result.stopped,
+                                      best_epoch=result.best_epoch, lr_changes=result.lr_changes,
+                                      command="the fmnist app's Train page")
+        status = "stopped" if result.stopped else "done"
+        try:
+            name = self.name or self.store.unique_name(result.config, result.test_acc)
+            path = self.store.save(name, result.model, meta)
+            self._update(status=status, checkpoint=path.name.removesuffix(checkpoints.SUFFIX))
+        except (checkpoints.CheckpointError, OSError) as exc:
+            self._update(status=status, save_error=f"{exc}. The run's metrics are kept in this session.")
+
+    # Controls, safe from any thread.
+    def pause(self) -> None:
+        if not self.snapshot().finished:
+            self.control.pause()
+            self._update(status="paused")
+
+    def resume(self) -> None:
+        if not self.snapshot().finished:
+            self.control.resume()
+            self._update(status="running")
+
+    def stop(self) -> None:
+        if not self.snapshot().finished:
+            self.control.stop()
+            self._update(status="stopping")
+
+    def set_lr_scale(self, scale: float) -> None:
+        self.control.set_lr_scale(scale)
+
+    def snapshot(self) -> JobSnapshot:
+        with self._lock:
+            s = self._snap
+            return JobSnapshot(**{**s.__dict__, "steps": list(s.steps), "epochs": list(s.epochs),
+                                  "notes": list(s.notes), "lr_changes": list(s.lr_changes)})
+
+    def join(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stops the worker and drops the model: what a closed browser tab calls."""
+        self.control.stop()
+        self.join(timeout)
+        self.model = None

@@ -1,0 +1,47 @@
+"""Shared fixtures: the real dataset (loaded once), tiny configurations and a tiny trained checkpoint."""
+
+from __future__ import annotations
+
+import pytest
+
+from fmnist import checkpoints
+from fmnist.config import TrainConfig
+from fmnist.data import load_dataset
+from fmnist.train import train
+
+# Small enough to train an epoch in about a second on two cores, big enough to learn (~80% in one epoch).
+TINY = TrainConfig(hidden=(32,), optimizer="adam", lr=3e-3, batch_size=256, epochs=1, device="cpu", preset="tiny")
+
+
+@pytest.fixture(scope="session")
+def dataset():
+    return load_dataset()
+
+
+@pytest.fixture
+def tiny_config() -> TrainConfig:
+    return TINY
+
+
+def train_to_done(config: TrainConfig, dataset=None, **kw):
+    """Runs train() to the end and returns (events, result); fails the test on a failed run."""
+    events = list(train(config, dataset, **kw))
+    last = events[-1]
+    assert last.kind == "done", getattr(last, "reason", last)
+    return events, last.result
+
+
+@pytest.fixture(scope="session")
+def tiny_result(dataset):
+    return train_to_done(TINY, dataset)[1]
+
+
+@pytest.fixture(scope="session")
+def checkpoint_dir(tmp_path_factory, tiny_result):
+    """A checkpoints folder holding one tiny model saved as the default, like the shipped one."""
+    root = tmp_path_factory.mktemp("checkpoints")
+    r = tiny_result
+    meta = checkpoints.build_meta(r.config, r.history, r.test_acc, r.test_loss, r.elapsed_s, r.device,
+                                  command="tests")
+    checkpoints.CheckpointStore(root).save(checkpoints.DEFAULT_NAME, r.model, meta)
+    return root

@@ -1,0 +1,130 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fmnist.cli import main
+from fmnist.data import CLASSES
+
+TINY_ARGS = ["--hidden", "32", "--epochs", "1", "--batch-size", "512", "--optimizer", "adam", "--lr", "0.003",
+             "--device", "cpu"]
+
+
+def run_json(capsys, argv):
+    code = main(argv)
+    out = capsys.readouterr().out
+    return code, [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "tiny.safetensors"
+    assert main(["train", *TINY_ARGS, "--json", "--out", str(out)]) == 0
+    return out
+
+
+def test_train_json_lines_and_checkpoint(tmp_path, capsys):
+    out = tmp_path / "t.safetensors"
+    code, lines = run_json(capsys, ["train", *TINY_ARGS, "--epochs", "2", "--json", "--out", str(out)])
+    assert code == 0
+    epochs, summary = lines[:-1], lines[-1]
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    for e in epochs:
+        assert {"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "elapsed_s"} <= set(e)
+        assert 10 < e["test_acc"] <= 100  # percent, not a fraction
+    assert summary["summary"] is True and summary["checkpoint"] == str(out) and out.exists()
+    assert summary["test_acc"] == pytest.approx(epochs[-1]["test_acc"])
+    from fmnist.checkpoints import load
+
+    meta = load(out).meta
+    assert meta["command"].startswith("python -m fmnist train --hidden 32")
+    assert [h["epoch"] for h in meta["history"]] == [1, 2]
+
+
+def test_train_prints_a_line_per_epoch(tmp_path, capsys):
+    assert main(["train", *TINY_ARGS, "--out", str(tmp_path / "a.safetensors")]) == 0
+    out = capsys.readouterr().out
+    assert "Epoch  1/1" in out and "test acc" in out and "Test accuracy" in out
+
+
+def test_evaluate_json(trained, capsys):
+    code, [res] = run_json(capsys, ["evaluate", str(trained), "--json", "--device", "cpu"])
+    assert code == 0
+    assert 70 < res["accuracy"] < 100 and len(res["per_class"]) == 10
+    cm = np.array(res["confusion_matrix"])
+    assert cm.shape == (10, 10) and cm.sum() == 10_000
+    assert res["accuracy"] == pytest.approx(100 * np.trace(cm) / 10_000)
+
+
+def test_predict_good_and_bad_files(trained, dataset, tmp_path, capsys):
+    good = tmp_path / "item.png"
+    Image.fromarray(dataset.test_images[1].numpy()).resize((112, 112)).save(good)
+    bad = tmp_path / "bad.png"
+    bad.write_text("<html>not an image</html>")
+    missing = tmp_path / "missing.png"
+    code, lines = run_json(capsys, ["predict", str(trained), str(good), str(bad), str(missing), "--json"])
+    assert code == 1  # one result or error per file, exit 1 because some failed
+    assert [line["file"] for line in lines] == [str(good), str(bad), str(missing)]
+    assert lines[0]["label"] in CLASSES and lines[0]["label_index"] == CLASSES.index(lines[0]["label"])
+    assert len(lines[0]["probabilities"]) == 10 and sum(lines[0]["probabilities"]) == pytest.approx(1, abs=1e-4)
+    assert "bad.png" in lines[1]["error"] and "missing.png" in lines[2]["error"]
+    code, _ = run_json(capsys, ["predict", str(trained), str(good), "--json"])
+    assert code == 0
+
+
+def test_data_command(capsys):
+    code, [info] = run_json(capsys, ["data", "--json"])
+    assert code == 0 and info["train"] == 60_000 and info["test"] == 10_000
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["train", "--lr", "0"], "lr: learning rate"),
+    (["train", "--hidden", "0,5"], "hidden:"),
+    (["train", "--hidden", "8,8,8,8,8,8,8"], "1 to 6 hidden layers"),
+    (["train", "--hidden", "a,b"], "whole numbers"),
+    (["train", "--optimizer", "rmsprop"], "invalid choice"),
+    (["train", "--epochs", "0"], "epochs"),
+    (["train", "--batch-size", "70000"], "batch size"),
+    (["train", "--lr", "nan"], "learning rate"),
+    (["train", "--out", "x.pt"], "--out must end in .safetensors"),
+    (["bench", "--steps", "0"], "--steps"),
+])
+def test_bad_arguments_exit_2_with_one_line(argv, needle, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2, err
+    assert needle in err and err.strip().splitlines()[-1].startswith("python -m fmnist")
+
+
+def test_module_entry_point_reports_usage_errors():
+    proc = subprocess.run([sys.executable, "-m", "fmnist", "train", "--lr", "-1"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and "lr: learning rate" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cuda_without_cuda_exits_2(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--device", "cuda"])
+    assert exc.value.code == 2 and "CUDA" in capsys.readouterr().err
+
+
+def test_evaluate_bad_checkpoint_is_a_clear_error(tmp_path, capsys):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"garbage")
+    assert main(["evaluate", str(bad)]) == 1
+    assert "bad.safetensors: not a readable safetensors checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cmd", ["train", "evaluate", "predict", "bench", "data"])
+def test_help_on_each_command(cmd, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([cmd, "--help"])
+    assert exc.value.code == 0 and "usage: python -m fmnist " + cmd in capsys.readouterr().out

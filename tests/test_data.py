@@ -1,0 +1,110 @@
+import gzip
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from fmnist import data
+from fmnist.data import CLASSES, DataError, find_files, load_dataset, normalize, read_idx
+
+
+def write_idx(path, arr: np.ndarray, magic: int | None = None, compress: bool = False):
+    """A real-format IDX file: magic (0x0803 images / 0x0801 labels), big-endian dims, then the bytes."""
+    magic = magic if magic is not None else 2048 + arr.ndim
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in arr.shape)
+    blob = header + arr.astype(np.uint8).tobytes()
+    (gzip.open if compress else open)(path, "wb").write(blob)
+    return path
+
+
+def test_real_dataset_loads_with_expected_shapes(dataset):
+    assert dataset.train_images.shape == (60_000, 28, 28) and dataset.train_images.dtype == torch.uint8
+    assert dataset.test_images.shape == (10_000, 28, 28)
+    assert dataset.train_labels.shape == (60_000,) and dataset.test_labels.dtype == torch.int64
+    # Fashion-MNIST is balanced: 6,000 and 1,000 images of each class.
+    assert torch.bincount(dataset.train_labels).tolist() == [6000] * 10
+    assert torch.bincount(dataset.test_labels).tolist() == [1000] * 10
+    assert len(CLASSES) == 10 and CLASSES[0] == "T-shirt/top" and CLASSES[9] == "Ankle boot"
+
+
+def test_dataset_is_loaded_once_per_process(dataset):
+    assert load_dataset() is dataset
+
+
+def test_normalize_matches_totensor_and_normalize():
+    imgs = torch.tensor([[[0, 255], [128, 64]]], dtype=torch.uint8).repeat(1, 14, 14)
+    out = normalize(imgs)
+    assert out.shape == (1, 784)
+    assert out[0, 0].item() == -1.0 and out[0, 1].item() == 1.0
+    assert abs(out[0, 28].item() - (128 / 255 - 0.5) / 0.5) < 1e-6
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_read_idx_accepts_plain_and_gzip(tmp_path, compress):
+    labels = np.arange(10, dtype=np.uint8)
+    p = write_idx(tmp_path / ("l.gz" if compress else "l"), labels, compress=compress)
+    assert read_idx(p, 2049, 10).tolist() == list(range(10))
+
+
+def test_wrong_magic_is_named(tmp_path):
+    p = write_idx(tmp_path / "train-labels-idx1-ubyte", np.zeros(10), magic=2051 + 100)
+    with pytest.raises(DataError, match="train-labels-idx1-ubyte.*magic"):
+        read_idx(p, 2049, 10)
+
+
+def test_short_file_is_reported_as_truncated(tmp_path):
+    p = write_idx(tmp_path / "imgs", np.zeros((3, 28, 28)))
+    p.write_bytes(p.read_bytes()[:-100])
+    with pytest.raises(DataError, match="truncated"):
+        read_idx(p, 2051, 3)
+
+
+def test_wrong_count_and_shape(tmp_path):
+    p = write_idx(tmp_path / "imgs", np.zeros((3, 28, 28)))
+    with pytest.raises(DataError, match=r"shape \[3, 28, 28\], expected \[60000, 28, 28\]"):
+        read_idx(p, 2051, 60_000)
+    q = write_idx(tmp_path / "imgs2", np.zeros((2, 27, 28)))
+    with pytest.raises(DataError, match="expected"):
+        read_idx(q, 2051, 2)
+
+
+def test_label_out_of_range(tmp_path):
+    p = write_idx(tmp_path / "labels", np.array([1, 2, 11]))
+    with pytest.raises(DataError, match="outside 0-9"):
+        read_idx(p, 2049, 3)
+
+
+def test_corrupt_gzip_names_file_and_fix(tmp_path):
+    p = tmp_path / "t10k-images-idx3-ubyte.gz"
+    p.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz.*apt-get install -y dataset-fashion-mnist"):
+        read_idx(p, 2051, 10_000)
+
+
+def test_missing_data_message_says_how_to_get_it(tmp_path):
+    with pytest.raises(DataError) as exc:
+        find_files(tmp_path)
+    msg = str(exc.value)
+    assert "train-images-idx3-ubyte" in msg and "apt-get install -y dataset-fashion-mnist" in msg
+    assert "--download" in msg
+
+
+def test_search_order_prefers_explicit_dir_and_env(tmp_path, monkeypatch):
+    src = find_files()
+    for p in src.values():
+        shutil.copy(p, tmp_path / p.name)
+    monkeypatch.setenv("FMNIST_DATA_DIR", str(tmp_path))
+    assert all(p.parent == tmp_path for p in find_files().values())
+    monkeypatch.delenv("FMNIST_DATA_DIR")
+    assert find_files(tmp_path)["train_images"].parent == tmp_path
+
+
+def test_torchvision_layout_is_found_and_made(tmp_path):
+    src = find_files()
+    root = data.torchvision_root(src, tmp_path)
+    raw = root / "FashionMNIST" / "raw"
+    assert sorted(p.name for p in raw.iterdir()) == sorted(stem for stem, _, _ in data.FILES.values())
+    found = find_files(tmp_path)
+    assert found["test_labels"] == raw / "t10k-labels-idx1-ubyte"
+    assert read_idx(found["test_labels"], 2049, 10_000).shape == (10_000,)

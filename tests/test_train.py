@@ -1,0 +1,129 @@
+import math
+import threading
+
+import pytest
+import torch
+
+from fmnist.train import RunControl, lr_at, shift_batch, split_validation, train
+from tests.conftest import train_to_done
+
+
+def test_tiny_run_learns(tiny_config, dataset):
+    events, result = train_to_done(tiny_config.replace(epochs=2), dataset, log_every=20)
+    steps = [e for e in events if e.kind == "step"]
+    epochs = [e for e in events if e.kind == "epoch"]
+    assert len(epochs) == 2 and [e.epoch for e in epochs] == [1, 2]
+    # The running loss falls from its first reading (~2.3, chance) to well below.
+    assert steps[0].loss > 1.0 and steps[-1].loss < 0.7 * steps[0].loss
+    assert epochs[1].test_acc > 80.0 and result.test_acc == pytest.approx(epochs[1].test_acc)
+    assert steps[-1].step == steps[-1].total_steps == 2 * math.ceil(60_000 / 256)
+    assert all(len(e.test_class_acc) == 10 for e in epochs)
+    assert sum(epochs[1].test_class_acc) / 10 == pytest.approx(epochs[1].test_acc, abs=1e-6)
+    assert result.history == [e.as_dict() for e in epochs]
+
+
+def test_same_seed_same_run(tiny_config, dataset):
+    cfg = tiny_config.replace(hidden=(8,), epochs=1, batch_size=2048)
+    a = train_to_done(cfg, dataset)[1]
+    b = train_to_done(cfg, dataset)[1]
+    assert a.test_acc == b.test_acc
+    assert all(torch.equal(p, q) for p, q in zip(a.model.state_dict().values(), b.model.state_dict().values()))
+
+
+def test_stop_from_another_thread(tiny_config, dataset):
+    control = RunControl()
+    cfg = tiny_config.replace(epochs=50)
+    events = []
+    for ev in train(cfg, dataset, control, log_every=5):
+        events.append(ev)
+        if ev.kind == "step" and ev.step >= 10:
+            threading.Thread(target=control.stop).start()
+    assert events[-1].kind == "done" and events[-1].result.stopped
+    assert events[-1].result.history == []  # stopped inside epoch 1
+    assert max(e.step for e in events if e.kind == "step") < 235  # far from 50 epochs
+
+
+def test_pause_blocks_until_resume(tiny_config, dataset):
+    control = RunControl()
+    seen = []
+    gen = train(tiny_config, dataset, control, log_every=5)
+    first = next(gen)
+    assert first.kind == "step"
+    control.pause()
+    consumer = threading.Thread(target=lambda: seen.extend(gen))
+    consumer.start()
+    consumer.join(0.7)
+    # Paused: the trainer finished at most the step it was in, and nothing is published.
+    assert consumer.is_alive() and len(seen) <= 1
+    control.resume()
+    consumer.join(60)
+    assert not consumer.is_alive() and seen[-1].kind == "done" and not seen[-1].result.stopped
+
+
+def test_stop_wakes_a_paused_run(tiny_config, dataset):
+    control = RunControl()
+    gen = train(tiny_config, dataset, control, log_every=5)
+    next(gen)
+    control.pause()
+    threading.Timer(0.2, control.stop).start()
+    rest = list(gen)
+    assert rest[-1].kind == "done" and rest[-1].result.stopped
+
+
+def test_divergence_stops_with_a_reason(tiny_config, dataset):
+    events = list(train(tiny_config.replace(optimizer="sgd", lr=10.0, hidden=(64, 64)), dataset, log_every=5))
+    last = events[-1]
+    assert last.kind == "failed"
+    assert "diverged" in last.reason and "lower learning rate" in last.reason
+    assert last.step <= 60  # caught within a few log intervals, not after a whole epoch of garbage
+
+
+def test_cuda_request_without_cuda_fails_cleanly(tiny_config, dataset):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    last = list(train(tiny_config.replace(device="cuda"), dataset))[-1]
+    assert last.kind == "failed" and "CUDA" in last.reason
+
+
+def test_validation_split_and_keep_best(tiny_config, dataset):
+    cfg = tiny_config.replace(epochs=2, val_size=5000, keep_best=True, hidden=(16,))
+    events, result = train_to_done(cfg, dataset)
+    epochs = [e for e in events if e.kind == "epoch"]
+    assert all(e.val_acc is not None for e in epochs)
+    assert result.best_epoch == max(epochs, key=lambda e: e.val_acc).epoch
+    train_idx, val_idx = split_validation(60_000, 5000, cfg.seed)
+    assert len(set(train_idx.tolist()) & set(val_idx.tolist())) == 0 and len(val_idx) == 5000
+
+
+def test_lr_change_mid_run_is_applied_and_recorded(tiny_config, dataset):
+    control = RunControl()
+    lrs = []
+    for ev in train(tiny_config, dataset, control, log_every=10):
+        if ev.kind == "step":
+            lrs.append(ev.lr)
+            if ev.step == 20:
+                control.set_lr_scale(0.5)
+        if ev.kind == "done":
+            result = ev.result
+    assert lrs[0] == pytest.approx(tiny_config.lr) and lrs[-1] == pytest.approx(tiny_config.lr * 0.5)
+    assert result.lr_changes == [{"step": 20, "epoch": 1, "scale": 0.5}]
+    with pytest.raises(ValueError):
+        control.set_lr_scale(-1)
+
+
+def test_schedules():
+    assert lr_at(0, 100, 0.1, "constant") == lr_at(99, 100, 0.1, "constant") == 0.1
+    assert lr_at(0, 100, 0.1, "cosine") == pytest.approx(0.1) and lr_at(99, 100, 0.1, "cosine") == pytest.approx(0)
+    one = [lr_at(s, 1000, 0.1, "onecycle") for s in range(1000)]
+    assert one[0] == pytest.approx(0.1 / 25) and max(one) == pytest.approx(0.1, rel=1e-3)
+    assert one.index(max(one)) == pytest.approx(300, abs=2) and one[-1] < 1e-6
+
+
+def test_shift_batch_moves_pixels_and_keeps_background():
+    x = torch.full((50, 28, 28), -1.0)
+    x[:, 13:15, 13:15] = 1.0
+    out = shift_batch(x.reshape(50, 784)).reshape(50, 28, 28)
+    # The 2x2 square survives whole, moved by at most 2 pixels; the rest stays background.
+    assert torch.all((out == 1.0).sum((1, 2)) == 4)
+    rows = (out == 1.0).any(2).float().argmax(1)
+    assert rows.min() >= 11 and rows.max() <= 15 and len(set(rows.tolist())) > 1
