@@ -1,0 +1,57 @@
+# make run: set up and start the app. make test: set up and run ruff and the whole test suite.
+# Each target creates .venv when missing and reinstalls only when a requirements file changed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+APT_DATA := dataset-fashion-mnist
+
+.PHONY: run test data browser bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.stamp-run: requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.stamp-dev: requirements-dev.txt $(VENV)/.stamp-run
+	$(BIN)/python -m pip install --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# Found locally (./data, FMNIST_DATA_DIR, Debian's package), else Debian's package when we may install it,
+# else torchvision's download into ./data.
+data: $(VENV)/.stamp-run
+	@$(BIN)/python -m fmnist data --no-download 2>/dev/null || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's $(APT_DATA) ..."; \
+	    apt-get install -y -q $(APT_DATA) >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && apt-get install -y -q $(APT_DATA) >/dev/null; } || true; \
+	  fi; \
+	  $(BIN)/python -m fmnist data; }
+
+# The browser tests drive Debian's Chromium; without it (and without root to install it) they skip and say so.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Chromium for the browser tests ..."; \
+	    apt-get install -y -q chromium >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	  else echo "Chromium not found and cannot be installed here: browser tests will be skipped"; fi; }
+
+run: data
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+test: data browser $(VENV)/.stamp-dev
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.stamp-dev
+	$(BIN)/ruff check .
+
+bench: data
+	$(BIN)/python -m fmnist bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts data/FashionMNIST
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

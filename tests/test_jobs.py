@@ -1,0 +1,90 @@
+import time
+
+import pytest
+import torch
+
+from fmnist import checkpoints, train
+from fmnist.checkpoints import CheckpointStore
+from fmnist.jobs import TrainingJob
+
+
+def wait_finished(job, timeout=120):
+    assert job.join(timeout), "the training thread did not finish"
+    return job.snapshot()
+
+
+def test_job_runs_to_done_and_saves(tmp_path, tiny_config, dataset):
+    job = TrainingJob(tiny_config, CheckpointStore(tmp_path), dataset, log_every=10).start()
+    first = job.snapshot()
+    assert first.status == "running" and first.config == tiny_config
+    snap = wait_finished(job)
+    assert snap.status == "done" and snap.error is None
+    assert len(snap.epochs) == 1 and len(snap.steps) >= 20 and snap.step == snap.total_steps
+    ckpt = CheckpointStore(tmp_path).load(snap.checkpoint)
+    assert ckpt.meta["metrics"]["test_acc"] == pytest.approx(snap.test_acc)
+    assert job.model is not None and snap.eta_s is None
+
+
+def test_snapshot_is_a_copy(tmp_path, tiny_config, dataset):
+    job = TrainingJob(tiny_config, CheckpointStore(tmp_path), dataset).start()
+    snap = job.snapshot()
+    snap.steps.append((999, 1.0))
+    wait_finished(job)
+    assert (999, 1.0) not in job.snapshot().steps
+
+
+def test_full_disk_keeps_the_metrics_and_says_so(tmp_path, tiny_config, dataset, monkeypatch):
+    def no_space(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoints.os, "fsync", no_space)
+    job = TrainingJob(tiny_config, CheckpointStore(tmp_path), dataset).start()
+    snap = wait_finished(job)
+    assert snap.status == "done" and snap.checkpoint is None
+    assert "No space left on device" in snap.save_error and "kept in this session" in snap.save_error
+    assert len(snap.epochs) == 1 and job.model is not None
+    assert [p for p in tmp_path.iterdir()] == []
+
+
+def test_exception_in_the_worker_ends_the_run_with_its_message(tmp_path, tiny_config, dataset, monkeypatch):
+    def broken(self, idx):
+        raise RuntimeError("simulated fault in a training step")
+
+    monkeypatch.setattr(train._Step, "__call__", broken)
+    snap = wait_finished(TrainingJob(tiny_config, CheckpointStore(tmp_path), dataset).start())
+    assert snap.status == "failed" and "simulated fault" in snap.error
+    monkeypatch.undo()
+    # The next run in the same process works.
+    assert wait_finished(TrainingJob(tiny_config, CheckpointStore(tmp_path), dataset).start()).status == "done"
+
+
+def test_cuda_out_of_memory_says_what_to_do(tmp_path, tiny_config, dataset, monkeypatch):
+    def oom(self, idx):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(train._Step, "__call__", oom)
+    snap = wait_finished(TrainingJob(tiny_config, CheckpointStore(tmp_path), dataset).start())
+    assert snap.status == "failed"
+    assert "out of memory" in snap.error and "smaller batch" in snap.error and "CPU" in snap.error
+
+
+def test_pause_resume_stop_and_close(tmp_path, tiny_config, dataset):
+    job = TrainingJob(tiny_config.replace(epochs=30), CheckpointStore(tmp_path), dataset, log_every=5).start()
+    while not job.snapshot().steps:
+        time.sleep(0.05)
+    job.pause()
+    time.sleep(0.3)
+    step = job.snapshot().step
+    time.sleep(0.5)
+    assert job.snapshot().status == "paused" and job.snapshot().step == step
+    job.resume()
+    deadline = time.time() + 30
+    while job.snapshot().step == step and time.time() < deadline:
+        time.sleep(0.05)
+    assert job.snapshot().step > step
+    t = time.perf_counter()
+    job.close()  # what a closed browser tab does
+    assert not job.alive and time.perf_counter() - t < 5
+    snap = job.snapshot()
+    assert snap.status == "stopped" and job.model is None
+    assert snap.checkpoint and (tmp_path / f"{snap.checkpoint}.safetensors").exists()  # nothing lost
