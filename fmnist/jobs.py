@@ -37,6 +37,7 @@ class JobSnapshot:
     save_error: str | None = None
     test_acc: float | None = None
     lr_changes: list[dict] = field(default_factory=list)
+    insight: list[dict] = field(default_factory=list)  # per epoch: first-layer filters, 2-D projection
 
     @property
     def finished(self) -> bool:
@@ -51,12 +52,14 @@ class JobSnapshot:
 
 class TrainingJob:
     def __init__(self, config: TrainConfig, store: checkpoints.CheckpointStore | None = None,
-                 dataset: Dataset | None = None, name: str | None = None, log_every: int = 25):
+                 dataset: Dataset | None = None, name: str | None = None, log_every: int = 25,
+                 insight: bool = False):
         self.config = config.validated()
         self.store = store or checkpoints.CheckpointStore()
         self.dataset = dataset
         self.name = name
         self.log_every = log_every
+        self.insight = insight
         self.control = RunControl()
         self.model = None  # the trained model once the run ends (done or stopped)
         self._lock = threading.Lock()
@@ -75,7 +78,8 @@ class TrainingJob:
 
     def _run(self) -> None:
         try:
-            for ev in train(self.config, self.dataset, self.control, log_every=self.log_every):
+            for ev in train(self.config, self.dataset, self.control, log_every=self.log_every,
+                            insight=self.insight):
                 with self._lock:
                     self._apply(ev)
                 if ev.kind == "done":
@@ -92,6 +96,8 @@ class TrainingJob:
         elif ev.kind == "epoch":
             s.epochs.append(ev.as_dict())
             s.elapsed_s = ev.elapsed_s
+            if ev.insight is not None:
+                s.insight.append(ev.insight)
         elif ev.kind == "note":
             s.notes.append(ev.message)
         elif ev.kind == "failed":
@@ -138,7 +144,8 @@ class TrainingJob:
         with self._lock:
             s = self._snap
             return JobSnapshot(**{**s.__dict__, "steps": list(s.steps), "epochs": list(s.epochs),
-                                  "notes": list(s.notes), "lr_changes": list(s.lr_changes)})
+                                  "notes": list(s.notes), "lr_changes": list(s.lr_changes),
+                                  "insight": list(s.insight)})
 
     def join(self, timeout: float | None = None) -> bool:
         self._thread.join(timeout)

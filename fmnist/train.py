@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -19,6 +20,7 @@ from torch.nn import functional as F
 from .config import TrainConfig
 from .data import Dataset, device_tensors, load_dataset
 from .evaluate import evaluate_logits, predict_logits
+from .explain import first_layer_filters, hidden_features, pca_2d
 from .model import MLP, device_label, resolve_device
 
 
@@ -47,10 +49,11 @@ class EpochEvent:
     val_acc: float | None
     lr: float
     elapsed_s: float
+    insight: dict | None = None  # first-layer filters and the 2-D projection, when asked for
     kind: str = "epoch"
 
     def as_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "kind"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("kind", "insight")}
 
 
 @dataclass
@@ -302,8 +305,18 @@ def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float
     return ev.loss, ev.accuracy, ev.class_accuracy
 
 
+INSIGHT_IMAGES = 2000  # test images projected each epoch: enough to see the classes, cheap on a CPU
+
+
+def _insight(model: nn.Module, x_test: torch.Tensor, previous: np.ndarray | None) -> dict:
+    _, filters = first_layer_filters(model)
+    projection = pca_2d(hidden_features(model, x_test[:INSIGHT_IMAGES]), previous)
+    model.train()
+    return {"filters": filters, "projection": projection}
+
+
 def train(config: TrainConfig, dataset: Dataset | None = None, control: RunControl | None = None,
-          log_every: int = 25, cuda_graph: bool = True) -> Iterator[Event]:
+          log_every: int = 25, cuda_graph: bool = True, insight: bool = False) -> Iterator[Event]:
     """Trains per `config`, yielding events. Never raises for a failed run: it yields FailedEvent instead."""
     config = config.validated()
     control = control or RunControl()
@@ -352,6 +365,7 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
         ep_loss = torch.zeros((), device=device)
         ep_correct = torch.zeros((), dtype=torch.long, device=device)
         ep_seen = 0
+        previous_projection = None
 
         for epoch in range(1, config.epochs + 1):
             perm = _loader_order(rng, n).to(device)
@@ -393,8 +407,11 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
                 if val_acc > best[0]:
                     keep = config.keep_best
                     best = (val_acc, epoch, {k: v.clone() for k, v in model.state_dict().items()} if keep else None)
+            extra = _insight(model, x_test, previous_projection) if insight else None
+            previous_projection = extra["projection"] if extra else None
             ev = EpochEvent(epoch, config.epochs, ep_loss.item() / ep_seen, 100.0 * ep_correct.item() / ep_seen,
-                            test_loss, test_acc, class_acc, val_loss, val_acc, lr, time.perf_counter() - start - paused)
+                            test_loss, test_acc, class_acc, val_loss, val_acc, lr, time.perf_counter() - start - paused,
+                            extra)
             ep_loss.zero_()
             ep_correct.zero_()
             ep_seen = 0

@@ -88,3 +88,15 @@ def test_pause_resume_stop_and_close(tmp_path, tiny_config, dataset):
     snap = job.snapshot()
     assert snap.status == "stopped" and job.model is None
     assert snap.checkpoint and (tmp_path / f"{snap.checkpoint}.safetensors").exists()  # nothing lost
+
+
+def test_insight_per_epoch(tmp_path, tiny_config, dataset):
+    job = TrainingJob(tiny_config.replace(epochs=2), CheckpointStore(tmp_path), dataset, insight=True).start()
+    snap = wait_finished(job)
+    assert len(snap.insight) == 2
+    first = snap.insight[0]
+    assert first["filters"].shape == (32, 28, 28)  # all 32 units of the tiny model (fewer than 36)
+    assert first["projection"].shape == (2000, 2)
+    # Signs are aligned with the previous epoch's frame.
+    a, b = snap.insight[0]["projection"], snap.insight[1]["projection"]
+    assert (a[:, 0] * b[:, 0]).sum() > 0 and (a[:, 1] * b[:, 1]).sum() > 0
