@@ -138,7 +138,10 @@ class TrainingJob:
             self._update(status="stopping")
 
     def set_lr_scale(self, scale: float) -> None:
+        """Shown on the charts at once; the trainer's own record (with the exact step) replaces it at the end."""
         self.control.set_lr_scale(scale)
+        with self._lock:
+            self._snap.lr_changes.append({"step": self._snap.step, "epoch": self._snap.epoch, "scale": scale})
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:

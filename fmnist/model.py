@@ -85,9 +85,9 @@ def resolve_device(name: str) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise DeviceError("CUDA was asked for, but PyTorch sees no CUDA GPU here; use --device cpu or auto")
+        raise DeviceError("CUDA was asked for, but PyTorch sees no CUDA GPU here: choose cpu or auto")
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise DeviceError("MPS was asked for, but this machine has no Apple GPU; use --device cpu or auto")
+        raise DeviceError("MPS was asked for, but this machine has no Apple GPU: choose cpu or auto")
     return torch.device(name)
 
 

@@ -1,0 +1,14 @@
+"""The router: each page is its own script in pages/."""
+
+import streamlit as st
+
+st.set_page_config(page_title="fmnist: train an MLP on Fashion-MNIST", page_icon="👕", layout="wide")
+
+pages = [
+    st.Page("pages/train.py", title="Train", icon="🏋️", default=True),
+    st.Page("pages/explore.py", title="Explore", icon="🔎"),
+    st.Page("pages/evaluate.py", title="Evaluate", icon="📊"),
+    st.Page("pages/classify.py", title="Classify", icon="✏️"),
+    st.Page("pages/models.py", title="Models", icon="🗂️"),
+]
+st.navigation(pages).run()

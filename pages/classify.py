@@ -1,0 +1,47 @@
+"""Classify: draw an item or upload a picture and see what the active model makes of it."""
+
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from ui import inspect
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]
+
+st.title("✏️ Classify your own image")
+name = inspect.require_model()
+model = inspect.active_model(name)
+
+
+def clear_canvas() -> None:
+    # The canvas keeps its drawing per key; a new key is a fresh, empty canvas.
+    st.session_state["classify_canvas_version"] = st.session_state.get("classify_canvas_version", 0) + 1
+
+
+draw_tab, upload_tab = st.tabs(["✏️ Draw", "📁 Upload"])
+
+with draw_tab:
+    canvas_col, result_col = st.columns([1, 2], gap="large")
+    with canvas_col:
+        st.caption("Draw one item in white, filling most of the square, as Fashion-MNIST items fill theirs.")
+        brush = st.slider("Brush size", min_value=4, max_value=48, value=18, key="classify_brush")
+        canvas = st_canvas(
+            stroke_width=brush, stroke_color="#FFFFFF", background_color="#000000", drawing_mode="freedraw",
+            height=280, width=280, return_image_data=True,
+            key=f"classify_canvas_{st.session_state.get('classify_canvas_version', 0)}",
+        )
+        st.button("🧹 Clear", key="classify_clear", on_click=clear_canvas)
+    with result_col:
+        # Under AppTest (and before the browser's first report) the canvas returns no image: that is "blank".
+        outcome = inspect.classify_canvas(model, canvas.image_data)
+        inspect.show_outcome(outcome, key="classify_draw_probs", blank_hint="draw an item on the black canvas.")
+
+with upload_tab:
+    upload = st.file_uploader("An image of one clothing item", type=UPLOAD_TYPES, key="classify_upload",
+                              help="A photo or product shot works best on a plain background, cropped to the item")
+    if upload is None:
+        st.caption("PNG, JPEG, WebP, BMP or GIF. It is turned into a 28 x 28 gray image like the training data.")
+    else:
+        data = upload.getvalue()
+        outcome = inspect.classify_bytes(model, data, upload.name)
+        inspect.show_outcome(outcome, key="classify_upload_probs", original=data, original_caption=upload.name,
+                             blank_hint=f"{upload.name} is blank or a single colour.")

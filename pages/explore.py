@@ -1,0 +1,74 @@
+"""Explore: the test images with the active model's predictions; filter, sort, page through and inspect one."""
+
+import streamlit as st
+
+from fmnist.data import CLASSES
+from ui import inspect
+from ui.inspect_charts import (
+    CORRECTNESS,
+    MOST_CONFIDENT,
+    SORTS,
+    filter_indices,
+    most_confident_mistakes,
+    page_count,
+    page_of,
+)
+
+PER_PAGE = 24
+ANY = "All classes"
+
+st.title("🔎 Explore the test set")
+name = inspect.require_model()
+ev = inspect.evaluation(name)
+_, labels = inspect.held_out_images()
+
+
+def show_most_confident_mistakes() -> None:
+    st.session_state.update(explore_true=ANY, explore_pred=ANY, explore_correctness="Wrong",
+                            explore_sort=MOST_CONFIDENT)
+    worst = most_confident_mistakes(ev.predictions, labels, ev.probabilities)
+    if len(worst):
+        st.session_state["explore_selected"] = int(worst[0])  # and show the worst one up close
+
+
+def pick(index: int) -> None:
+    st.session_state["explore_selected"] = index
+
+
+def as_class(option: str) -> int | None:
+    return None if option == ANY else CLASSES.index(option)
+
+
+# Filters persist for the session, so a trip to another page and back keeps the current view.
+true_col, pred_col, right_col, sort_col = st.columns(4)
+true_name = true_col.selectbox("True class", [ANY, *CLASSES], key="explore_true", persist_state="session")
+pred_name = pred_col.selectbox("Predicted class", [ANY, *CLASSES], key="explore_pred", persist_state="session")
+correctness = right_col.radio("Predictions", CORRECTNESS, key="explore_correctness", horizontal=True,
+                              persist_state="session")
+sort = sort_col.selectbox("Order", SORTS, key="explore_sort", persist_state="session")
+st.button("🎯 Most confident mistakes", key="explore_mistakes", on_click=show_most_confident_mistakes,
+          help="Wrong predictions only, the ones the model was surest about first")
+
+indices = filter_indices(ev.predictions, labels, ev.probabilities, as_class(true_name), as_class(pred_name),
+                         correctness, sort)
+st.markdown(f"**{len(indices):,}** of {len(labels):,} test images match")
+
+grid_col, detail_col = st.columns([3, 2], gap="large")
+with grid_col:
+    if len(indices) == 0:
+        st.info("No test image matches these filters.")
+    else:
+        # One pager per filter combination: a new list starts on page 1, and going back to an earlier
+        # combination returns to the page it was on.
+        filters = (as_class(true_name), as_class(pred_name), CORRECTNESS.index(correctness), SORTS.index(sort))
+        page = st.pagination(page_count(len(indices), PER_PAGE), key="explore_page_" + "_".join(map(str, filters)),
+                             persist_state="session")
+        inspect.image_grid(page_of(indices, page, PER_PAGE), ev, columns=4, pick=pick, key="explore_pick")
+
+with detail_col:
+    st.subheader("One image up close")
+    # Until a tile is picked, show the first match: the detail panel is never empty.
+    st.session_state.setdefault("explore_selected", int(indices[0]) if len(indices) else 0)
+    selected = st.number_input("Test image index", min_value=0, max_value=len(labels) - 1, step=1,
+                               key="explore_selected", help="Or press Inspect under a tile", persist_state="session")
+    inspect.image_detail(int(selected), ev, key="explore_probs")

@@ -1,0 +1,101 @@
+"""Models: the saved checkpoints. Choose the active model, compare training curves, download or delete a file."""
+
+import datetime as dt
+
+import streamlit as st
+
+from fmnist.checkpoints import CheckpointError
+from ui import charts
+from ui.session import active_model_caption, active_model_name, set_active_model, store
+
+COLUMNS = ["name", "layers", "optimizer", "epochs", "test accuracy", "date", "size", "error"]
+
+
+def table_row(row: dict) -> dict:
+    """One line of the table; an unreadable file keeps its name, size and the reason it cannot be used."""
+    out = dict.fromkeys(COLUMNS)
+    out.update(name=row["name"], size=size_text(row["size"]), error=row["error"] or "",
+               date=date_text(row["meta"], row["mtime"]))
+    meta = row["meta"]
+    if meta is not None:
+        config = meta.get("config") or {}
+        out.update(layers="-".join(map(str, (784, *config.get("hidden", []), 10))),
+                   optimizer=config.get("optimizer"),
+                   epochs=f"{len(meta.get('history') or [])}/{config.get('epochs', '?')}",  # a stopped run did fewer
+                   **{"test accuracy": (meta.get("metrics") or {}).get("test_acc")})
+    return out
+
+
+def size_text(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
+
+
+def date_text(meta: dict | None, mtime: float) -> str:
+    try:
+        when = dt.datetime.fromisoformat(meta["created"])
+    except (TypeError, KeyError, ValueError):  # no metadata, or no usable date in it: the file's own time
+        when = dt.datetime.fromtimestamp(mtime, dt.timezone.utc)
+    return when.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def delete(name: str) -> None:
+    """A button callback, so the table drawn after it no longer lists the file."""
+    try:
+        store().delete(name)
+        st.session_state["models_message"] = ("success", f"Deleted {name}.")
+    except CheckpointError as exc:
+        st.session_state["models_message"] = ("error", str(exc))
+    st.session_state["models_delete_sure"] = False
+
+
+def show_table(rows: list[dict]) -> None:
+    columns = COLUMNS if any(r["error"] for r in rows) else COLUMNS[:-1]
+    st.dataframe([table_row(r) for r in rows], hide_index=True, column_order=columns, column_config={
+        "test accuracy": st.column_config.NumberColumn(format="%.2f%%"),
+        "error": st.column_config.TextColumn(width="large"),
+    })
+
+
+def show_actions(rows: list[dict], active: str | None) -> None:
+    names = [r["name"] for r in rows]
+    readable = {r["name"] for r in rows if r["error"] is None}
+    pick = st.selectbox("Checkpoint", names, index=names.index(active) if active in names else 0, key="models_pick")
+    cols = st.columns(3, vertical_alignment="bottom")
+    cols[0].button("Make active model", key="models_activate", on_click=set_active_model, args=(pick,),
+                   disabled=pick not in readable or pick == active,
+                   help=None if pick in readable else "this file cannot be loaded")
+    path = store().path_for(pick)
+    cols[1].download_button("Download", data=path.read_bytes, file_name=path.name, key="models_download",
+                            mime="application/octet-stream")
+    sure = cols[2].checkbox("I am sure", key="models_delete_sure")
+    cols[2].button("Delete", key="models_delete", on_click=delete, args=(pick,), disabled=not sure)
+    kind, text = st.session_state.pop("models_message", (None, None))
+    if kind:
+        getattr(st, kind)(text)
+
+
+def show_comparison(rows: list[dict], active: str | None) -> None:
+    metas = {r["name"]: r["meta"] for r in rows if r["error"] is None}
+    chosen = st.multiselect("Compare the training curves of", list(metas), key="models_compare",
+                            default=[active] if active in metas else [])
+    curves = [charts.from_checkpoint(name, metas[name]) for name in chosen]
+    empty = [c.label for c in curves if not c.epochs]
+    if empty:
+        st.caption(f"No completed epoch to draw for: {', '.join(empty)} (stopped during its first epoch).")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.compare_figure(curves, "test_acc"), key="models_chart_acc")
+    right.plotly_chart(charts.compare_figure(curves, "test_loss"), key="models_chart_loss")
+
+
+active_model_caption()
+st.title("Saved models")
+rows = store().list()
+if not rows:
+    st.info(f"No checkpoints yet in `{store().root}`: train one on the Train page.")
+    st.stop()
+active = active_model_name()
+st.caption(f"{len(rows)} checkpoint(s) in `{store().root}`. Active model: **{active or 'none'}**.")
+show_table(rows)
+show_actions(rows, active)
+st.subheader("Compare")
+show_comparison(rows, active)

@@ -1,0 +1,147 @@
+"""Train: set up a model in the sidebar, start a run and watch it learn. A finished run is saved as a checkpoint and
+becomes the active model."""
+
+import streamlit as st
+
+from fmnist.model import DeviceError, device_label, parameter_count, resolve_device, summary
+from ui import charts
+from ui.session import active_model_caption, session_runs, set_active_model, store
+from ui.sidebar import config_sidebar
+
+LR_FACTORS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+def announce_finish(job, snap) -> None:
+    """Once per job, however many reruns see it finished: make the saved model active and say where it is."""
+    if st.session_state.get("train_handled_job") == job.created:
+        return
+    st.session_state["train_handled_job"] = job.created
+    if snap.checkpoint:
+        set_active_model(snap.checkpoint)
+        st.toast(f"Saved as **{snap.checkpoint}** in {store().path_for(snap.checkpoint)}", icon="✅")
+
+
+def show_model(config, running: bool) -> None:
+    if config is None:
+        st.warning("Fix the settings marked in the sidebar to see the model and start a run.")
+        return
+    if running:
+        st.info(f"This run trains **{config.describe()}** (seed {config.seed}, device {config.device}). "
+                "Changes in the sidebar apply to the next run.")
+    left, right = st.columns([4, 1])
+    left.dataframe(summary(config), hide_index=True)
+    right.metric("Parameters", f"{parameter_count(config):,}")
+
+
+def controls(runs, job, snap, config, errors: dict, running: bool) -> None:
+    status = snap.status if snap else None
+    cols = st.columns(4)
+    if cols[0].button("Start", type="primary", key="train_start", disabled=bool(errors) or running):
+        try:
+            runs.start(config)
+        except RuntimeError as exc:  # another tab of this session started one in between
+            st.error(str(exc))
+            return
+        st.rerun()
+    for col, label, action, allowed in ((cols[1], "Pause", "pause", status == "running"),
+                                        (cols[2], "Resume", "resume", status == "paused"),
+                                        (cols[3], "Stop", "stop", status in ("running", "paused"))):
+        if col.button(label, key=f"train_{action}", disabled=not allowed):
+            getattr(job, action)()
+            st.rerun()
+    if running:
+        lr_control(job)
+
+
+def lr_control(job) -> None:
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    factor = left.select_slider("Learning-rate factor from the next step", LR_FACTORS, value=1.0, key="train_lr_scale",
+                                format_func=lambda f: f"×{f:g}")
+    if right.button("Apply", key="train_lr_apply"):
+        job.set_lr_scale(factor)
+        st.toast(f"Learning rate ×{factor:g} from the next step")
+
+
+def show_progress(snap) -> None:
+    config = snap.config
+    fraction = min(snap.step / snap.total_steps, 1.0) if snap.total_steps else 0.0
+    st.progress(fraction, text=f"{snap.status} · epoch {snap.epoch}/{config.epochs} · "
+                               f"step {snap.step:,}/{snap.total_steps:,}")
+    cols = st.columns(4)
+    cols[0].metric("Samples/s", f"{snap.samples_per_s:,.0f}")
+    cols[1].metric("Time left", duration(snap.eta_s) if snap.eta_s is not None else "–")
+    cols[2].metric("Elapsed", duration(snap.elapsed_s))
+    cols[3].metric("Device", snap.device or device_name(config.device))
+
+
+def show_outcome(snap) -> None:
+    if snap.status == "failed":
+        st.error(f"The run failed: {snap.error}")
+    if snap.save_error:
+        st.warning(f"The run could not be saved: {snap.save_error}")
+    if snap.checkpoint:
+        early = "Stopped early and saved" if snap.status == "stopped" else "Saved"
+        st.success(f"{early} as **{snap.checkpoint}** ({snap.test_acc:.2f}% test accuracy), now the active model.")
+    for note in snap.notes:
+        st.caption(note)
+
+
+def show_charts(runs, snap) -> None:
+    curves = [charts.from_snapshot(s, f"run {i + 1}", current=False) for i, s in enumerate(runs.history)]
+    curves.append(charts.from_snapshot(snap))
+    st.plotly_chart(charts.step_loss_figure(curves), key="train_chart_steps")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.epoch_loss_figure(curves), key="train_chart_loss")
+    right.plotly_chart(charts.epoch_accuracy_figure(curves), key="train_chart_acc")
+
+
+def duration(seconds: float) -> str:
+    minutes, s = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{s:02d}" if minutes < 60 else f"{minutes // 60}h {minutes % 60:02d}m"
+
+
+def device_name(name: str) -> str:
+    try:
+        return device_label(resolve_device(name))
+    except DeviceError:
+        return name
+
+
+runs = session_runs()
+job = runs.job
+snap = job.snapshot() if job else None
+running = snap is not None and not snap.finished
+if snap is not None and snap.finished:
+    announce_finish(job, snap)  # before the sidebar caption, so it names the new model
+
+config, errors = config_sidebar()
+active_model_caption()
+
+st.title("Train an MLP on Fashion-MNIST")
+show_model(snap.config if running else config, running)
+controls(runs, job, snap, config, errors, running)
+
+
+# run_every is fixed when a fragment is defined, so these poll only while a run is going. Progress is cheap and
+# polls often; the charts cost the trainer's thread more (figures are built under the GIL), so they poll less.
+# When the run ends the progress fragment reruns the whole page, so the buttons and the active model catch up.
+@st.fragment(run_every=0.5 if running else None)
+def live_progress() -> None:
+    if runs.job is None:
+        st.info("No run yet in this session: set up a model in the sidebar and press Start.")
+        return
+    current = runs.job.snapshot()
+    show_progress(current)
+    show_outcome(current)
+    if running and current.finished:
+        st.rerun(scope="app")
+
+
+@st.fragment(run_every=2.0 if running else None)
+def live_charts() -> None:
+    if runs.job is not None:
+        show_charts(runs, runs.job.snapshot())
+
+
+live_progress()
+live_charts()

@@ -1,0 +1,239 @@
+"""Explore, Evaluate and Classify driven through Streamlit's AppTest, on the tiny trained default checkpoint.
+
+The drawing canvas is a custom component AppTest cannot draw on (it reports no image, i.e. a blank drawing);
+the browser tests cover drawing. Everything else, uploads included, is driven here.
+"""
+
+import io
+import re
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from fmnist import checkpoints
+from fmnist.data import CLASSES, device_tensors
+from fmnist.evaluate import evaluate
+from fmnist.predict import probabilities
+from ui.inspect import classify_bytes, classify_canvas
+from ui.inspect_charts import MOST_CONFIDENT, confidences, filter_indices
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGES = ("pages/explore.py", "pages/evaluate.py", "pages/classify.py")
+
+
+@pytest.fixture
+def model_dir(checkpoint_dir, tmp_path, monkeypatch):
+    """A private checkpoints folder holding a copy of the tiny default model, so nothing touches checkpoints/."""
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    shutil.copy(checkpoint_dir / "default.safetensors", folder)
+    monkeypatch.setenv("FMNIST_CHECKPOINT_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model(checkpoint_dir):
+    return checkpoints.load(checkpoint_dir / "default.safetensors").model()
+
+
+@pytest.fixture(scope="module")
+def expected(model, dataset):
+    """What the pages should show: the same evaluation ui.session computes, made here independently."""
+    _, _, x, y = device_tensors(dataset, torch.device("cpu"))
+    return evaluate(model, x, y)
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def match_count(at: AppTest, phrase: str) -> int:
+    """The bold number at the start of the Markdown line that contains `phrase`."""
+    lines = [m.value for m in at.markdown if phrase in m.value]
+    assert len(lines) == 1, [m.value for m in at.markdown]
+    return int(re.match(r"\*\*([\d,]+)\*\*", lines[0]).group(1).replace(",", ""))
+
+
+def tiles(at: AppTest) -> list[str]:
+    """Captions of the image tiles (each names its test index as #N)."""
+    return [c.value for c in at.caption if re.search(r"#\d+", c.value)]
+
+
+def tile_indices(at: AppTest) -> list[int]:
+    return [int(re.search(r"#(\d+)", t).group(1)) for t in tiles(at)]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_opens_and_names_the_active_model(model_dir, page):
+    at = open_page(page)
+    assert at.title[0].value
+    assert any("default" in c.value for c in at.sidebar.caption)
+    assert not at.error
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_without_a_model_points_to_train(tmp_path, monkeypatch, page):
+    monkeypatch.setenv("FMNIST_CHECKPOINT_DIR", str(tmp_path))
+    at = open_page(page)
+    assert any("Train page" in i.value for i in at.info)
+
+
+def test_explore_wrong_only_shows_mistakes(model_dir, expected, dataset):
+    at = open_page("pages/explore.py")
+    assert match_count(at, "test images match") == 10_000
+    assert len(tiles(at)) == 24
+    at.radio(key="explore_correctness").set_value("Wrong").run()
+    mistakes = int(expected.confusion.sum() - np.trace(expected.confusion))
+    assert match_count(at, "test images match") == mistakes
+    shown = tiles(at)
+    assert len(shown) == min(24, mistakes) and all(t.startswith(":red[❌") for t in shown)
+    labels = dataset.test_labels.numpy()
+    assert all(expected.predictions[i] != labels[i] for i in tile_indices(at))
+
+
+def test_explore_class_filter_and_paging(model_dir, expected, dataset):
+    at = open_page("pages/explore.py")
+    at.selectbox(key="explore_true").set_value("Bag").run()
+    assert match_count(at, "test images match") == int(expected.confusion[8].sum())
+    labels = dataset.test_labels.numpy()
+    first = tile_indices(at)
+    assert all(labels[i] == 8 for i in first) and first == sorted(first)
+    at.get("pagination")[0].set_value(2).run()
+    second = tile_indices(at)
+    assert second[0] > first[-1] and all(labels[i] == 8 for i in second)
+    at.radio(key="explore_correctness").set_value("Correct").run()  # a new list starts on its first page
+    correct = filter_indices(expected.predictions, labels, expected.probabilities, true_class=8,
+                             correctness="Correct")
+    assert tile_indices(at) == correct[:24].tolist()
+
+
+def test_explore_filters_survive_a_visit_to_another_page(model_dir):
+    at = open_page("pages/explore.py")
+    at.radio(key="explore_correctness").set_value("Wrong").run()
+    at.switch_page("pages/evaluate.py").run()
+    at.switch_page("pages/explore.py").run()
+    assert at.radio(key="explore_correctness").value == "Wrong"
+
+
+def test_explore_most_confident_mistakes_button(model_dir, expected, dataset):
+    at = open_page("pages/explore.py")
+    at.selectbox(key="explore_true").set_value("Bag").run()
+    at.button(key="explore_mistakes").click().run()
+    assert at.radio(key="explore_correctness").value == "Wrong"
+    assert at.selectbox(key="explore_sort").value == MOST_CONFIDENT
+    assert at.selectbox(key="explore_true").value == "All classes"
+    labels = dataset.test_labels.numpy()
+    want = filter_indices(expected.predictions, labels, expected.probabilities, correctness="Wrong",
+                          sort=MOST_CONFIDENT)[:24]
+    assert tile_indices(at) == want.tolist()
+    conf = confidences(expected.probabilities)[want]
+    assert (np.diff(conf) <= 0).all()
+    assert at.number_input(key="explore_selected").value == want[0]  # the worst mistake is shown up close
+
+
+def test_explore_inspect_button_shows_that_image(model_dir, expected, dataset):
+    at = open_page("pages/explore.py")
+    index = tile_indices(at)[5]
+    at.button(key=f"explore_pick_{index}").click().run()
+    assert at.number_input(key="explore_selected").value == index
+    label = CLASSES[int(dataset.test_labels[index])]
+    assert any(f"#{index}**" in m.value and label in m.value for m in at.markdown)
+
+
+def test_evaluate_shows_the_checkpoint_evaluation(model_dir, expected):
+    at = open_page("pages/evaluate.py")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Test accuracy"] == f"{expected.accuracy:.2f}%"
+    assert metrics["Test loss"] == f"{expected.loss:.4f}"
+    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 10
+    at.toggle(key="evaluate_normalize").set_value(True).run()
+    assert not at.exception
+
+
+@pytest.mark.parametrize("true,pred", [(6, 0), (1, 1), (9, 1)])
+def test_evaluate_cell_selectboxes_show_that_cell(model_dir, expected, true, pred):
+    at = open_page("pages/evaluate.py")
+    at.selectbox(key="evaluate_true").set_value(CLASSES[true])
+    at.selectbox(key="evaluate_pred").set_value(CLASSES[pred]).run()
+    n = int(expected.confusion[true, pred])
+    if n == 0:
+        assert any("No " in i.value for i in at.info) and not tiles(at)
+        return
+    assert match_count(at, "predicted as") == n
+    assert len(tiles(at)) == min(n, 30)
+
+
+def png_bytes(img: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def confident_test_images(expected, dataset, count: int = 5) -> list[int]:
+    """Correct predictions made with the most confidence: reframing the image must not change them."""
+    labels = dataset.test_labels.numpy()
+    return filter_indices(expected.predictions, labels, expected.probabilities, correctness="Correct",
+                          sort=MOST_CONFIDENT)[:count].tolist()
+
+
+def test_classify_bytes_matches_prediction_on_raw_test_image(model, expected, dataset):
+    for i in confident_test_images(expected, dataset):
+        raw = dataset.test_images[i].numpy()
+        out = classify_bytes(model, png_bytes(raw), f"test{i}.png")
+        assert "error" not in out, out
+        assert out["label_index"] == int(np.argmax(probabilities(model, raw)))
+        assert out["image"].shape == (28, 28) and out["image"].dtype == np.uint8
+        assert out["top3"][0][0] == out["label"] and np.isclose(out["probabilities"].sum(), 1, atol=1e-5)
+
+
+def test_classify_bytes_and_canvas_report_bad_input(model):
+    assert classify_bytes(model, b"hello, not an image", "notes.png") == {
+        "error": "notes.png: this is a text file, not an image", "blank": False}
+    blank = classify_bytes(model, png_bytes(np.zeros((40, 40), np.uint8)), "black.png")
+    assert blank["blank"] is True
+    assert classify_canvas(model, None)["blank"] is True
+    drawing = np.zeros((280, 280, 4), np.uint8)
+    drawing[..., 3] = 255
+    drawing[60:220, 100:180, :3] = 255  # a white block: something to classify
+    out = classify_canvas(model, drawing)
+    assert out["label"] in CLASSES and out["image"].max() == 255
+
+
+def test_classifying_a_drawing_is_fast(model):
+    drawing = np.zeros((280, 280, 4), np.uint8)
+    drawing[..., 3] = 255
+    drawing[40:240, 100:180, :3] = 255
+    classify_canvas(model, drawing)  # warm-up: first calls pay for lazy imports
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        classify_canvas(model, drawing)
+        times.append(time.perf_counter() - start)
+    assert sorted(times)[2] < 0.1, times  # the median, so one scheduling hiccup on a shared CPU does not fail it
+
+
+def test_classify_upload_through_the_page(model_dir, model, expected, dataset):
+    at = open_page("pages/classify.py")
+    uploader = at.get("file_uploader")[0]
+    assert set(uploader.allowed_type) >= {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}
+    assert any(i.value.startswith("Nothing to classify") for i in at.info)  # the untouched canvas
+    i = confident_test_images(expected, dataset, 1)[0]
+    uploader.set_value((f"test{i}.png", png_bytes(dataset.test_images[i].numpy()), "image/png"))
+    at.run()
+    assert not at.exception and not at.error
+    label = CLASSES[int(expected.predictions[i])]
+    assert any(m.value.startswith(f"#### {label} ·") for m in at.markdown)
+    at.get("file_uploader")[0].set_value(("notes.png", b"hello, not an image", "image/png"))
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["notes.png: this is a text file, not an image"]

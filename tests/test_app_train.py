@@ -1,0 +1,234 @@
+"""The Train and Models pages, driven through Streamlit's AppTest (in-process, no browser)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from fmnist import jobs
+from fmnist.config import BEST, TrainConfig
+from fmnist.jobs import TrainingJob
+from fmnist.train import FailedEvent
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+TINY = TrainConfig(hidden=(32,), optimizer="adam", lr=3e-3, batch_size=512, epochs=1, device="cpu")
+
+
+@pytest.fixture
+def ckpt_dir(tmp_path, checkpoint_dir, monkeypatch):
+    """A checkpoints folder of this test's own, holding the tiny default model."""
+    root = tmp_path / "checkpoints"
+    root.mkdir()
+    shutil.copy(checkpoint_dir / "default.safetensors", root)
+    monkeypatch.setenv("FMNIST_CHECKPOINT_DIR", str(root))
+    return root
+
+
+@pytest.fixture
+def started(monkeypatch):
+    """Every TrainingJob the app starts, held paused until the test resumes it, so the test decides when it runs."""
+    started_jobs: list[TrainingJob] = []
+    original = TrainingJob.start
+
+    def start(self):
+        started_jobs.append(self)
+        self.control.pause()
+        return original(self)
+
+    monkeypatch.setattr(TrainingJob, "start", start)
+    yield started_jobs
+    for job in started_jobs:
+        job.close()
+
+
+def app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def set_tiny_config(at: AppTest) -> None:
+    at.number_input(key="cfg_layers").set_value(1)
+    at.number_input(key="cfg_w0").set_value(32)
+    at.selectbox(key="cfg_optimizer").set_value("adam")
+    at.select_slider(key="cfg_lr").set_value(3e-3)
+    at.number_input(key="cfg_batch_size").set_value(512)
+    at.number_input(key="cfg_epochs").set_value(1)
+    at.selectbox(key="cfg_device").set_value("cpu")
+    at.run()
+    assert not at.exception, at.exception
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def texts(elements) -> str:
+    return " | ".join(str(e.value) for e in elements)
+
+
+def test_train_page_opens_with_the_seed_preset(ckpt_dir):
+    at = app()
+    assert at.selectbox(key="cfg_preset").value == "seed"
+    assert [at.number_input(key=f"cfg_w{i}").value for i in range(3)] == [1024, 128, 64]
+    assert not at.button(key="train_start").disabled
+    assert "784 → 1024" in at.dataframe[0].value["shape"].tolist()
+    assert "default" in texts(at.sidebar.caption)  # the active model is named
+    assert not at.sidebar.error and not at.warning
+
+
+def test_the_form_keeps_its_values_across_pages(ckpt_dir):
+    at = app()
+    at.selectbox(key="cfg_preset").set_value("best").run()
+    at.number_input(key="cfg_epochs").set_value(7).run()
+    at.switch_page("pages/models.py").run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, at.exception
+    assert at.number_input(key="cfg_epochs").value == 7
+    assert at.selectbox(key="cfg_preset").value == "custom"
+    assert at.number_input(key="cfg_w0").value == BEST.hidden[0]
+
+
+def test_choosing_a_preset_fills_the_form_and_editing_makes_it_custom(ckpt_dir):
+    at = app()
+    at.selectbox(key="cfg_preset").set_value("best").run()
+    assert at.number_input(key="cfg_layers").value == len(BEST.hidden)
+    assert [at.number_input(key=f"cfg_w{i}").value for i in range(len(BEST.hidden))] == list(BEST.hidden)
+    assert at.select_slider(key="cfg_lr").value == BEST.lr
+    assert at.selectbox(key="cfg_optimizer").value == "adamw"
+    assert at.selectbox(key="cfg_schedule").value == "onecycle"
+    assert at.toggle(key="cfg_batch_norm").value and at.toggle(key="cfg_augment").value
+    assert at.number_input(key="cfg_dropout").value == BEST.dropout
+
+    at.number_input(key="cfg_epochs").set_value(3).run()
+    assert at.selectbox(key="cfg_preset").value == "custom"
+    assert at.number_input(key="cfg_w0").value == 1024  # the other values stay
+
+
+def test_an_invalid_setting_is_shown_next_to_its_control_and_disables_start(ckpt_dir):
+    at = app()
+    at.number_input(key="cfg_w0").set_value(5000).run()
+    assert "each layer needs 1 to 4096 units" in texts(at.sidebar.error)
+    assert at.button(key="train_start").disabled
+
+    at.number_input(key="cfg_w0").set_value(100)
+    at.toggle(key="cfg_keep_best").set_value(True).run()
+    assert "needs a validation split" in texts(at.sidebar.error)
+    assert at.button(key="train_start").disabled
+
+    at.number_input(key="cfg_val_size").set_value(5000).run()
+    assert not at.sidebar.error
+    assert not at.button(key="train_start").disabled
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_a_gpu_is_an_error_at_the_device_control(ckpt_dir):
+    at = app()
+    at.selectbox(key="cfg_device").set_value("cuda").run()
+    assert "CUDA was asked for" in texts(at.sidebar.error)
+    assert at.button(key="train_start").disabled
+
+
+def test_a_run_is_frozen_pausable_and_saved_as_the_active_model(ckpt_dir, started):
+    at = app()
+    set_tiny_config(at)
+    at.button(key="train_start").click().run()
+    assert len(started) == 1
+    job = started[0]
+    assert job.config == TINY
+    assert at.button(key="train_start").disabled and not at.button(key="train_pause").disabled
+
+    at.button(key="train_pause").click().run()
+    assert job.snapshot().status == "paused" and not at.button(key="train_resume").disabled
+
+    # The sidebar now describes the next run; the running one keeps its own config and says so.
+    at.number_input(key="cfg_w0").set_value(64).run()
+    assert job.config == TINY
+    assert TINY.describe() in texts(at.info)
+
+    at.button(key="train_resume").click().run()
+    assert job.join(60), "the tiny run did not finish in a minute"
+    at.run()
+    assert not at.exception, at.exception
+
+    snap = job.snapshot()
+    assert snap.status == "done" and snap.checkpoint
+    assert (ckpt_dir / f"{snap.checkpoint}.safetensors").is_file()
+    assert snap.checkpoint in texts(at.toast) and str(ckpt_dir) in texts(at.toast)
+    assert snap.checkpoint in texts(at.success)
+    assert at.session_state["active_model"] == snap.checkpoint
+    assert snap.checkpoint in texts(at.sidebar.caption)
+    assert not at.button(key="train_start").disabled
+
+    specs = chart_specs(at)
+    steps, loss, acc = specs
+    assert [t["name"] for t in steps["data"]] == ["loss (raw)", "loss (smoothed)"]
+    assert steps["data"][0]["x"] == [s for s, _ in snap.steps]
+    assert [t["name"] for t in loss["data"]] == ["train", "test"]
+    assert loss["data"][1]["x"] == [1] and loss["data"][1]["y"] == [snap.epochs[0]["test_loss"]]
+    assert acc["data"][1]["y"] == [snap.epochs[0]["test_acc"]]
+
+    at.run()  # a later rerun does not announce the same run again
+    assert not at.toast
+
+    # A second run draws the first one faintly behind it.
+    at.button(key="train_start").click().run()
+    assert len(started) == 2 and started[1].config == TrainConfig(hidden=(64,), **{
+        k: v for k, v in TINY.to_dict().items() if k not in ("hidden", "preset")})
+    earlier = {t["name"]: t for t in chart_specs(at)[1]["data"]}
+    assert set(earlier) == {"run 1 train", "run 1 test"}
+    assert earlier["run 1 test"]["x"] == [1] and earlier["run 1 test"]["opacity"] < 1
+
+
+def test_a_failed_run_shows_its_error(ckpt_dir, started, monkeypatch):
+    def failing_train(config, dataset, control, **kwargs):
+        yield FailedEvent("the loss became nan at epoch 1, step 3: training diverged.", 1, 3, [])
+
+    monkeypatch.setattr(jobs, "train", failing_train)
+    at = app()
+    set_tiny_config(at)
+    at.button(key="train_start").click().run()
+    started[0].control.resume()
+    assert started[0].join(10)
+    at.run()
+    assert "training diverged" in texts(at.error)
+    assert not at.toast
+    assert len(at.get("plotly_chart")) == 3  # the charts stay
+
+
+def test_models_page_lists_activates_and_deletes_with_confirmation(ckpt_dir):
+    shutil.copy(ckpt_dir / "default.safetensors", ckpt_dir / "other.safetensors")
+    (ckpt_dir / "broken.safetensors").write_bytes(b"not a checkpoint")
+    at = app()
+    at.switch_page("pages/models.py").run()
+    assert not at.exception, at.exception
+
+    table = at.dataframe[0].value
+    assert set(table["name"]) == {"default", "other", "broken"}
+    assert table.set_index("name").loc["default", "layers"] == "784-32-10"
+    assert table.set_index("name").loc["default", "epochs"] == "1/1"
+    assert "not a readable safetensors checkpoint" in table.set_index("name").loc["broken", "error"]
+    assert len(chart_specs(at)[0]["data"]) == 1  # the active model's curve, compared with nothing yet
+
+    at.selectbox(key="models_pick").set_value("other").run()
+    at.button(key="models_activate").click().run()
+    assert at.session_state["active_model"] == "other"
+
+    assert at.button(key="models_delete").disabled  # not before "I am sure"
+    at.checkbox(key="models_delete_sure").check().run()
+    at.button(key="models_delete").click().run()
+    assert not (ckpt_dir / "other.safetensors").exists()
+    assert "Deleted other" in texts(at.success)
+    assert "other" not in set(at.dataframe[0].value["name"])
+
+    at.selectbox(key="models_pick").set_value("default").run()
+    at.checkbox(key="models_delete_sure").check().run()
+    at.button(key="models_delete").click().run()
+    assert "cannot be deleted" in texts(at.error)
+    assert (ckpt_dir / "default.safetensors").is_file()

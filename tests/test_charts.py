@@ -1,0 +1,122 @@
+"""The chart builders: what each figure draws, checked trace by trace."""
+
+from __future__ import annotations
+
+import pytest
+
+from fmnist.config import TrainConfig
+from fmnist.jobs import JobSnapshot
+from ui import charts
+from ui.charts import RunCurves
+
+
+def _epochs(n: int, val: bool = False, offset: float = 0.0) -> list[dict]:
+    return [{"epoch": e, "train_loss": 1.0 / e + offset, "train_acc": 70.0 + e, "test_loss": 1.2 / e + offset,
+             "test_acc": 68.0 + e, "val_loss": (1.1 / e) if val else None, "val_acc": (69.0 + e) if val else None,
+             "lr": 0.01, "elapsed_s": float(e)} for e in range(1, n + 1)]
+
+
+def _traces(fig) -> dict:
+    return {t.name: t for t in fig.data}
+
+
+def test_ema_on_a_hand_made_series():
+    assert charts.ema([10.0, 0.0, 0.0], weight=0.5) == [10.0, 5.0, 2.5]
+    assert charts.ema([4.0, 8.0], weight=0.25) == [4.0, 5.0]
+    assert charts.ema([]) == []
+
+
+def test_step_loss_figure_draws_raw_and_smoothed_current_and_faint_earlier_runs():
+    steps = [(25, 2.0), (50, 1.0), (75, 1.0)]
+    current = RunCurves("now", steps, [], current=True, lr_changes=[{"step": 50, "epoch": 1, "scale": 0.5}])
+    earlier = RunCurves("before", [(25, 3.0), (50, 2.0)], [], current=False)
+    fig = charts.step_loss_figure([current, earlier], smoothing=0.5)
+
+    assert [t.name for t in fig.data] == ["before", "loss (raw)", "loss (smoothed)"]  # earlier drawn underneath
+    t = _traces(fig)
+    assert list(t["loss (raw)"].x) == [25, 50, 75]
+    assert list(t["loss (raw)"].y) == [2.0, 1.0, 1.0]
+    assert list(t["loss (smoothed)"].y) == [2.0, 1.5, 1.25]
+    assert t["loss (raw)"].opacity < 1 and t["loss (smoothed)"].opacity is None
+    assert t["before"].line.color == charts.EARLIER_COLOR and t["before"].opacity == charts.EARLIER_OPACITY
+    assert list(t["before"].y) == [3.0, 2.5]  # earlier runs are smoothed too
+    # the learning-rate change is a vertical line at its step, labelled with the factor
+    assert [(s.x0, s.x1) for s in fig.layout.shapes] == [(50, 50)]
+    assert "×0.5" in fig.layout.annotations[0].text
+
+
+def test_smoothing_follows_the_run_length_unless_given():
+    assert charts.auto_smoothing(1000) == charts.SMOOTHING
+    assert charts.auto_smoothing(50) == 0.2
+    assert charts.auto_smoothing(5) == 1.0
+    short = RunCurves("now", [(25, 2.0), (50, 1.0), (75, 0.5)], [])
+    smoothed = _traces(charts.step_loss_figure([short]))["loss (smoothed)"]
+    assert list(smoothed.y) == [2.0, 1.0, 0.5]  # three points: nothing to average over
+
+
+def test_step_loss_figure_without_steps_is_empty():
+    assert len(charts.step_loss_figure([RunCurves("ckpt", [], _epochs(2))]).data) == 0
+
+
+def test_epoch_figures_plot_the_epochs_given():
+    epochs = _epochs(3)
+    loss = charts.epoch_loss_figure([RunCurves("now", [], epochs)])
+    acc = charts.epoch_accuracy_figure([RunCurves("now", [], epochs)])
+
+    assert [t.name for t in loss.data] == ["train", "test"]  # no validation split: no val trace
+    assert list(loss.data[0].x) == [1, 2, 3]
+    assert list(loss.data[0].y) == [e["train_loss"] for e in epochs]
+    assert list(loss.data[1].y) == [e["test_loss"] for e in epochs]
+    assert list(acc.data[1].y) == [e["test_acc"] for e in epochs]
+    assert loss.data[0].line.color != loss.data[1].line.color
+
+
+def test_epoch_figures_add_validation_and_grey_earlier_runs():
+    now = RunCurves("now", [], _epochs(2, val=True))
+    before = RunCurves("run 1", [], _epochs(4, offset=0.5), current=False)
+    fig = charts.epoch_accuracy_figure([now, before])
+
+    assert [t.name for t in fig.data] == ["run 1 train", "run 1 test", "train", "test", "val"]
+    t = _traces(fig)
+    assert list(t["val"].y) == [70.0, 71.0]
+    assert list(t["run 1 test"].x) == [1, 2, 3, 4]
+    for name in ("run 1 train", "run 1 test"):
+        assert t[name].line.color == charts.EARLIER_COLOR and t[name].opacity == charts.EARLIER_OPACITY
+    for name in ("train", "test", "val"):
+        assert t[name].line.color != charts.EARLIER_COLOR and t[name].opacity is None
+
+
+@pytest.mark.parametrize("metric", ["test_acc", "test_loss"])
+def test_compare_figure_has_one_line_per_run(metric):
+    a = charts.from_checkpoint("a", {"history": _epochs(2)})
+    b = charts.from_checkpoint("b", {"history": _epochs(3, offset=1.0)})
+    fig = charts.compare_figure([a, b], metric)
+
+    assert [t.name for t in fig.data] == ["a", "b"]
+    assert list(fig.data[1].x) == [1, 2, 3]
+    assert list(fig.data[1].y) == [e[metric] for e in _epochs(3, offset=1.0)]
+    assert fig.layout.yaxis.title.text == charts.METRIC_LABELS[metric]
+
+
+def test_compare_figure_skips_runs_without_the_metric():
+    fig = charts.compare_figure([RunCurves("a", [], _epochs(2)), RunCurves("empty", [], [])], "val_acc")
+    assert len(fig.data) == 0
+
+
+def test_from_snapshot_and_from_checkpoint_carry_the_data():
+    config = TrainConfig(hidden=(32,), epochs=2)
+    snap = JobSnapshot("done", config, [(25, 1.5)], _epochs(2), lr_changes=[{"step": 3, "epoch": 1, "scale": 2.0}])
+    run = charts.from_snapshot(snap, current=False)
+    assert (run.label, run.steps, run.epochs, run.current) == (config.describe(), [(25, 1.5)], _epochs(2), False)
+    assert run.lr_changes == [{"step": 3, "epoch": 1, "scale": 2.0}]
+
+    ckpt = charts.from_checkpoint("default", {"history": _epochs(1)})
+    assert (ckpt.label, ckpt.steps, ckpt.epochs) == ("default", [], _epochs(1))
+    assert charts.from_checkpoint("broken", {}).epochs == []
+
+
+def test_from_snapshot_copies_so_later_job_updates_do_not_leak_in():
+    snap = JobSnapshot("running", TrainConfig(), [(25, 1.0)], [])
+    run = charts.from_snapshot(snap)
+    snap.steps.append((50, 0.9))
+    assert run.steps == [(25, 1.0)]

@@ -1,0 +1,137 @@
+"""Training curves as plotly figures, from plain data: no Streamlit here, so tests can read every trace.
+
+A run is a RunCurves; the live job, earlier runs of the session and saved checkpoints all convert to one, so the
+Train and Models pages draw them the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import plotly.graph_objects as go
+
+# The current run in colour, earlier runs in a faint grey behind it so they read as context, not data.
+TRAIN_COLOR = "#4f46e5"
+TEST_COLOR = "#ea580c"
+VAL_COLOR = "#16a34a"
+EARLIER_COLOR = "#9ca3af"
+EARLIER_OPACITY = 0.45
+RAW_OPACITY = 0.3
+SMOOTHING = 0.1  # EMA weight of each new point: about the last ten points (250 steps at the default logging)
+
+METRIC_LABELS = {
+    "train_loss": "training loss", "test_loss": "test loss", "val_loss": "validation loss",
+    "train_acc": "training accuracy (%)", "test_acc": "test accuracy (%)", "val_acc": "validation accuracy (%)",
+    "lr": "learning rate",
+}
+
+
+@dataclass
+class RunCurves:
+    label: str
+    steps: list[tuple[int, float]] = field(default_factory=list)  # (global step, mean loss since last point)
+    epochs: list[dict] = field(default_factory=list)  # per-epoch dicts as in checkpoint history
+    current: bool = True
+    lr_changes: list[dict] = field(default_factory=list)  # {step, epoch, scale}
+
+
+def from_snapshot(snap, label: str | None = None, current: bool = True) -> RunCurves:
+    """A JobSnapshot (live or from the session's history) as curves."""
+    return RunCurves(label or snap.config.describe(), list(snap.steps), list(snap.epochs), current,
+                     list(snap.lr_changes))
+
+
+def from_checkpoint(name: str, meta: dict, current: bool = True) -> RunCurves:
+    """A checkpoint's metadata as curves: per-epoch history only, the step losses are not saved."""
+    return RunCurves(name, [], list(meta.get("history") or []), current, list(meta.get("lr_changes") or []))
+
+
+def ema(values: list[float], weight: float = SMOOTHING) -> list[float]:
+    """Exponential moving average starting at the first value, so the line begins where the data does."""
+    out: list[float] = []
+    for v in values:
+        out.append(v if not out else weight * v + (1 - weight) * out[-1])
+    return out
+
+
+def auto_smoothing(n_points: int) -> float:
+    """SMOOTHING, but averaging over at most a tenth of a short run (weight >= 10/n), so that a run of a few
+    points is not flattened into a line that lags far behind its data."""
+    return min(1.0, max(SMOOTHING, 10 / max(n_points, 1)))
+
+
+def step_loss_figure(runs: list[RunCurves], smoothing: float | None = None) -> go.Figure:
+    """Loss per logged step; `smoothing` is the EMA weight, chosen from the run's length when None."""
+    fig = go.Figure()
+    for run in _earlier_first(runs):
+        if not run.steps:
+            continue
+        x = [s for s, _ in run.steps]
+        y = [loss for _, loss in run.steps]
+        weight = auto_smoothing(len(y)) if smoothing is None else smoothing
+        if run.current:
+            fig.add_trace(go.Scatter(x=x, y=y, name="loss (raw)", mode="lines", opacity=RAW_OPACITY,
+                                     line={"color": TRAIN_COLOR, "width": 1}))
+            fig.add_trace(go.Scatter(x=x, y=ema(y, weight), name="loss (smoothed)", mode="lines",
+                                     line={"color": TRAIN_COLOR, "width": 2}))
+            for change in run.lr_changes:
+                fig.add_vline(x=change["step"], line_dash="dot", line_color="#6b7280",
+                              annotation_text=f"lr ×{change['scale']:g}", annotation_position="top")
+        else:
+            fig.add_trace(go.Scatter(x=x, y=ema(y, weight), name=run.label, mode="lines",
+                                     opacity=EARLIER_OPACITY, line={"color": EARLIER_COLOR, "width": 1}))
+    return _layout(fig, "Training loss per step", "step", "loss")
+
+
+def epoch_loss_figure(runs: list[RunCurves]) -> go.Figure:
+    return _epoch_figure(runs, ("train_loss", "test_loss", "val_loss"), "Loss per epoch", "loss")
+
+
+def epoch_accuracy_figure(runs: list[RunCurves]) -> go.Figure:
+    return _epoch_figure(runs, ("train_acc", "test_acc", "val_acc"), "Accuracy per epoch", "accuracy (%)")
+
+
+def compare_figure(runs: list[RunCurves], metric: str) -> go.Figure:
+    """One line per run for one metric; every run in its own colour, since all are being compared."""
+    fig = go.Figure()
+    for run in runs:
+        x, y = _series(run.epochs, metric)
+        if y:
+            fig.add_trace(go.Scatter(x=x, y=y, name=run.label, mode="lines+markers"))
+    label = METRIC_LABELS.get(metric, metric)
+    return _layout(fig, label[:1].upper() + label[1:], "epoch", label)
+
+
+def _epoch_figure(runs: list[RunCurves], metrics: tuple[str, ...], title: str, y_title: str) -> go.Figure:
+    colors = dict(zip(metrics, (TRAIN_COLOR, TEST_COLOR, VAL_COLOR)))
+    fig = go.Figure()
+    for run in _earlier_first(runs):
+        for metric in metrics:
+            x, y = _series(run.epochs, metric)
+            if not y:  # val_* are None without a validation split
+                continue
+            kind = metric.split("_")[0]
+            if run.current:
+                fig.add_trace(go.Scatter(x=x, y=y, name=kind, mode="lines+markers",
+                                         line={"color": colors[metric]}))
+            else:
+                fig.add_trace(go.Scatter(x=x, y=y, name=f"{run.label} {kind}", mode="lines", opacity=EARLIER_OPACITY,
+                                         line={"color": EARLIER_COLOR, "width": 1,
+                                               "dash": "solid" if kind == "train" else "dot"}))
+    return _layout(fig, title, "epoch", y_title)
+
+
+def _series(epochs: list[dict], metric: str) -> tuple[list[int], list[float]]:
+    points = [(e["epoch"], e[metric]) for e in epochs if e.get(metric) is not None]
+    return [p[0] for p in points], [p[1] for p in points]
+
+
+def _earlier_first(runs: list[RunCurves]) -> list[RunCurves]:
+    # Plotly draws traces in order: earlier runs first keeps the current one on top.
+    return [r for r in runs if not r.current] + [r for r in runs if r.current]
+
+
+def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=320,
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.25})
+    return fig

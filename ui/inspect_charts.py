@@ -1,0 +1,182 @@
+"""Pure helpers for the Explore, Evaluate and Classify pages: filtering, paging, captions and Plotly figures.
+
+Nothing here imports streamlit, so all of it is tested directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from fmnist.data import CLASSES
+
+CORRECTNESS = ("All", "Correct", "Wrong")
+SORTS = ("Test index", "Confidence, lowest first", "Confidence, highest first")
+BY_INDEX, LEAST_CONFIDENT, MOST_CONFIDENT = SORTS
+
+NEUTRAL, PREDICTED, RIGHT, WRONG = "#9aa5b1", "#1f77b4", "#2ca02c", "#d62728"
+
+
+def filter_indices(pred: np.ndarray, true: np.ndarray, probs: np.ndarray, true_class: int | None = None,
+                   pred_class: int | None = None, correctness: str = "All", sort: str = BY_INDEX) -> np.ndarray:
+    """Test-set indices that pass the filters, in the chosen order (ties keep index order)."""
+    pred, true = np.asarray(pred), np.asarray(true)
+    keep = np.ones(len(pred), dtype=bool)
+    if true_class is not None:
+        keep &= true == true_class
+    if pred_class is not None:
+        keep &= pred == pred_class
+    if correctness == "Correct":
+        keep &= pred == true
+    elif correctness == "Wrong":
+        keep &= pred != true
+    elif correctness != "All":
+        raise ValueError(f"correctness must be one of {CORRECTNESS}, got {correctness!r}")
+    idx = np.flatnonzero(keep)
+    if sort == BY_INDEX:
+        return idx
+    conf = confidences(probs)[idx]
+    if sort == LEAST_CONFIDENT:
+        return idx[np.argsort(conf, kind="stable")]
+    if sort == MOST_CONFIDENT:
+        return idx[np.argsort(-conf, kind="stable")]
+    raise ValueError(f"sort must be one of {SORTS}, got {sort!r}")
+
+
+def most_confident_mistakes(pred: np.ndarray, true: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """The errors the model was surest about: the most instructive ones to look at first."""
+    return filter_indices(pred, true, probs, correctness="Wrong", sort=MOST_CONFIDENT)
+
+
+def confidences(probs: np.ndarray) -> np.ndarray:
+    """The probability of the predicted (top) class, per image."""
+    return np.asarray(probs).max(axis=-1)
+
+
+def page_count(n: int, per_page: int) -> int:
+    """At least one page, so the pager still renders when nothing matches."""
+    return max(1, -(-n // per_page))
+
+
+def page_of(indices: np.ndarray, page: int, per_page: int) -> np.ndarray:
+    """The indices on a 1-based page; an out-of-range page is clamped rather than shown empty."""
+    page = min(max(page, 1), page_count(len(indices), per_page))
+    return indices[(page - 1) * per_page: page * per_page]
+
+
+def top_k(probs: Sequence[float], k: int = 3) -> list[tuple[str, float]]:
+    """(class name, probability) of the k likeliest classes, likeliest first."""
+    p = np.asarray(probs, dtype=np.float64)
+    order = np.argsort(-p, kind="stable")[:k]
+    return [(CLASSES[i], float(p[i])) for i in order]
+
+
+def top_k_markdown(probs: Sequence[float], k: int = 3) -> str:
+    return "\n".join(f"{n}. **{name}** {100 * p:.1f}%" for n, (name, p) in enumerate(top_k(probs, k), 1))
+
+
+def tile_caption(index: int, true: int, pred: int, confidence: float) -> str:
+    """A Markdown caption; a mistake is red and starts with ❌ so it stands out in a grid."""
+    if true == pred:
+        return f"✅ #{index} **{CLASSES[pred]}** {100 * confidence:.0f}%"
+    return f":red[❌ #{index} **{CLASSES[pred]}** {100 * confidence:.0f}% (is {CLASSES[true]})]"
+
+
+def upscale(img28: np.ndarray, factor: int = 6) -> np.ndarray:
+    """Nearest-neighbour enlargement: browsers smooth small images when they stretch them, which blurs pixels."""
+    img = np.asarray(img28)
+    return np.repeat(np.repeat(img, factor, axis=0), factor, axis=1)
+
+
+def bar_colors(probs: Sequence[float], true_label: int | None = None) -> list[str]:
+    """The top class is highlighted: green if it is the true one, red if not, blue when the truth is unknown;
+    a missed true class is green so the right answer is visible too."""
+    top = int(np.argmax(probs))
+    colors = [NEUTRAL] * len(probs)
+    if true_label is None:
+        colors[top] = PREDICTED
+        return colors
+    colors[true_label] = RIGHT
+    if top != true_label:
+        colors[top] = WRONG
+    return colors
+
+
+def probability_figure(probs: Sequence[float], true_label: int | None = None, height: int = 300) -> go.Figure:
+    """Bars of the 10 class probabilities (fractions; the axis shows percent)."""
+    p = [float(v) for v in probs]
+    labels = [f"{name} ✓" if i == true_label else name for i, name in enumerate(CLASSES)]
+    fig = go.Figure(go.Bar(
+        x=labels, y=p, marker_color=bar_colors(p, true_label), text=[f"{100 * v:.1f}%" for v in p],
+        textposition="outside", cliponaxis=False, hovertemplate="%{x}: %{y:.2%}<extra></extra>",
+    ))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), showlegend=False,
+                      yaxis=dict(range=[0, 1.1], tickformat=".0%", title=None), xaxis=dict(tickangle=-45))
+    return fig
+
+
+def normalized_rows(confusion: np.ndarray) -> np.ndarray:
+    """Each row as percent of that true class; an empty row stays 0 instead of dividing by zero."""
+    c = np.asarray(confusion, dtype=np.float64)
+    totals = c.sum(axis=1, keepdims=True)
+    return np.divide(100.0 * c, totals, out=np.zeros_like(c), where=totals > 0)
+
+
+def confusion_figure(confusion: np.ndarray, normalize: bool = False, highlight: tuple[int, int] | None = None,
+                     height: int = 560) -> go.Figure:
+    """Heatmap with true classes down and predictions across, each cell annotated.
+
+    Streamlit cannot select heatmap cells (streamlit/streamlit#8760), so an invisible square marker sits on
+    every cell; clicking one selects that scatter point, whose customdata is [true, predicted].
+    ``highlight`` = (true, predicted) outlines the cell whose images the page shows.
+    """
+    counts = np.asarray(confusion)
+    z = normalized_rows(counts) if normalize else counts
+    names = list(CLASSES)
+    text = [[f"{v:.1f}%" if normalize else f"{int(v)}" for v in row] for row in z]
+    heat = go.Heatmap(
+        z=z, x=names, y=names, text=text, texttemplate="%{text}", colorscale="Blues", hoverinfo="skip",
+        colorbar=dict(title="% of row" if normalize else "images"),
+    )
+    cells = [(t, p) for t in range(10) for p in range(10)]
+    overlay = go.Scatter(
+        x=[names[p] for _, p in cells], y=[names[t] for t, _ in cells], mode="markers",
+        customdata=[[t, p, int(counts[t, p])] for t, p in cells],
+        # Invisible in every state: the outline below marks the chosen cell, whichever way it was chosen.
+        marker=dict(symbol="square", size=20, opacity=0), selected=dict(marker=dict(opacity=0)),
+        unselected=dict(marker=dict(opacity=0)),
+        hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata[2]} images<extra></extra>", showlegend=False,
+    )
+    fig = go.Figure([heat, overlay])
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=30, b=10), clickmode="event+select", dragmode=False,
+        hovermode="closest", hoverdistance=-1,  # any click inside the plot picks the nearest cell
+        xaxis=dict(title="Predicted class", tickangle=-45, side="bottom"),
+        yaxis=dict(title="True class", autorange="reversed"),
+    )
+    if highlight is not None:
+        t, p = highlight  # category axes put class i at coordinate i
+        fig.add_shape(type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5, line=dict(color=WRONG, width=3))
+    return fig
+
+
+def cell_from_selection(selection: Mapping | None) -> tuple[int, int] | None:
+    """(true, predicted) of the confusion cell a chart selection points at, or None without a usable point."""
+    points = (selection or {}).get("points") or []
+    for point in points:
+        custom = point.get("customdata")
+        if isinstance(custom, (list, tuple)) and len(custom) >= 2:
+            return int(custom[0]), int(custom[1])
+        if point.get("y") in CLASSES and point.get("x") in CLASSES:
+            return CLASSES.index(point["y"]), CLASSES.index(point["x"])
+    return None
+
+
+def most_confused_pair(confusion: np.ndarray) -> tuple[int, int]:
+    """The largest off-diagonal cell: the most common mistake, a useful first cell to show."""
+    off = np.asarray(confusion).copy()
+    np.fill_diagonal(off, -1)
+    t, p = np.unravel_index(int(np.argmax(off)), off.shape)
+    return int(t), int(p)

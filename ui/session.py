@@ -1,0 +1,127 @@
+"""What a browser session owns (its training job, earlier runs, active model) and what all sessions share
+read-only (the dataset, loaded checkpoints, cached test-set predictions)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import streamlit as st
+import torch
+
+from fmnist import checkpoints
+from fmnist.config import TrainConfig
+from fmnist.data import device_tensors, load_dataset
+from fmnist.evaluate import Evaluation, evaluate
+from fmnist.jobs import JobSnapshot, TrainingJob
+
+
+def checkpoint_dir() -> Path:
+    """FMNIST_CHECKPOINT_DIR lets tests and parallel servers use a folder of their own."""
+    return Path(os.environ.get("FMNIST_CHECKPOINT_DIR") or checkpoints.CHECKPOINT_DIR)
+
+
+def store() -> checkpoints.CheckpointStore:
+    return checkpoints.CheckpointStore(checkpoint_dir())
+
+
+@st.cache_resource(show_spinner="Loading Fashion-MNIST ...")
+def dataset():
+    """One copy per process, shared read-only by every session."""
+    return load_dataset()
+
+
+def test_set() -> tuple[torch.Tensor, torch.Tensor]:
+    _, _, x, y = device_tensors(dataset(), torch.device("cpu"))
+    return x, y
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _load(path: str, mtime: float) -> checkpoints.Checkpoint:
+    return checkpoints.load(Path(path))
+
+
+def load_checkpoint(name: str) -> checkpoints.Checkpoint:
+    path = store().path_for(name)
+    if not path.is_file():
+        raise checkpoints.CheckpointError(f"{name}: no such checkpoint")
+    return _load(str(path), path.stat().st_mtime)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Classifying the 10,000 test images ...")
+def _predictions(path: str, mtime: float) -> Evaluation:
+    ckpt = _load(path, mtime)
+    x, y = test_set()
+    return evaluate(ckpt.model(), x, y)
+
+
+def predictions(name: str) -> Evaluation:
+    """Test-set predictions, computed once per model file and shared by Explore and Evaluate."""
+    path = store().path_for(name)
+    return _predictions(str(path), path.stat().st_mtime)
+
+
+@dataclass
+class SessionRuns:
+    """This session's training job and the curves of its earlier runs."""
+
+    job: TrainingJob | None = None
+    history: list[JobSnapshot] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self, config: TrainConfig) -> TrainingJob:
+        with self.lock:
+            if self.job is not None and not self.job.snapshot().finished:
+                raise RuntimeError("a run is already in progress in this session")
+            if self.job is not None:
+                self.history.append(self.job.snapshot())
+            self.job = TrainingJob(config, store(), dataset()).start()
+            return self.job
+
+    def close(self) -> None:
+        if self.job is not None:
+            self.job.close()
+
+
+def _release(runs: SessionRuns) -> None:
+    runs.close()
+
+
+@st.cache_resource(scope="session", on_release=_release, show_spinner=False)
+def session_runs() -> SessionRuns:
+    """Dropped (and its worker stopped) when the browser session disconnects."""
+    return SessionRuns()
+
+
+def available_models() -> list[str]:
+    return [r["name"] for r in store().list() if r["error"] is None]
+
+
+def active_model_name() -> str | None:
+    """The session's choice, else the shipped default, else the newest readable checkpoint."""
+    names = available_models()
+    chosen = st.session_state.get("active_model")
+    if chosen in names:
+        return chosen
+    if checkpoints.DEFAULT_NAME in names:
+        return checkpoints.DEFAULT_NAME
+    return names[0] if names else None
+
+
+def set_active_model(name: str) -> None:
+    st.session_state["active_model"] = name
+
+
+def active_model_caption() -> None:
+    """The active model's name on every page, in the sidebar."""
+    name = active_model_name()
+    if name is None:
+        st.sidebar.warning("No model yet: train one on the Train page.")
+        return
+    try:
+        acc = load_checkpoint(name).meta["metrics"]["test_acc"]
+        st.sidebar.caption(f"Active model: **{name}** ({acc:.2f}% test accuracy)")
+    except checkpoints.CheckpointError as exc:
+        st.sidebar.error(str(exc))

@@ -1,0 +1,154 @@
+"""The training configuration form in the sidebar.
+
+Every control keeps its value in st.session_state under a stable "cfg_*" key, kept for the whole session
+(persist_state) so a visit to another page does not reset the form. Choosing a preset writes its values into those
+keys; touching any other control marks the form "custom". Each field's error from TrainConfig.errors() is shown
+right under its control.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from fmnist.config import ACTIVATIONS, DEVICES, MAX_LAYERS, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig
+from fmnist.model import DeviceError, device_label, resolve_device
+
+PRESET_KEY = "cfg_preset"
+LAYERS_KEY = "cfg_layers"
+CUSTOM = "custom"
+DEFAULT_PRESET = "seed"
+NEW_LAYER_WIDTH = 64
+
+# Learning rates on a log scale: 1, 2, 3 and 5 of each decade from 1e-5 to 1, written so 3e-3 == 0.003 exactly.
+LR_STEPS = tuple(float(f"{m}e{e}") for e in range(-5, 0) for m in (1, 2, 3, 5)) + (1.0,)
+
+# Config field -> widget key, for every field that is one control.
+KEYS = {name: f"cfg_{name}" for name in (
+    "activation", "dropout", "batch_norm", "optimizer", "lr", "batch_size", "epochs", "schedule", "weight_decay",
+    "label_smoothing", "augment", "val_size", "keep_best", "seed", "device")}
+
+
+def width_key(i: int) -> str:
+    return f"cfg_w{i}"
+
+
+def widget_values(config: TrainConfig) -> dict:
+    """The session-state values that make the form show `config`."""
+    values = {key: getattr(config, name) for name, key in KEYS.items()}
+    values[LAYERS_KEY] = len(config.hidden)
+    values.update({width_key(i): w for i, w in enumerate(config.hidden)})
+    return values
+
+
+def config_sidebar() -> tuple[TrainConfig | None, dict[str, str]]:
+    """Renders the form; returns (config, {}) when it is valid, else (None, {field: message})."""
+    _init_state()
+    slots: dict = {}  # field name -> an st.empty() right under its control, filled once errors are known
+    with st.sidebar:
+        st.header("Training setup")
+        st.selectbox("Preset", [*PRESETS, CUSTOM], key=PRESET_KEY, on_change=_apply_preset,
+                     persist_state="session", help="seed: the classic notebook; best: our recipe")
+        _model_controls(slots)
+        _training_controls(slots)
+        _data_controls(slots)
+        _device_control(slots)
+    config = _read_config()
+    errors = config.errors()
+    if "device" not in errors:
+        try:
+            resolve_device(config.device)
+        except DeviceError as exc:
+            errors["device"] = str(exc)
+    for name, message in errors.items():
+        slots.get(name, slots["hidden"]).error(message)  # every field has a slot; "hidden" is the fallback
+    return (None, errors) if errors else (config, {})
+
+
+def _init_state() -> None:
+    # Key by key, so a value Streamlit ever drops falls back to the default instead of breaking the form.
+    state = st.session_state
+    state.setdefault(PRESET_KEY, DEFAULT_PRESET)
+    for key, value in widget_values(PRESETS[DEFAULT_PRESET]).items():
+        state.setdefault(key, value)
+    for i in range(MAX_LAYERS):
+        state.setdefault(width_key(i), NEW_LAYER_WIDTH)
+
+
+def _apply_preset() -> None:
+    preset = PRESETS.get(st.session_state[PRESET_KEY])
+    if preset is not None:
+        for key, value in widget_values(preset).items():
+            st.session_state[key] = value
+
+
+def _mark_custom() -> None:
+    st.session_state[PRESET_KEY] = CUSTOM
+
+
+def _common(key: str) -> dict:
+    return {"key": key, "on_change": _mark_custom, "persist_state": "session"}
+
+
+def _model_controls(slots: dict) -> None:
+    st.subheader("Model")
+    n = st.number_input("Hidden layers", min_value=1, max_value=MAX_LAYERS, step=1, **_common(LAYERS_KEY),
+                        help="Use − and + to remove or add a layer")
+    for i in range(n):
+        # No bounds on the widget: TrainConfig.errors() is the one place that says what is allowed, and why.
+        st.number_input(f"Layer {i + 1} width", step=1, **_common(width_key(i)))
+    slots["hidden"] = st.empty()
+    _select("Activation", "activation", ACTIVATIONS, slots)
+    _number("Dropout", "dropout", slots, step=0.05, format="%.2f")
+    _toggle("Batch norm", "batch_norm", slots)
+
+
+def _training_controls(slots: dict) -> None:
+    st.subheader("Training")
+    _select("Optimizer", "optimizer", OPTIMIZERS, slots)
+    # A preset or checkpoint value off the grid is added to it rather than silently rounded.
+    options = sorted({*LR_STEPS, st.session_state[KEYS["lr"]]})
+    st.select_slider("Learning rate (log scale)", options, format_func=lambda v: f"{v:g}", **_common(KEYS["lr"]))
+    slots["lr"] = st.empty()
+    _number("Batch size", "batch_size", slots, step=32)
+    _number("Epochs", "epochs", slots, step=1)
+    _select("Schedule", "schedule", SCHEDULES, slots)
+    _number("Weight decay", "weight_decay", slots, step=0.01, format="%.4f")
+    _number("Label smoothing", "label_smoothing", slots, step=0.05, format="%.2f")
+
+
+def _data_controls(slots: dict) -> None:
+    st.subheader("Data")
+    _toggle("Augment (random shifts)", "augment", slots)
+    _number("Validation images", "val_size", slots, step=1000,
+            help="Held out of the 60,000 training images to pick the best epoch without looking at the test set")
+    _toggle("Keep best epoch (by validation accuracy)", "keep_best", slots)
+    _number("Seed", "seed", slots, step=1)
+
+
+def _device_control(slots: dict) -> None:
+    def label(name: str) -> str:
+        return f"auto ({device_label(resolve_device('auto'))})" if name == "auto" else name
+
+    _select("Device", "device", DEVICES, slots, format_func=label)
+
+
+def _select(label: str, name: str, options, slots: dict, **kw) -> None:
+    st.selectbox(label, options, **_common(KEYS[name]), **kw)
+    slots[name] = st.empty()
+
+
+def _number(label: str, name: str, slots: dict, **kw) -> None:
+    st.number_input(label, **_common(KEYS[name]), **kw)
+    slots[name] = st.empty()
+
+
+def _toggle(label: str, name: str, slots: dict) -> None:
+    st.toggle(label, **_common(KEYS[name]))
+    slots[name] = st.empty()
+
+
+def _read_config() -> TrainConfig:
+    state = st.session_state
+    hidden = tuple(state[width_key(i)] for i in range(state[LAYERS_KEY]))
+    preset = state[PRESET_KEY]
+    return TrainConfig(hidden=hidden, preset=preset, **{name: state[key] for name, key in KEYS.items()})
