@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from ui.session import warm_up_in_background
+
 st.set_page_config(page_title="fmnist: train an MLP on Fashion-MNIST", page_icon="👕", layout="wide")
 
 pages = [
@@ -11,4 +13,5 @@ pages = [
     st.Page("pages/classify.py", title="Classify", icon="✏️"),
     st.Page("pages/models.py", title="Models", icon="🗂️"),
 ]
+warm_up_in_background()
 st.navigation(pages).run()

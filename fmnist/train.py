@@ -315,6 +315,14 @@ def _insight(model: nn.Module, x_test: torch.Tensor, previous: np.ndarray | None
     return {"filters": filters, "projection": projection}
 
 
+def warm_up(device: str = "cpu") -> None:
+    """Pays PyTorch's one-off costs (the optimizers' lazy imports take seconds) before anyone presses Start."""
+    p = torch.zeros(4, requires_grad=True, device=device)
+    opt = torch.optim.AdamW([p], lr=1e-3)
+    (p * 2).sum().backward()
+    opt.step()
+
+
 def train(config: TrainConfig, dataset: Dataset | None = None, control: RunControl | None = None,
           log_every: int = 25, cuda_graph: bool = True, insight: bool = False) -> Iterator[Event]:
     """Trains per `config`, yielding events. Never raises for a failed run: it yields FailedEvent instead."""

@@ -33,7 +33,8 @@ with draw_tab:
     with result_col:
         # Under AppTest (and before the browser's first report) the canvas returns no image: that is "blank".
         outcome = inspect.classify_canvas(model, canvas.image_data)
-        inspect.show_outcome(outcome, key="classify_draw_probs", blank_hint="draw an item on the black canvas.")
+        inspect.show_outcome(outcome, key="classify_draw_probs", model=model,
+                             blank_hint="draw an item on the black canvas.")
 
 with upload_tab:
     upload = st.file_uploader("An image of one clothing item", type=UPLOAD_TYPES, key="classify_upload",
@@ -43,5 +44,6 @@ with upload_tab:
     else:
         data = upload.getvalue()
         outcome = inspect.classify_bytes(model, data, upload.name)
-        inspect.show_outcome(outcome, key="classify_upload_probs", original=data, original_caption=upload.name,
+        inspect.show_outcome(outcome, key="classify_upload_probs", model=model, original=data,
+                             original_caption=upload.name,
                              blank_hint=f"{upload.name} is blank or a single colour.")

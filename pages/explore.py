@@ -20,6 +20,7 @@ ANY = "All classes"
 st.title("🔎 Explore the test set")
 name = inspect.require_model()
 ev = inspect.evaluation(name)
+model = inspect.active_model(name)
 _, labels = inspect.held_out_images()
 
 
@@ -71,4 +72,4 @@ with detail_col:
     st.session_state.setdefault("explore_selected", int(indices[0]) if len(indices) else 0)
     selected = st.number_input("Test image index", min_value=0, max_value=len(labels) - 1, step=1,
                                key="explore_selected", help="Or press Inspect under a tile", persist_state="session")
-    inspect.image_detail(int(selected), ev, key="explore_probs")
+    inspect.image_detail(int(selected), ev, model, key="explore_probs")

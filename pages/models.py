@@ -6,6 +6,7 @@ import streamlit as st
 
 from fmnist.checkpoints import CheckpointError
 from ui import charts
+from ui.insight import show_checkpoint_filters, show_run_differences
 from ui.session import active_model_caption, active_model_name, set_active_model, store
 
 COLUMNS = ["name", "layers", "optimizer", "epochs", "test accuracy", "date", "size", "error"]
@@ -56,7 +57,7 @@ def show_table(rows: list[dict]) -> None:
     })
 
 
-def show_actions(rows: list[dict], active: str | None) -> None:
+def show_actions(rows: list[dict], active: str | None) -> str:
     names = [r["name"] for r in rows]
     readable = {r["name"] for r in rows if r["error"] is None}
     pick = st.selectbox("Checkpoint", names, index=names.index(active) if active in names else 0, key="models_pick")
@@ -72,6 +73,7 @@ def show_actions(rows: list[dict], active: str | None) -> None:
     kind, text = st.session_state.pop("models_message", (None, None))
     if kind:
         getattr(st, kind)(text)
+    return pick
 
 
 def show_comparison(rows: list[dict], active: str | None) -> None:
@@ -85,6 +87,7 @@ def show_comparison(rows: list[dict], active: str | None) -> None:
     left, right = st.columns(2)
     left.plotly_chart(charts.compare_figure(curves, "test_acc"), key="models_chart_acc")
     right.plotly_chart(charts.compare_figure(curves, "test_loss"), key="models_chart_loss")
+    show_run_differences(metas, chosen)
 
 
 active_model_caption()
@@ -96,6 +99,8 @@ if not rows:
 active = active_model_name()
 st.caption(f"{len(rows)} checkpoint(s) in `{store().root}`. Active model: **{active or 'none'}**.")
 show_table(rows)
-show_actions(rows, active)
+pick = show_actions(rows, active)
 st.subheader("Compare")
 show_comparison(rows, active)
+st.subheader("What the first layer learned")
+show_checkpoint_filters(pick)

@@ -5,6 +5,7 @@ import streamlit as st
 
 from fmnist.model import DeviceError, device_label, parameter_count, resolve_device, summary
 from ui import charts
+from ui.insight import show_insight
 from ui.session import active_model_caption, session_runs, set_active_model, store
 from ui.sidebar import config_sidebar
 
@@ -93,6 +94,7 @@ def show_charts(runs, snap) -> None:
     left, right = st.columns(2)
     left.plotly_chart(charts.epoch_loss_figure(curves), key="train_chart_loss")
     right.plotly_chart(charts.epoch_accuracy_figure(curves), key="train_chart_acc")
+    show_insight(snap)
 
 
 def duration(seconds: float) -> str:
@@ -137,7 +139,7 @@ def live_progress() -> None:
         st.rerun(scope="app")
 
 
-@st.fragment(run_every=2.0 if running else None)
+@st.fragment(run_every=1.0 if running else None)
 def live_charts() -> None:
     if runs.job is not None:
         show_charts(runs, runs.job.snapshot())

@@ -4,7 +4,9 @@ The drawing canvas is a custom component AppTest cannot draw on (it reports no i
 the browser tests cover drawing. Everything else, uploads included, is driven here.
 """
 
+import base64
 import io
+import json
 import re
 import shutil
 import time
@@ -17,10 +19,14 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from fmnist import checkpoints
+from fmnist.config import BEST
 from fmnist.data import CLASSES, device_tensors
 from fmnist.evaluate import evaluate
+from fmnist.explain import saliency
+from fmnist.images import normalize
+from fmnist.model import MLP
 from fmnist.predict import probabilities
-from ui.inspect import classify_bytes, classify_canvas
+from ui.inspect import classify_bytes, classify_canvas, explain
 from ui.inspect_charts import MOST_CONFIDENT, confidences, filter_indices
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -237,3 +243,71 @@ def test_classify_upload_through_the_page(model_dir, model, expected, dataset):
     at.run()
     assert not at.exception
     assert [e.value for e in at.error] == ["notes.png: this is a text file, not an image"]
+
+
+def plotly_z(trace: dict) -> np.ndarray:
+    """A heatmap's z from a chart spec: Plotly writes numpy arrays as base64 typed arrays, lists as lists."""
+    z = trace["z"]
+    if isinstance(z, dict):
+        shape = [int(n) for n in str(z["shape"]).split(",")]  # "28, 28"
+        return np.frombuffer(base64.b64decode(z["bdata"]), dtype=np.dtype(z["dtype"])).reshape(shape)
+    return np.asarray(z, dtype=np.float64)
+
+
+def saliency_charts(at: AppTest) -> list[dict]:
+    """Specs of the saliency figures on the page (their keys end in _saliency)."""
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart") if el.proto.id.endswith("_saliency")]
+
+
+def assert_explains(spec: dict, model, img28: np.ndarray, target: int) -> None:
+    image, overlay = spec["data"]
+    np.testing.assert_array_equal(plotly_z(image), img28)
+    want = saliency(model, normalize(img28), target)
+    np.testing.assert_allclose(plotly_z(overlay), want, rtol=1e-4, atol=1e-6 * float(np.abs(want).max()))
+    assert overlay["zmin"] == -overlay["zmax"] and overlay["zmax"] == pytest.approx(float(np.abs(want).max()))
+
+
+def test_explore_detail_shows_saliency_of_the_prediction(model_dir, model, expected, dataset):
+    at = open_page("pages/explore.py")
+    index = int(at.number_input(key="explore_selected").value)
+    (spec,) = saliency_charts(at)
+    assert_explains(spec, model, dataset.test_images[index].numpy(), int(expected.predictions[index]))
+    assert any(c.value.startswith(f"Why **{CLASSES[int(expected.predictions[index])]}**") for c in at.caption)
+
+
+def test_explore_saliency_of_a_mistake_can_explain_the_true_class(model_dir, model, expected, dataset):
+    labels = dataset.test_labels.numpy()
+    index = int(np.flatnonzero(expected.predictions != labels)[0])
+    at = open_page("pages/explore.py")
+    at.number_input(key="explore_selected").set_value(index).run()
+    assert_explains(saliency_charts(at)[0], model, dataset.test_images[index].numpy(), int(expected.predictions[index]))
+    at.get("button_group")[0].select("True class").run()
+    assert not at.exception
+    assert_explains(saliency_charts(at)[0], model, dataset.test_images[index].numpy(), int(labels[index]))
+
+
+def test_classify_upload_shows_saliency_of_the_prediction(model_dir, model, expected, dataset):
+    at = open_page("pages/classify.py")
+    assert not saliency_charts(at)  # a blank canvas has nothing to explain
+    i = confident_test_images(expected, dataset, 1)[0]
+    raw = dataset.test_images[i].numpy()
+    at.get("file_uploader")[0].set_value((f"test{i}.png", png_bytes(raw), "image/png"))
+    at.run()
+    assert not at.exception
+    (spec,) = saliency_charts(at)
+    out = classify_bytes(model, png_bytes(raw), f"test{i}.png")
+    assert_explains(spec, model, out["image"], out["label_index"])
+
+
+@pytest.mark.parametrize("which", ["tiny", "2x1024"])
+def test_saliency_is_fast(model, dataset, which):
+    """Classify and Explore compute it on every run, uncached: it must stay well under 100 ms on a CPU."""
+    net = model if which == "tiny" else MLP(BEST).eval()  # the best preset's 2 x 1024 layers, weights untrained
+    img = dataset.test_images[0].numpy()
+    explain(net, img)  # warm-up
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        explain(net, img)
+        times.append(time.perf_counter() - start)
+    assert sorted(times)[2] < 0.1, times  # the median, so one scheduling hiccup on a shared CPU does not fail it

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
@@ -21,12 +22,15 @@ TINY = TrainConfig(hidden=(32,), optimizer="adam", lr=3e-3, batch_size=512, epoc
 
 @pytest.fixture
 def ckpt_dir(tmp_path, checkpoint_dir, monkeypatch):
-    """A checkpoints folder of this test's own, holding the tiny default model."""
+    """A checkpoints folder of this test's own, holding the tiny default model. Every AppTest has the same
+    session id, so the session's runs (a session-scoped cache) are cleared to keep tests independent."""
     root = tmp_path / "checkpoints"
     root.mkdir()
     shutil.copy(checkpoint_dir / "default.safetensors", root)
     monkeypatch.setenv("FMNIST_CHECKPOINT_DIR", str(root))
-    return root
+    st.cache_resource.clear()
+    yield root
+    st.cache_resource.clear()
 
 
 @pytest.fixture
@@ -167,7 +171,7 @@ def test_a_run_is_frozen_pausable_and_saved_as_the_active_model(ckpt_dir, starte
     assert not at.button(key="train_start").disabled
 
     specs = chart_specs(at)
-    steps, loss, acc = specs
+    steps, loss, acc = specs[:3]  # then the "Per class" insight tab (tests/test_app_insight.py)
     assert [t["name"] for t in steps["data"]] == ["loss (raw)", "loss (smoothed)"]
     assert steps["data"][0]["x"] == [s for s, _ in snap.steps]
     assert [t["name"] for t in loss["data"]] == ["train", "test"]

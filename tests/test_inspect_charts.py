@@ -20,6 +20,7 @@ from ui.inspect_charts import (
     page_count,
     page_of,
     probability_figure,
+    saliency_figure,
     tile_caption,
     top_k,
     upscale,
@@ -166,3 +167,41 @@ def test_upscale_is_nearest_neighbour():
     big = upscale(img, 3)
     assert big.shape == (6, 6) and big.dtype == np.uint8
     assert (big[:3, :3] == 0).all() and (big[3:, 3:] == 3).all() and (big[:3, 3:] == 1).all()
+
+
+def _saliency_inputs() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (28, 28), dtype=np.uint8)
+    attribution = rng.normal(0, 0.01, (28, 28))
+    attribution[3, 5] = -0.2  # the largest magnitude is negative: the range must still be symmetric
+    return img, attribution
+
+
+def test_saliency_figure_overlays_the_attribution_on_the_image():
+    img, attribution = _saliency_inputs()
+    image, overlay = saliency_figure(img, attribution).data
+    np.testing.assert_array_equal(np.asarray(image.z), img)
+    assert (image.zmin, image.zmax) == (0, 255)
+    np.testing.assert_allclose(np.asarray(overlay.z), attribution)
+    assert overlay.zmin == pytest.approx(-0.2) and overlay.zmax == pytest.approx(0.2)
+    # Diverging: blue for negative, red for positive, see-through at 0 so the image shows where nothing mattered.
+    scale = [c for _, c in overlay.colorscale]
+    assert "33, 102, 172" in scale[0] and "178, 24, 43" in scale[-1]
+    assert scale[len(scale) // 2].replace(" ", "").endswith(",0)")
+
+
+def test_saliency_figure_keeps_pixels_square_and_row_zero_on_top():
+    img, attribution = _saliency_inputs()
+    layout = saliency_figure(img, attribution).layout
+    assert layout.yaxis.autorange == "reversed" and layout.yaxis.scaleanchor == "x"
+
+
+@pytest.mark.parametrize("attribution", [np.zeros((28, 28)), np.full((28, 28), 0.5)])
+def test_saliency_range_is_symmetric_and_never_empty(attribution):
+    overlay = saliency_figure(np.zeros((28, 28), np.uint8), attribution).data[1]
+    assert overlay.zmin == -overlay.zmax and overlay.zmax > 0
+
+
+def test_saliency_figure_rejects_other_shapes():
+    with pytest.raises(ValueError, match="28x28"):
+        saliency_figure(np.zeros((28, 28), np.uint8), np.zeros(784))

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import NoReturn
 
 import numpy as np
 import streamlit as st
+import torch
 from torch import nn
 
 from fmnist import checkpoints
 from fmnist.data import CLASSES
 from fmnist.evaluate import Evaluation
-from fmnist.images import BlankImageError, ImageError, prepare_canvas, prepare_image
+from fmnist.explain import saliency
+from fmnist.images import BlankImageError, ImageError, normalize, prepare_canvas, prepare_image
 from fmnist.predict import probabilities
 from ui import session
-from ui.inspect_charts import confidences, probability_figure, tile_caption, top_k, top_k_markdown, upscale
+from ui.inspect_charts import (
+    confidences,
+    probability_figure,
+    saliency_figure,
+    tile_caption,
+    top_k,
+    top_k_markdown,
+    upscale,
+)
 
 TRAIN_PAGE = "pages/train.py"
 
@@ -64,8 +75,22 @@ def held_out_images() -> tuple[np.ndarray, np.ndarray]:
     return ds.test_images.numpy(), ds.test_labels.numpy()
 
 
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Runs one image's inference on a single thread. With the cores busy (a training run, other users), torch's
+    OpenMP threads wait on each other at every small op: on a loaded 2-core machine a saliency map took 70-230 ms
+    instead of 0.3-9 ms. torch's thread count is per thread, so a trainer running beside this keeps its own."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def classify_image(model: nn.Module, img28: np.ndarray) -> dict:
-    probs = probabilities(model, img28)
+    with one_thread():
+        probs = probabilities(model, img28)
     top = int(np.argmax(probs))
     return {"image": img28, "probabilities": probs, "label": CLASSES[top], "label_index": top, "top3": top_k(probs)}
 
@@ -91,9 +116,26 @@ def classify_canvas(model: nn.Module, rgba: np.ndarray | None) -> dict:
     return _guarded(lambda: prepare_canvas(rgba), model)
 
 
-def show_outcome(outcome: dict, key: str, blank_hint: str, original=None, original_caption: str = "") -> None:
-    """The input (unless it is already on screen, like the canvas) beside the 28x28 image the model sees,
-    the probability bars and the top 3; or the reason there is nothing to show."""
+def explain(model: nn.Module, img28: np.ndarray, target: int | None = None) -> np.ndarray:
+    """Signed (28, 28) integrated-gradients saliency of a uint8 image for `target` (default: the prediction).
+    A few milliseconds on CPU even for a 2 x 1024 model, so it is computed on every run rather than cached."""
+    with one_thread():
+        return saliency(model, normalize(img28), target)
+
+
+def show_saliency(model: nn.Module, img28: np.ndarray, target: int, key: str) -> None:
+    """"Why this answer": the image with the pixels that raised (red) or lowered (blue) `target`'s score."""
+    st.plotly_chart(saliency_figure(img28, explain(model, img28, target), height=280), key=key,
+                    config={"displayModeBar": False})
+    st.caption(f"Why **{CLASSES[target]}**: red pixels raised its score, blue ones lowered it "
+               "(integrated gradients from a black image).")
+
+
+def show_outcome(outcome: dict, key: str, blank_hint: str, model: nn.Module | None = None, original=None,
+                 original_caption: str = "") -> None:
+    """The input (unless it is already on screen, like the canvas) beside the 28x28 image the model sees with,
+    given the model, the saliency of the prediction below it, the probability bars and the top 3; or the reason
+    there is nothing to show."""
     if "error" in outcome:
         if outcome["blank"]:
             st.info(f"Nothing to classify: {blank_hint}")
@@ -106,6 +148,9 @@ def show_outcome(outcome: dict, key: str, blank_hint: str, original=None, origin
         left, middle, right = st.columns([1, 1, 2])
         left.image(original, caption=original_caption, width="stretch")
     middle.image(upscale(outcome["image"], 8), caption="What the model sees (28 x 28)", width="stretch")
+    if model is not None:
+        with middle:
+            show_saliency(model, outcome["image"], outcome["label_index"], key=f"{key}_saliency")
     with right:
         (name, p), *_ = outcome["top3"]
         st.markdown(f"#### {name} · {100 * p:.1f}%")
@@ -131,8 +176,12 @@ def image_grid(indices: Sequence[int], ev: Evaluation, columns: int = 6, pick: C
                     st.button("Inspect", key=f"{key}_{i}", on_click=pick, args=(i,), width="stretch")
 
 
-def image_detail(index: int, ev: Evaluation, key: str) -> None:
-    """One test image large with its labels and top 3, the probability bars below (fits a narrow column)."""
+WHY_PREDICTED, WHY_TRUE = "Predicted class", "True class"
+
+
+def image_detail(index: int, ev: Evaluation, model: nn.Module, key: str) -> None:
+    """One test image large with its labels and top 3 beside it; below, at the column's width, its saliency map
+    (for a mistake, of the true class on request) and the probability bars. Fits a narrow column."""
     images, labels = held_out_images()
     true, pred = int(labels[index]), int(ev.predictions[index])
     probs = ev.probabilities[index]
@@ -142,4 +191,11 @@ def image_detail(index: int, ev: Evaluation, key: str) -> None:
     text.markdown(f"Test image **#{index}**  \nTrue: **{CLASSES[true]}**  \n"
                   f"Predicted: **{CLASSES[pred]}** ({100 * float(probs[pred]):.1f}%) {verdict}")
     text.markdown(top_k_markdown(probs))
+    target = pred
+    if true != pred:
+        why = st.segmented_control("Explain", [WHY_PREDICTED, WHY_TRUE], default=WHY_PREDICTED, key=f"{key}_why",
+                                   help="Which class's score the saliency map explains")
+        target = true if why == WHY_TRUE else pred
+    # Half of a narrow column is too small for a chart (Plotly draws it wider than its box): full width here.
+    show_saliency(model, images[index], target, key=f"{key}_saliency")
     st.plotly_chart(probability_figure(probs, true), key=key, config={"displayModeBar": False})

@@ -180,3 +180,42 @@ def most_confused_pair(confusion: np.ndarray) -> tuple[int, int]:
     np.fill_diagonal(off, -1)
     t, p = np.unravel_index(int(np.argmax(off)), off.shape)
     return int(t), int(p)
+
+
+# Diverging and see-through in the middle: a pixel that did not matter leaves the item visible underneath.
+# Red pushed the explained class's score up, blue pushed it down (ColorBrewer RdBu ends).
+SALIENCY_COLORSCALE = [
+    [0.0, "rgba(33, 102, 172, 0.95)"], [0.25, "rgba(103, 169, 207, 0.6)"], [0.5, "rgba(255, 255, 255, 0)"],
+    [0.75, "rgba(239, 138, 98, 0.6)"], [1.0, "rgba(178, 24, 43, 0.95)"],
+]
+
+
+def saliency_range(attribution: np.ndarray) -> float:
+    """Half-width of the colour range, symmetric about 0 so white-ish means "no effect" whatever the signs.
+    An all-zero map still gets a non-empty range."""
+    bound = float(np.max(np.abs(attribution))) if np.size(attribution) else 0.0
+    return bound if np.isfinite(bound) and bound > 0 else 1.0
+
+
+def saliency_figure(img28: np.ndarray, attribution: np.ndarray, height: int = 300) -> go.Figure:
+    """The 28x28 input in grey with the signed attribution (28, 28) drawn over it: red pixels pushed the
+    explained class up, blue ones pushed it down, unimportant ones stay see-through."""
+    img = np.asarray(img28)
+    att = np.asarray(attribution, dtype=np.float64)
+    if img.shape != (28, 28) or att.shape != (28, 28):
+        raise ValueError(f"expected two 28x28 arrays, got {img.shape} and {att.shape}")
+    bound = saliency_range(att)
+    image = go.Heatmap(z=img, colorscale="gray", zmin=0, zmax=255, showscale=False, hoverinfo="skip")
+    overlay = go.Heatmap(
+        z=att, colorscale=SALIENCY_COLORSCALE, zmin=-bound, zmax=bound, name="attribution",
+        # Under the image rather than beside it: in a narrow column a side bar would take a third of the width.
+        colorbar=dict(orientation="h", y=0, yanchor="top", ypad=4, thickness=10, len=1,
+                      # Ticks inside the ends, so their labels are not cut off at the figure's edges.
+                      tickvals=[-0.75 * bound, 0, 0.75 * bound], ticktext=["against", "no effect", "for"]),
+        hovertemplate="row %{y}, column %{x}<br>attribution %{z:.3g}<extra></extra>",
+    )
+    fig = go.Figure([image, overlay])
+    fig.update_layout(height=height, margin=dict(l=0, r=0, t=0, b=40), plot_bgcolor="black",
+                      xaxis=dict(visible=False, constrain="domain"),
+                      yaxis=dict(visible=False, autorange="reversed", scaleanchor="x", constrain="domain"))
+    return fig

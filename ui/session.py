@@ -3,6 +3,7 @@ read-only (the dataset, loaded checkpoints, cached test-set predictions)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from fmnist.config import TrainConfig
 from fmnist.data import device_tensors, load_dataset
 from fmnist.evaluate import Evaluation, evaluate
 from fmnist.jobs import JobSnapshot, TrainingJob
+from fmnist.train import warm_up
 
 
 def checkpoint_dir() -> Path:
@@ -31,6 +33,20 @@ def store() -> checkpoints.CheckpointStore:
 def dataset():
     """One copy per process, shared read-only by every session."""
     return load_dataset()
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up_in_background() -> threading.Thread:
+    """Once per server process: load and normalise the data and warm PyTorch up off the script thread, so the
+    first Start click trains at once instead of paying seconds of imports."""
+
+    def work():
+        device_tensors(dataset(), torch.device("cpu"))
+        warm_up()
+
+    thread = threading.Thread(target=work, name="fmnist-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def test_set() -> tuple[torch.Tensor, torch.Tensor]:
@@ -75,9 +91,9 @@ class SessionRuns:
         with self.lock:
             if self.job is not None and not self.job.snapshot().finished:
                 raise RuntimeError("a run is already in progress in this session")
-            if self.job is not None:
-                self.history.append(self.job.snapshot())
-            self.job = TrainingJob(config, store(), dataset()).start()
+            if self.job is not None:  # earlier runs are drawn as curves only: their insight is dropped
+                self.history.append(dataclasses.replace(self.job.snapshot(), insight=[]))
+            self.job = TrainingJob(config, store(), dataset(), insight=True).start()
             return self.job
 
     def close(self) -> None:

@@ -4,20 +4,28 @@ Every control keeps its value in st.session_state under a stable "cfg_*" key, ke
 (persist_state) so a visit to another page does not reset the form. Choosing a preset writes its values into those
 keys; touching any other control marks the form "custom". Each field's error from TrainConfig.errors() is shown
 right under its control.
+
+The settings are shareable: a valid form is mirrored into the URL's query parameters (ui/share.py), and a new
+session opened on such a URL starts with the form filled from them.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
 
 import streamlit as st
 
 from fmnist.config import ACTIVATIONS, DEVICES, MAX_LAYERS, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig
 from fmnist.model import DeviceError, device_label, resolve_device
+from ui import share
 
 PRESET_KEY = "cfg_preset"
 LAYERS_KEY = "cfg_layers"
 CUSTOM = "custom"
 DEFAULT_PRESET = "seed"
 NEW_LAYER_WIDTH = 64
+URL_READ_KEY = "cfg_url_read"  # set once the session's first Train page run has read the URL
+URL_ERRORS_KEY = "cfg_url_errors"  # what the URL held that could not be used; shown until the form is edited
 
 # Learning rates on a log scale: 1, 2, 3 and 5 of each decade from 1e-5 to 1, written so 3e-3 == 0.003 exactly.
 LR_STEPS = tuple(float(f"{m}e{e}") for e in range(-5, 0) for m in (1, 2, 3, 5)) + (1.0,)
@@ -42,6 +50,7 @@ def widget_values(config: TrainConfig) -> dict:
 
 def config_sidebar() -> tuple[TrainConfig | None, dict[str, str]]:
     """Renders the form; returns (config, {}) when it is valid, else (None, {field: message})."""
+    _read_url()
     _init_state()
     slots: dict = {}  # field name -> an st.empty() right under its control, filled once errors are known
     with st.sidebar:
@@ -61,7 +70,45 @@ def config_sidebar() -> tuple[TrainConfig | None, dict[str, str]]:
             errors["device"] = str(exc)
     for name, message in errors.items():
         slots.get(name, slots["hidden"]).error(message)  # every field has a slot; "hidden" is the fallback
+    _share(None if errors else config)
     return (None, errors) if errors else (config, {})
+
+
+def _read_url() -> None:
+    """Once per session: settings in the URL (a shared link) fill the form; unusable ones are listed, not used."""
+    state = st.session_state
+    if state.get(URL_READ_KEY):
+        return
+    state[URL_READ_KEY] = True
+    params = st.query_params.to_dict()
+    if not params:
+        return
+    config, problems = share.params_to_config(params)
+    if config is not None:
+        state.update(widget_values(config))
+        state[PRESET_KEY] = config.preset
+    state[URL_ERRORS_KEY] = problems
+
+
+def _share(config: TrainConfig | None) -> None:
+    """Mirrors a valid form into the URL and offers the link."""
+    problems = st.session_state.get(URL_ERRORS_KEY)
+    if problems:
+        st.sidebar.warning("Ignored from the link: " + "; ".join(problems))
+    if config is None:
+        st.sidebar.caption("Fix the marked settings to share them.")
+        return
+    params = share.config_to_params(config)
+    if st.query_params.to_dict() != params:
+        st.query_params.from_dict(params)
+    query = share.query_string(params)
+    if st.context.url:
+        here = urlsplit(st.context.url)
+        link = urlunsplit((here.scheme, here.netloc, here.path or "/", query, ""))
+        st.sidebar.caption(f"[Share these settings]({link}): the link opens this form as it is now.")
+    else:
+        st.sidebar.caption(f"Share these settings: add `?{query}` to the app's address." if query else
+                           "Share these settings: the app's address opens the seed preset.")
 
 
 def _init_state() -> None:
@@ -75,6 +122,7 @@ def _init_state() -> None:
 
 
 def _apply_preset() -> None:
+    st.session_state.pop(URL_ERRORS_KEY, None)
     preset = PRESETS.get(st.session_state[PRESET_KEY])
     if preset is not None:
         for key, value in widget_values(preset).items():
@@ -82,6 +130,7 @@ def _apply_preset() -> None:
 
 
 def _mark_custom() -> None:
+    st.session_state.pop(URL_ERRORS_KEY, None)
     st.session_state[PRESET_KEY] = CUSTOM
 
 

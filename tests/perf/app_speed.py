@@ -1,0 +1,443 @@
+"""App response times against the targets of the speed issue, measured in a real browser.
+
+    .venv/bin/python tests/perf/app_speed.py [--json] [--checkpoint PATH] [--strict]
+
+A standalone script, not a test: pytest does not collect it (no test_ prefix), and it takes a minute or two.
+It starts `streamlit run app.py` on a free port with a checkpoints folder of its own (a copy of
+checkpoints/default.safetensors, or a tiny model trained for the purpose when there is none) and drives it with
+Playwright on Debian's Chromium (/usr/bin/chromium or FMNIST_CHROMIUM; never a downloaded browser):
+
+1. server process start -> the Train page fully rendered (title visible, script finished);
+2. Start on the Train page (seed preset, 1 epoch) -> the progress line shows a step > 0, and -> the step-loss
+   chart has a point; then Stop (the stopped run is saved and becomes the active model, as in the app);
+3. Explore and Evaluate, each visited twice through the sidebar; the second visit has the model and its test-set
+   predictions cached: click -> page content visible and script finished;
+4. in-process, with the server gone: a 280x280 RGBA drawing classified (fmnist.images.prepare_canvas +
+   fmnist.predict.probabilities, median of 50), also through the app's own path (ui.inspect.classify_canvas)
+   and the saliency map the Classify page shows beside the prediction; the same for a 2 x 1024 model.
+
+Prints a table of target vs measured (or JSON with --json) and the load average, which matters: the figures on a
+busy 2-core machine are not those of an idle one. --strict exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM = Path(os.environ.get("FMNIST_CHROMIUM") or "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+VIEWPORT = {"width": 1400, "height": 1000}
+TIMEOUT_MS = 120_000
+
+APP = "[data-testid='stApp']"
+IDLE = f"{APP}[data-test-script-state='notRunning']"
+EXCEPTION = "[data-testid='stException']"
+NAV_LINK = "[data-testid='stSidebarNavLink']"
+PROGRESS = "[data-testid='stProgress']"
+STEP_CHART = ".st-key-train_chart_steps .js-plotly-plot"
+TRAIN_TITLE = "Train an MLP on Fashion-MNIST"
+# What each page shows last, once its script has run to the end.
+PAGE_CONTENT = {
+    "Explore": ".st-key-explore_probs .js-plotly-plot",
+    "Evaluate": ".st-key-evaluate_confusion .js-plotly-plot",
+}
+PAGE_PATH = {"Explore": "explore", "Evaluate": "evaluate"}
+TINY_TRAIN = ["train", "--hidden", "32", "--epochs", "1", "--batch-size", "512", "--optimizer", "adam",
+              "--lr", "0.003", "--device", "cpu"]
+
+# The progress line and the step-loss chart's point count, read in one round trip.
+POLL_JS = """([progress, chart]) => {
+    const bar = document.querySelector(progress);
+    const gd = document.querySelector(chart);
+    const points = gd && gd.data && gd.data.length ? Math.max(...gd.data.map(t => (t.x || []).length)) : 0;
+    return {text: bar ? bar.innerText : "", points: points};
+}"""
+STEP = re.compile(r"(\w+) · epoch \d+/\d+ · step ([\d,]+)/")
+
+
+@dataclass
+class Result:
+    name: str
+    target_s: float | None
+    measured_s: float | None
+    note: str = ""
+
+    @property
+    def ok(self) -> bool | None:
+        if self.target_s is None or self.measured_s is None:
+            return None
+        return self.measured_s <= self.target_s
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no output)"
+
+
+def prepare_checkpoints(folder: Path, source: Path) -> Path:
+    """folder/default.safetensors: a copy of `source`, or a tiny model trained now when there is none."""
+    folder.mkdir(parents=True)
+    target = folder / "default.safetensors"
+    if source.is_file():
+        shutil.copy2(source, target)
+        log(f"default model: a copy of {source}")
+        return target
+    log(f"{source} not found: training a tiny model (784-32-10, 1 epoch) for the measurements ...")
+    trained = folder.parent / "trained" / "tiny.safetensors"
+    trained.parent.mkdir()
+    cmd = [sys.executable, "-m", "fmnist", *TINY_TRAIN, "--out", str(trained)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise SystemExit(f"training the tiny model failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    shutil.copy2(trained, target)
+    return target
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+def wait_healthy(proc: subprocess.Popen, url: str, server_log: Path, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the Streamlit server exited ({proc.returncode}):\n{tail(server_log)}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.05)
+    raise SystemExit(f"the Streamlit server was not healthy after {timeout_s:.0f} s:\n{tail(server_log)}")
+
+
+def check_no_exception(page, where: str) -> None:
+    errors = page.locator(EXCEPTION)
+    if errors.count():
+        raise SystemExit(f"{where}: the page shows an exception:\n" + "\n---\n".join(errors.all_inner_texts()))
+
+
+def wait_idle(page, settle_ms: int = 150) -> None:
+    """The script run the last action started has finished (the pause lets that run begin first)."""
+    page.wait_for_timeout(settle_ms)
+    page.wait_for_selector(IDLE, timeout=TIMEOUT_MS)
+
+
+def set_epochs(page, value: int) -> None:
+    box = page.locator(".st-key-cfg_epochs input")
+    box.fill(str(value))
+    box.press("Enter")
+    wait_idle(page, 300)
+    if box.input_value() != str(value):
+        raise SystemExit(f"could not set the epochs to {value} (the box shows {box.input_value()!r})")
+
+
+def poll_until(page, done: Callable[[dict], bool], what: str, timeout_s: float = TIMEOUT_MS / 1000) -> dict:
+    deadline = time.monotonic() + timeout_s
+    state: dict = {}
+    while time.monotonic() < deadline:
+        state = page.evaluate(POLL_JS, [PROGRESS, STEP_CHART])
+        if done(state):
+            return state
+        page.wait_for_timeout(25)
+    raise SystemExit(f"timed out waiting for {what}; last state: {state}")
+
+
+def step_of(state: dict) -> int:
+    m = STEP.search(state.get("text", ""))
+    return int(m[2].replace(",", "")) if m else 0
+
+
+def status_of(state: dict) -> str:
+    m = STEP.search(state.get("text", ""))
+    return m[1] if m else ""
+
+
+def measure_training(page) -> tuple[float, float, str]:
+    """(Start -> progress step > 0, Start -> first step-loss chart point, the progress line then)."""
+    set_epochs(page, 1)
+    button = page.locator(".st-key-train_start button")
+    button.wait_for(state="visible")
+    t0 = time.perf_counter()
+    button.click()
+    first_step = first_point = None
+    line = ""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while (first_step is None or first_point is None) and time.monotonic() < deadline:
+        state = page.evaluate(POLL_JS, [PROGRESS, STEP_CHART])
+        now = time.perf_counter() - t0
+        if first_step is None and step_of(state) > 0:
+            first_step, line = now, state["text"]
+        if first_point is None and state["points"] > 0:
+            first_point = now
+        if status_of(state) in ("done", "failed"):
+            break
+        page.wait_for_timeout(25)
+    if first_step is None or first_point is None:
+        raise SystemExit(f"no training progress in {TIMEOUT_MS / 1000:.0f} s (step at {first_step}, chart at "
+                         f"{first_point})")
+    log(f"  first step after {first_step:.2f} s ({line.strip()}), first chart point after {first_point:.2f} s")
+    stop_button = page.locator(".st-key-train_stop button")
+    if stop_button.is_enabled():
+        stop_button.click()
+    poll_until(page, lambda s: status_of(s) in ("stopped", "done", "failed"), "the run to stop")
+    page.wait_for_timeout(1000)  # the finished run reruns the page, saves the model and makes it active
+    wait_idle(page)
+    check_no_exception(page, "Train")
+    return first_step, first_point, line.strip()
+
+
+def visit(page, title: str) -> float:
+    """Sidebar click -> the page's last content visible and its script finished, in seconds."""
+    link = page.locator(NAV_LINK, has_text=title)
+    t0 = time.perf_counter()
+    link.click()
+    page.wait_for_url(re.compile(rf"/{PAGE_PATH[title]}$"), timeout=TIMEOUT_MS)
+    page.wait_for_selector(PAGE_CONTENT[title], state="visible", timeout=TIMEOUT_MS)
+    page.wait_for_selector(IDLE, timeout=TIMEOUT_MS)
+    elapsed = time.perf_counter() - t0
+    check_no_exception(page, title)
+    return elapsed
+
+
+def browser_measurements(checkpoint_dir: Path, work: Path) -> tuple[list[Result], dict]:
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server_log = work / "streamlit-server.log"
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+           "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    env = {**os.environ, "FMNIST_CHECKPOINT_DIR": str(checkpoint_dir), "PYTHONUNBUFFERED": "1"}
+    results: list[Result] = []
+    extra: dict = {}
+    with sync_playwright() as pw:
+        # The browser is up before the server starts, so its own start-up is not counted.
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport=VIEWPORT)
+        page.set_default_timeout(TIMEOUT_MS)
+        with server_log.open("wb") as out:
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            log(f"server started on {url}")
+            wait_healthy(proc, url, server_log)
+            healthy = time.perf_counter() - t0
+            page.goto(url + "/")
+            page.locator("h1", has_text=TRAIN_TITLE).wait_for(state="visible")
+            page.wait_for_selector(IDLE)
+            first_page = time.perf_counter() - t0
+            check_no_exception(page, "Train")
+            log(f"  healthy after {healthy:.2f} s, Train page rendered after {first_page:.2f} s")
+            results.append(Result("App start -> first page rendered", 5.0, first_page,
+                                  f"server healthy after {healthy:.2f} s"))
+
+            log("training (seed preset, 1 epoch) ...")
+            first_step, first_point, line = measure_training(page)
+            results.append(Result("Start -> first progress step", None, first_step, line))
+            results.append(Result("Start -> first chart point", 2.0, first_point,
+                                  "the chart fragment polls every 2 s while a run goes on"))
+            model = page.locator("[data-testid='stSidebar'] [data-testid='stCaptionContainer']").all_inner_texts()
+            extra["active_model_after_stop"] = next((c for c in model if "model" in c.lower()), "")
+
+            for visit_no in (1, 2):
+                for title in ("Explore", "Evaluate"):
+                    seconds = visit(page, title)
+                    log(f"  {title} visit {visit_no}: {seconds:.2f} s")
+                    if visit_no == 1:
+                        results.append(Result(f"{title} render, first visit (uncached)", None, seconds,
+                                              "test-set predictions of the new model computed"))
+                    else:
+                        results.append(Result(f"{title} render, cached model", 1.0, seconds))
+        except Exception:
+            log(f"server log ({server_log}):\n{tail(server_log)}")
+            raise
+        finally:
+            browser.close()
+            stop(proc)
+    return results, extra
+
+
+def drawing(size: int = 280) -> np.ndarray:
+    """A canvas drawing as streamlit-drawable-canvas reports it: white strokes on opaque black, RGBA."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGBA", (size, size), (0, 0, 0, 255))
+    pen = ImageDraw.Draw(img)
+    # A rough T-shirt outline, drawn with the page's default 18 px brush.
+    outline = [(90, 40), (40, 80), (60, 120), (85, 105), (85, 240), (195, 240), (195, 105), (220, 120),
+               (240, 80), (190, 40), (165, 55), (115, 55), (90, 40)]
+    pen.line(outline, fill=(255, 255, 255, 255), width=18, joint="curve")
+    return np.asarray(img)
+
+
+def median_time(fn: Callable[[], object], runs: int = 50, warmup: int = 3) -> tuple[float, float]:
+    """(median, 90th percentile) seconds of fn() over `runs` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    times.sort()
+    return statistics.median(times), times[int(0.9 * (len(times) - 1))]
+
+
+def classification_measurements(default_checkpoint: Path) -> list[Result]:
+    import torch
+
+    from fmnist import checkpoints
+    from fmnist.config import BEST
+    from fmnist.images import prepare_canvas
+    from fmnist.model import MLP
+    from fmnist.predict import probabilities
+    from ui.inspect import classify_canvas, explain
+
+    model = checkpoints.load(default_checkpoint).model()
+    rgba = drawing()
+    img28 = prepare_canvas(rgba)
+    described = f"{checkpoints.load(default_checkpoint).config.describe()}, torch threads {torch.get_num_threads()}"
+    engine, engine_p90 = median_time(lambda: probabilities(model, prepare_canvas(rgba)))
+    app, app_p90 = median_time(lambda: classify_canvas(model, rgba))
+    why, why_p90 = median_time(lambda: explain(model, img28))
+    big = MLP(BEST).eval()  # the best preset's 784-1024-1024-10 (batch norm, dropout), untrained: timing only
+    big_app, big_app_p90 = median_time(lambda: classify_canvas(big, rgba))
+    big_why, big_why_p90 = median_time(lambda: explain(big, img28))
+    return [
+        Result("Drawing classified (prepare_canvas + probabilities)", 0.1, engine,
+               f"median of 50, p90 {1000 * engine_p90:.1f} ms; {described}"),
+        Result("Drawing classified, app path (ui.inspect.classify_canvas)", 0.1, app,
+               f"median of 50, p90 {1000 * app_p90:.1f} ms; inference on one thread"),
+        Result("Saliency map of the drawing (ui.inspect.explain)", 0.1, why,
+               f"median of 50, p90 {1000 * why_p90:.1f} ms; integrated gradients, 32 steps"),
+        Result("Drawing classified, app path, 2 x 1024 model", 0.1, big_app,
+               f"median of 50, p90 {1000 * big_app_p90:.1f} ms; the best preset's layers, untrained"),
+        Result("Saliency map, 2 x 1024 model", 0.1, big_why, f"median of 50, p90 {1000 * big_why_p90:.1f} ms"),
+    ]
+
+
+def machine() -> dict:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu": cpu, "cores": usable, "python": platform.python_version()}
+
+
+def fmt_s(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 0.01:
+        return f"{1000 * seconds:.1f} ms"
+    return f"{1000 * seconds:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def table(results: list[Result]) -> str:
+    rows = [("Measure", "Target", "Measured", "OK", "Note")]
+    for r in results:
+        ok = {True: "yes", False: "NO", None: ""}[r.ok]
+        rows.append((r.name, "≤ " + fmt_s(r.target_s) if r.target_s else "–", fmt_s(r.measured_s), ok, r.note))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = []
+    for n, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + "  " + row[4])
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths) + "  ----")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    parser.add_argument("--checkpoint", type=Path, default=ROOT / "checkpoints" / "default.safetensors",
+                        help="the default model to serve (default: checkpoints/default.safetensors; when missing, "
+                             "a tiny model is trained)")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    if not CHROMIUM.is_file():
+        raise SystemExit(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium (or set FMNIST_CHROMIUM)")
+
+    load_start = os.getloadavg()
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    with tempfile.TemporaryDirectory(prefix="fmnist-speed-") as tmp:
+        work = Path(tmp)
+        default = prepare_checkpoints(work / "checkpoints", args.checkpoint)
+        results, extra = browser_measurements(default.parent, work)  # the stopped run is saved there too
+        load_mid = os.getloadavg()
+        log("classifying a drawing in-process ...")
+        results += classification_measurements(default)
+    report = {
+        "started": started,
+        "command": "python tests/perf/app_speed.py" + (" --json" if args.json else ""),
+        "machine": machine(),
+        "loadavg_start": [round(v, 2) for v in load_start],
+        "loadavg_after_browser": [round(v, 2) for v in load_mid],
+        "loadavg_end": [round(v, 2) for v in os.getloadavg()],
+        "checkpoint": str(args.checkpoint) if args.checkpoint.is_file() else "tiny model trained for the run",
+        **extra,
+        "results": [{**asdict(r), "ok": r.ok} for r in results],
+    }
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        m = report["machine"]
+        print(f"{started}  {m['cpu']}, {m['cores']} cores, Python {m['python']}")
+        print("load average (1/5/15 min): start {} / after browser {} / end {}".format(
+            *(" ".join(f"{v:.2f}" for v in report[k])
+              for k in ("loadavg_start", "loadavg_after_browser", "loadavg_end"))))
+        print(f"default model: {report['checkpoint']}; after Stop: {extra.get('active_model_after_stop', '?')}")
+        print()
+        print(table(results))
+    missed = [r.name for r in results if r.ok is False]
+    return 1 if args.strict and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,213 @@
+"""What the network learned (Train page tabs), shareable settings (the URL) and comparing runs (Models page),
+driven through Streamlit's AppTest."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from fmnist import checkpoints
+from fmnist.config import SEED
+from fmnist.data import CLASSES
+from fmnist.jobs import TrainingJob
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture
+def ckpt_dir(tmp_path, checkpoint_dir, monkeypatch):
+    root = tmp_path / "checkpoints"
+    root.mkdir()
+    shutil.copy(checkpoint_dir / "default.safetensors", root)
+    monkeypatch.setenv("FMNIST_CHECKPOINT_DIR", str(root))
+    return root
+
+
+@pytest.fixture
+def started(monkeypatch):
+    """Every TrainingJob the app starts, held paused until the test resumes it. Every AppTest has the same
+    session id, so the session's runs (a session-scoped cache) are cleared before and after: no earlier run
+    leaks into another test's charts."""
+    st.cache_resource.clear()
+    started_jobs: list[TrainingJob] = []
+    original = TrainingJob.start
+
+    def start(self):
+        started_jobs.append(self)
+        self.control.pause()
+        return original(self)
+
+    monkeypatch.setattr(TrainingJob, "start", start)
+    yield started_jobs
+    for job in started_jobs:
+        job.close()
+    st.cache_resource.clear()
+
+
+def run(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def specs(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def array(value) -> np.ndarray:
+    """A plotly JSON array: a plain list, or numpy data sent as base64 ({"dtype", "bdata", "shape"})."""
+    if isinstance(value, dict) and "bdata" in value:
+        out = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        if shape:
+            out = out.reshape([int(s) for s in str(shape).split(",")])
+        return out
+    return np.asarray(value, dtype=np.float64)
+
+
+def title(spec: dict) -> str:
+    t = spec["layout"].get("title") or {}
+    return t.get("text", "") if isinstance(t, dict) else str(t)
+
+
+def sidebar_text(at: AppTest, kind: str) -> str:
+    return " | ".join(str(e.value) for e in getattr(at.sidebar, kind))
+
+
+def test_the_train_page_shows_what_the_network_learned(ckpt_dir, started):
+    at = run(AppTest.from_file(APP, default_timeout=60))
+    for key, value in (("cfg_layers", 1), ("cfg_w0", 32), ("cfg_batch_size", 1024), ("cfg_epochs", 2)):
+        at.number_input(key=key).set_value(value)
+    at.selectbox(key="cfg_optimizer").set_value("adam")
+    at.select_slider(key="cfg_lr").set_value(3e-3)
+    at.selectbox(key="cfg_device").set_value("cpu")
+    run(at)
+    assert len(specs(at)) == 0
+    at.button(key="train_start").click()
+    run(at)
+    job = started[0]
+    job.resume()
+    assert job.join(120), "the tiny run did not finish in two minutes"
+    run(at)
+    snap = job.snapshot()
+    assert snap.status == "done" and len(snap.epochs) == 2
+    assert len(snap.insight) == 2  # the app asks its jobs for insight
+    assert [t.label for t in at.tabs] == ["Per class", "First layer", "Learned space"]
+
+    charts = specs(at)
+    assert len(charts) == 4  # step loss, epoch loss, epoch accuracy, then the open tab: per class
+    heat = charts[3]["data"][0]
+    assert heat["type"] == "heatmap" and heat["y"] == list(CLASSES)
+    assert list(array(heat["x"])) == [1, 2]
+    z = array(heat["z"]).reshape(10, 2)
+    for col, epoch in enumerate(snap.epochs):
+        np.testing.assert_allclose(z[:, col], epoch["test_class_acc"])
+
+    at.session_state["train_insight_tab"] = "First layer"
+    charts = specs(run(at))
+    assert len(charts) == 4
+    assert "epoch 2" in title(charts[3])
+    heat = charts[3]["data"][0]
+    filters = snap.insight[-1]["filters"]
+    side = 6 * 29 - 1  # 36 filters in a 6 x 6 grid with one-pixel gaps
+    z = array(heat["z"]).reshape(side, side)
+    np.testing.assert_allclose(z[:28, :28], filters[0], rtol=1e-6)
+    np.testing.assert_allclose(z[29:57, 29:57], filters[7], rtol=1e-6)
+    assert heat["zmin"] == -heat["zmax"] == pytest.approx(-float(np.abs(filters).max()))
+
+    at.session_state["train_insight_tab"] = "Learned space"
+    charts = specs(run(at))
+    assert len(charts) == 4
+    space = charts[3]
+    assert [f["name"] for f in space["frames"]] == ["1", "2"]
+    labels = job.dataset.test_labels.numpy()[:2000]
+    latest = snap.insight[-1]["projection"]
+    assert [t["name"] for t in space["data"]] == list(CLASSES)
+    assert sum(len(array(t["x"])) for t in space["data"]) == len(latest) == 2000
+    for c, trace in enumerate(space["data"]):
+        np.testing.assert_allclose(array(trace["x"]), latest[labels == c, 0], rtol=1e-5)
+        assert list(array(trace["customdata"])) == np.flatnonzero(labels == c).tolist()
+    first = snap.insight[0]["projection"]
+    np.testing.assert_allclose(array(space["frames"][0]["data"][2]["y"]), first[labels == 2, 1], rtol=1e-5)
+    assert "Click a point" in " ".join(str(c.value) for c in at.caption)
+
+
+def test_a_shared_link_fills_the_form_and_the_form_updates_the_link(ckpt_dir):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(hidden="64,32", lr="0.003", optimizer="adam")
+    at.context["url"] = "http://localhost:8501/"
+    run(at)
+    assert at.number_input(key="cfg_layers").value == 2
+    assert [at.number_input(key=f"cfg_w{i}").value for i in range(2)] == [64, 32]
+    assert at.select_slider(key="cfg_lr").value == 0.003
+    assert at.selectbox(key="cfg_optimizer").value == "adam"
+    assert at.selectbox(key="cfg_preset").value == "custom"
+    assert at.number_input(key="cfg_epochs").value == SEED.epochs  # the rest is the seed preset
+    assert not at.sidebar.warning
+    assert at.query_params == {"preset": "custom", "hidden": "64,32", "optimizer": "adam", "lr": "0.003"}
+    assert "http://localhost:8501/?preset=custom&hidden=64,32&optimizer=adam&lr=0.003" in sidebar_text(at, "caption")
+
+    at.number_input(key="cfg_epochs").set_value(7)
+    run(at)
+    assert at.query_params["epochs"] == "7" and at.query_params["hidden"] == "64,32"
+
+    at.selectbox(key="cfg_preset").set_value("seed")
+    run(at)
+    assert at.query_params == {}  # the default needs no parameters
+    assert [at.number_input(key=f"cfg_w{i}").value for i in range(3)] == [1024, 128, 64]
+
+
+def test_a_link_with_bad_settings_warns_and_uses_the_rest(ckpt_dir):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(lr="fast", epochs="3", bogus="1", hidden="64,99999")
+    run(at)
+    warning = sidebar_text(at, "warning")
+    assert "lr=fast" in warning and "bogus=1" in warning and "hidden=64,99999" in warning
+    assert "epochs" not in warning
+    assert at.number_input(key="cfg_epochs").value == 3
+    assert at.select_slider(key="cfg_lr").value == SEED.lr
+    assert at.number_input(key="cfg_w0").value == SEED.hidden[0]
+    assert at.query_params == {"preset": "custom", "epochs": "3"}  # the link now holds only what was used
+    assert not at.button(key="train_start").disabled
+
+    at.number_input(key="cfg_epochs").set_value(4)
+    run(at)
+    assert not at.sidebar.warning  # gone once the form is edited
+
+
+def test_the_link_is_read_only_when_the_session_starts(ckpt_dir):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(epochs="5")
+    run(at)
+    at.query_params["epochs"] = "9"  # not a new session: the form stays the source of truth
+    run(at)
+    assert at.number_input(key="cfg_epochs").value == 5
+    assert at.query_params["epochs"] == "5"
+
+
+def test_models_page_compares_settings_confusions_and_shows_the_first_layer(ckpt_dir):
+    default = checkpoints.load(ckpt_dir / "default.safetensors")
+    meta = {**default.meta, "config": {**default.meta["config"], "optimizer": "sgd", "lr": 0.01}}
+    checkpoints.CheckpointStore(ckpt_dir).save("other", default.model(), meta)
+    at = run(AppTest.from_file(APP, default_timeout=60))
+    at.switch_page("pages/models.py")
+    run(at)
+    assert "Choose two or more runs" in " ".join(str(c.value) for c in at.caption)
+    assert any(title(s).startswith("First layer of default") for s in specs(at))
+
+    at.multiselect(key="models_compare").set_value(["default", "other"])
+    run(at)
+    diff = at.dataframe[1].value
+    assert diff["setting"].tolist() == ["optimizer", "lr"]
+    assert diff.set_index("setting").loc["optimizer"].to_dict() == {"default": "adam", "other": "sgd"}
+    confusion = [s for s in specs(at) if title(s) == "default minus other"]
+    assert len(confusion) == 1
+    z = array(confusion[0]["data"][0]["z"]).reshape(10, 10)
+    assert (z == 0).all()  # the same weights make the same mistakes

@@ -1,0 +1,127 @@
+"""Shareable settings: a TrainConfig as URL query parameters and back. No Streamlit here; ui/sidebar.py wires it to
+st.query_params.
+
+Only what differs from the preset named by ``preset`` is written (the seed preset is the default and is not
+named), so ``?`` alone is the seed preset, ``?preset=best`` is our recipe and ``?hidden=64,32&lr=0.003`` is the seed
+preset with two changes. Reading is forgiving: a parameter that cannot be used is reported and ignored, the others
+still apply.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from urllib.parse import urlencode
+
+from fmnist.config import PRESETS, TrainConfig
+
+DEFAULT_PRESET = "seed"
+CUSTOM = "custom"
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig) if f.name != "preset"}
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _kind(name: str) -> type:
+    return type(getattr(PRESETS[DEFAULT_PRESET], name))  # tuple, str, float, int or bool
+
+
+def format_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, float):
+        return repr(value)  # shortest text that reads back as the same float
+    return str(value)
+
+
+def parse_value(name: str, text: str):
+    """The value of one field from its text; ValueError with a reason when it is not one."""
+    kind, text = _kind(name), str(text).strip()
+    if kind is tuple:
+        try:
+            return tuple(int(w) for w in text.split(","))
+        except ValueError:
+            raise ValueError("expected whole numbers separated by commas, like 1024,128,64") from None
+    if kind is bool:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ValueError("expected true or false")
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError("expected a whole number") from None
+    if kind is float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError("expected a number") from None
+        if not math.isfinite(value):
+            raise ValueError("expected a finite number")
+        return value
+    return text
+
+
+def _base(preset: str) -> TrainConfig:
+    return PRESETS.get(preset, PRESETS[DEFAULT_PRESET])
+
+
+def config_to_params(config: TrainConfig) -> dict[str, str]:
+    """The config's preset (unless it is the default one) and every field that differs from that preset."""
+    preset = config.preset if config.preset in PRESETS or config.preset == CUSTOM else CUSTOM
+    base = _base(preset)
+    params = {} if preset == DEFAULT_PRESET else {"preset": preset}
+    for name in FIELDS:
+        value = getattr(config, name)
+        if _normal(value) != _normal(getattr(base, name)):
+            params[name] = format_value(value)
+    return params
+
+
+def params_to_config(params: dict) -> tuple[TrainConfig | None, list[str]]:
+    """The config the parameters describe and one message per parameter that was ignored (unknown name, value
+    that cannot be read, or a setting TrainConfig refuses). None, with the reason, when the usable parameters
+    still do not make a valid config (a combination, like keep_best from the preset with val_size=0)."""
+    errors: list[str] = []
+    params = {str(k): v[-1] if isinstance(v, (list, tuple)) and v else v for k, v in params.items()}
+    preset = params.pop("preset", DEFAULT_PRESET)
+    if preset not in PRESETS and preset != CUSTOM:
+        errors.append(f"preset={preset}: unknown preset; choose one of {', '.join([*PRESETS, CUSTOM])}")
+        preset = DEFAULT_PRESET
+    values: dict = {}
+    for name, text in params.items():
+        if name not in FIELDS:
+            errors.append(f"{name}={text}: unknown setting")
+            continue
+        try:
+            values[name] = parse_value(name, text)
+        except ValueError as exc:
+            errors.append(f"{name}={text}: {exc}")
+    base = _base(preset)
+    while True:
+        config = base.replace(**values)
+        problems = config.errors()
+        ours = [name for name in problems if name in values]
+        if not problems:
+            break
+        if not ours:  # the usable parameters clash with a preset value they do not set
+            errors.extend(f"{name}: {message}" for name, message in problems.items())
+            return None, errors
+        for name in ours:
+            errors.append(f"{name}={params[name]}: {problems[name]}")
+            del values[name]
+    same = all(_normal(getattr(config, n)) == _normal(getattr(base, n)) for n in FIELDS)
+    named = preset if preset in PRESETS and same else CUSTOM
+    return config.replace(preset=named), errors
+
+
+def query_string(params: dict[str, str]) -> str:
+    """URL query text, commas kept readable (hidden=1024,128,64)."""
+    return urlencode(params, safe=",")
+
+
+def _normal(value):
+    return tuple(value) if isinstance(value, list) else value
