@@ -4,6 +4,9 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from ui import inspect
+from ui.router import ensure_router
+
+ensure_router()  # first: a first visit straight to this page must still go through app.py
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]
 

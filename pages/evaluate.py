@@ -14,6 +14,9 @@ from ui.inspect_charts import (
     filter_indices,
     most_confused_pair,
 )
+from ui.router import ensure_router
+
+ensure_router()  # first: a first visit straight to this page must still go through app.py
 
 CHART = "evaluate_confusion"
 MAX_IMAGES = 30

@@ -13,6 +13,9 @@ from ui.inspect_charts import (
     page_count,
     page_of,
 )
+from ui.router import ensure_router
+
+ensure_router()  # first: a first visit straight to this page must still go through app.py
 
 PER_PAGE = 24
 ANY = "All classes"

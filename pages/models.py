@@ -7,7 +7,10 @@ import streamlit as st
 from fmnist.checkpoints import CheckpointError
 from ui import charts
 from ui.insight import show_checkpoint_filters, show_run_differences
+from ui.router import ensure_router
 from ui.session import active_model_caption, active_model_name, set_active_model, store
+
+ensure_router()  # first: a first visit straight to this page must still go through app.py
 
 COLUMNS = ["name", "layers", "optimizer", "epochs", "test accuracy", "date", "size", "error"]
 

@@ -6,8 +6,11 @@ import streamlit as st
 from fmnist.model import DeviceError, device_label, parameter_count, resolve_device, summary
 from ui import charts
 from ui.insight import show_insight
+from ui.router import ensure_router
 from ui.session import active_model_caption, session_runs, set_active_model, store
 from ui.sidebar import config_sidebar
+
+ensure_router()  # first: a first visit straight to this page must still go through app.py
 
 LR_FACTORS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 

@@ -1,0 +1,259 @@
+"""Real-browser tests: a Streamlit server of the app, started per test session, driven by Playwright's Chromium.
+
+What AppTest cannot do is done here: timers (the live training fragment), the drawing canvas, file uploads through
+the browser and clicks on plotly charts. Every test in this folder is marked ``browser``; deselect them with
+``pytest -m "not browser"``.
+
+Chromium is Debian's (/usr/bin/chromium, or FMNIST_CHROMIUM), never a browser Playwright downloads. Without it
+the tests skip and say how to get it, except under CI=true, where a skipped browser test would hide a broken
+setup, so they fail instead.
+
+Screenshots go to test-artifacts/screenshots/, the server's log to test-artifacts/streamlit-server.log.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from fmnist import checkpoints
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+ARTIFACTS = ROOT / "test-artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+CHROMIUM = Path(os.environ.get("FMNIST_CHROMIUM") or "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+VIEWPORT = {"width": 1400, "height": 1000}
+
+# Generous: the machine may be small and busy; every wait ends as soon as its condition holds.
+TIMEOUT_MS = 60_000
+SERVER_START_S = 60
+expect.set_options(timeout=TIMEOUT_MS)
+
+APP = "[data-testid='stApp']"
+IDLE = f"{APP}[data-test-script-state='notRunning']"
+EXCEPTION = "[data-testid='stException']"
+NAV_LINK = "[data-testid='stSidebarNavLink']"
+
+# st.Page's url_path defaults to the script's name; the default page (Train) lives at "/".
+PAGES = {"Train": "", "Explore": "explore", "Evaluate": "evaluate", "Classify": "classify", "Models": "models"}
+
+
+def pytest_configure(config):
+    # Raised by pytest-playwright's own base_url fixture under pytest 9, not by anything here.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:Session-scoped fixtures defined as instance methods:pytest.PytestRemovedIn10Warning")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if HERE in Path(item.path).parents:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    if not CHROMIUM.is_file():
+        message = f"Chromium not found at {CHROMIUM}: install it (apt-get install -y chromium) to run the browser tests"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " (CI=true: browser tests may not be skipped)", pytrace=False)
+        pytest.skip(message)
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _require_chromium(chromium_path):
+    """First of all: skip (or fail under CI) before a checkpoint is trained or a server started."""
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args, chromium_path) -> dict:
+    """pytest-playwright's launch options (--headed, --slowmo) on Debian's Chromium, not a downloaded one."""
+    args = [*browser_type_launch_args.get("args", []), *CHROMIUM_ARGS]
+    return {**browser_type_launch_args, "executable_path": str(chromium_path), "args": args}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args) -> dict:
+    return {**browser_context_args, "viewport": VIEWPORT}
+
+
+@dataclass
+class Server:
+    url: str
+    checkpoint_dir: Path
+    log: Path
+
+    def checkpoints(self) -> set[str]:
+        """Names of the checkpoint files in the server's folder."""
+        return {p.name.removesuffix(checkpoints.SUFFIX) for p in self.checkpoint_dir.glob("*" + checkpoints.SUFFIX)}
+
+    def page_url(self, title: str) -> str:
+        return f"{self.url}/{PAGES[title]}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no output)"
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@contextmanager
+def streamlit_server(root: Path, default_checkpoint: Path) -> Iterator[Server]:
+    """`streamlit run app.py` on a free port, with a checkpoints folder of its own holding the default model."""
+    ckpts = root / "checkpoints"
+    ckpts.mkdir(parents=True)
+    shutil.copy2(default_checkpoint, ckpts / default_checkpoint.name)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = root / "streamlit-server.log"
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    env = {**os.environ, "FMNIST_CHECKPOINT_DIR": str(ckpts), "PYTHONUNBUFFERED": "1"}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_healthy(proc, url, log)
+        yield Server(url, ckpts, log)
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def default_checkpoint(checkpoint_dir) -> Path:
+    """The tiny trained model of tests/conftest.py, which every test server starts with as its default."""
+    return checkpoint_dir / (checkpoints.DEFAULT_NAME + checkpoints.SUFFIX)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, default_checkpoint, browser):
+    """One server for the whole session, warmed up by one visit to "/".
+
+    Until some session has run app.py (and so st.navigation), Streamlit serves the scripts in pages/ as an
+    old-style multipage app; test_fresh_server.py covers that. The visit also imports torch and loads the dataset,
+    so the first test's timing is its own.
+    """
+    root = tmp_path_factory.mktemp("browser")
+    try:
+        with streamlit_server(root, default_checkpoint) as srv:
+            warm = browser.new_page()
+            try:
+                goto(warm, srv.url + "/")
+            finally:
+                warm.close()
+            yield srv
+    finally:
+        log = root / "streamlit-server.log"
+        if log.is_file():
+            ARTIFACTS.mkdir(exist_ok=True)
+            shutil.copy2(log, ARTIFACTS / log.name)
+
+
+def _wait_healthy(proc: subprocess.Popen, url: str, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_S
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"The Streamlit server exited with code {proc.returncode} before it was ready. "
+                        f"Its output:\n{_tail(log)}", pytrace=False)
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                body = r.read().decode(errors="replace").strip()
+            if body == "ok":
+                return
+            last = f"answered {body!r}"
+        except (urllib.error.URLError, OSError) as exc:
+            last = str(exc)
+        time.sleep(0.25)
+    _stop(proc)
+    pytest.fail(f"The Streamlit server at {url} was not healthy after {SERVER_START_S} s ({last}). "
+                f"Its output:\n{_tail(log)}", pytrace=False)
+
+
+# Helpers for the tests.
+
+def wait_idle(page: Page, timeout: float = TIMEOUT_MS) -> None:
+    """Waits until the script run that the last action started has finished.
+
+    The short pause lets a rerun the browser has just asked for reach the server and flip the app to "running";
+    waiting for "notRunning" right away could return before that.
+    """
+    page.wait_for_timeout(150)
+    page.wait_for_selector(IDLE, timeout=timeout)
+
+
+def goto(page: Page, url: str) -> None:
+    """Opens a URL (a new Streamlit session) and waits for the page to finish running; fails at once, with the
+    traceback's text, on a page that shows an exception."""
+    page.goto(url)
+    page.wait_for_selector(APP)
+    wait_idle(page)
+    assert_no_exception(page)
+
+
+def navigate(page: Page, title: str) -> None:
+    """Switches page with the sidebar navigation, staying in the same session (a goto would start a new one)."""
+    path = PAGES[title]
+    page.locator(NAV_LINK, has_text=title).click()
+    page.wait_for_url(re.compile(rf"^[^?#]*/{re.escape(path)}([?#].*)?$"))
+    wait_idle(page)
+    assert_no_exception(page)
+
+
+def assert_no_exception(page: Page) -> None:
+    errors = page.locator(EXCEPTION)
+    if errors.count():
+        pytest.fail("The page shows an exception:\n" + "\n---\n".join(errors.all_inner_texts()), pytrace=False)
+
+
+def shot(page: Page, name: str) -> Path:
+    """A full-page screenshot in test-artifacts/screenshots/<name>.png.
+
+    Streamlit scrolls inside its main area, not the document, so the viewport grows to the content for the shot.
+    """
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    size = page.viewport_size or VIEWPORT
+    height = page.evaluate("""() => Math.max(window.innerHeight, ...[...document.querySelectorAll(
+        "[data-testid='stMain'], [data-testid='stMainBlockContainer'], [data-testid='stSidebarContent']")]
+        .map(e => e.scrollHeight))""")
+    page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 6000)})
+    try:
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        page.screenshot(path=str(path), full_page=True)
+    finally:
+        page.set_viewport_size(size)
+    return path
