@@ -65,7 +65,7 @@ def build_meta(config: TrainConfig, history: list[dict], test_acc: float, test_l
         "format": FORMAT, "version": VERSION, "config": config.to_dict(), "history": history,
         "metrics": {"test_acc": test_acc, "test_loss": test_loss},
         "normalization": {"mean": MEAN, "std": STD}, "versions": versions(), "elapsed_s": elapsed_s,
-        "device": device, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **extra,
+        "device": device, "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **extra,
     }
 
 
@@ -78,6 +78,7 @@ def save(path: Path, model: torch.nn.Module, meta: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the model from other users of a shared folder
         with os.fdopen(fd, "wb") as f:
             f.write(blob)
             f.flush()

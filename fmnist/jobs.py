@@ -58,13 +58,14 @@ _running_lock = threading.Lock()
 
 
 def _share_cores() -> None:
-    """Gives this worker thread its share of the CPU cores. Torch's thread count is per calling thread, and
-    OpenMP teams that outnumber the cores spin-wait on each other: on two busy cores a seed-preset step took
-    0.22 s with two threads instead of a few milliseconds."""
+    """Gives this worker thread its share of the CPU cores, keeping one for the server and the browser. Torch's
+    thread count is per calling thread, and an OpenMP team waits at every op for its slowest thread: on this
+    2-core machine a two-thread step ran 10-70x slower whenever anything else (a page refresh, another job)
+    used a core, while a one-thread step only loses the second core."""
     global _running_jobs
     with _running_lock:
         _running_jobs += 1
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // _running_jobs))
+        torch.set_num_threads(max(1, ((os.cpu_count() or 1) - 1) // _running_jobs))
 
 
 def _release_cores() -> None:

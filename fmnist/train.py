@@ -316,10 +316,12 @@ def _insight(model: nn.Module, x_test: torch.Tensor, previous: np.ndarray | None
 
 
 def warm_up(device: str = "cpu") -> None:
-    """Pays PyTorch's one-off costs (the optimizers' lazy imports take seconds) before anyone presses Start."""
-    p = torch.zeros(4, requires_grad=True, device=device)
-    opt = torch.optim.AdamW([p], lr=1e-3)
-    (p * 2).sum().backward()
+    """Pays PyTorch's one-off costs (the optimizers' lazy imports take seconds, the first matmuls of each shape
+    pick their kernels) before anyone presses Start, with one step of the seed preset's model."""
+    model = MLP(TrainConfig()).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x, y = torch.zeros(64, 784, device=device), torch.zeros(64, dtype=torch.long, device=device)
+    F.cross_entropy(model(x), y).backward()
     opt.step()
 
 
@@ -389,7 +391,8 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
                 _set_lr(opt, lr)
                 stepper(perm[i * bs:(i + 1) * bs])
                 step += 1
-                if step % log_every == 0 or i == steps_per_epoch - 1:
+                # Step 1 is published at once, so a chart has its first point as soon as training is under way.
+                if step % log_every == 0 or step == 1 or i == steps_per_epoch - 1:
                     loss_sum, correct, seen = stepper.take()
                     ep_loss += loss_sum
                     ep_correct += correct

@@ -38,7 +38,7 @@ def date_text(meta: dict | None, mtime: float) -> str:
     try:
         when = dt.datetime.fromisoformat(meta["created"])
     except (TypeError, KeyError, ValueError):  # no metadata, or no usable date in it: the file's own time
-        when = dt.datetime.fromtimestamp(mtime, dt.timezone.utc)
+        when = dt.datetime.fromtimestamp(mtime, dt.UTC)
     return when.astimezone().strftime("%Y-%m-%d %H:%M")
 
 

@@ -37,22 +37,25 @@ def show_model(config, running: bool) -> None:
     right.metric("Parameters", f"{parameter_count(config):,}")
 
 
+def start_run(runs, config) -> None:
+    """A button callback: the job starts before the page reruns, so one rerun already shows it running."""
+    try:
+        runs.start(config)
+    except RuntimeError as exc:  # another tab of this session started one in between
+        st.session_state["train_start_error"] = str(exc)
+
+
 def controls(runs, job, snap, config, errors: dict, running: bool) -> None:
     status = snap.status if snap else None
     cols = st.columns(4)
-    if cols[0].button("Start", type="primary", key="train_start", disabled=bool(errors) or running):
-        try:
-            runs.start(config)
-        except RuntimeError as exc:  # another tab of this session started one in between
-            st.error(str(exc))
-            return
-        st.rerun()
+    cols[0].button("Start", type="primary", key="train_start", disabled=bool(errors) or running,
+                   on_click=start_run, args=(runs, config))
+    if "train_start_error" in st.session_state:
+        st.error(st.session_state.pop("train_start_error"))
     for col, label, action, allowed in ((cols[1], "Pause", "pause", status == "running"),
                                         (cols[2], "Resume", "resume", status == "paused"),
                                         (cols[3], "Stop", "stop", status in ("running", "paused"))):
-        if col.button(label, key=f"train_{action}", disabled=not allowed):
-            getattr(job, action)()
-            st.rerun()
+        col.button(label, key=f"train_{action}", disabled=not allowed, on_click=getattr(job, action, None))
     if running:
         lr_control(job)
 

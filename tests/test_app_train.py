@@ -107,7 +107,8 @@ def test_choosing_a_preset_fills_the_form_and_editing_makes_it_custom(ckpt_dir):
     assert at.select_slider(key="cfg_lr").value == BEST.lr
     assert at.selectbox(key="cfg_optimizer").value == "adamw"
     assert at.selectbox(key="cfg_schedule").value == "onecycle"
-    assert at.toggle(key="cfg_batch_norm").value and at.toggle(key="cfg_augment").value
+    assert at.toggle(key="cfg_batch_norm").value is BEST.batch_norm
+    assert at.toggle(key="cfg_augment").value is BEST.augment
     assert at.number_input(key="cfg_dropout").value == BEST.dropout
 
     at.number_input(key="cfg_epochs").set_value(3).run()

@@ -190,9 +190,10 @@ def test_invalid_params_are_reported_and_ignored():
     assert any("unknown setting" in e for e in errors if e.startswith("bogus"))
 
 
-def test_params_that_clash_with_the_preset_give_no_config():
-    config, errors = params_to_config({"preset": "best", "val_size": "0"})
-    assert config is None
-    assert any("keep_best" in e for e in errors)
+def test_params_that_clash_are_dropped_with_a_reason():
+    # Each fine on its own; together the batch is larger than the training split: the batch size goes.
+    config, errors = params_to_config({"val_size": "30000", "batch_size": "40000"})
+    assert config == SEED.replace(val_size=30000, preset="custom")
+    assert len(errors) == 1 and errors[0].startswith("batch_size=40000")
     config, errors = params_to_config({"keep_best": "true"})  # the seed preset has no validation split
     assert config == SEED and errors and errors[0].startswith("keep_best=true")

@@ -16,13 +16,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,8 @@ class Server:
     url: str
     checkpoint_dir: Path
     log: Path
+    pid: int = 0  # the server's process (`python -m streamlit` runs in it, no child)
+    thread_dump: Path | None = None  # where dump_threads() writes, for a server started with thread_dump
 
     def checkpoints(self) -> set[str]:
         """Names of the checkpoint files in the server's folder."""
@@ -106,6 +109,24 @@ class Server:
 
     def page_url(self, title: str) -> str:
         return f"{self.url}/{PAGES[title]}"
+
+    def dump_threads(self, timeout: float = 5.0) -> str:
+        """Every Python thread's stack in the server, as faulthandler writes them ("Thread 0x...", then
+        'File "...", line N in func' lines, innermost first). Only for a server started with thread_dump."""
+        assert self.thread_dump is not None, "start the server with streamlit_server(..., thread_dump=path)"
+        before = self.thread_dump.stat().st_size if self.thread_dump.exists() else 0
+        os.kill(self.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            time.sleep(0.1)  # written by the signal handler at once; wait until it stops growing
+            with self.thread_dump.open("rb") as f:
+                f.seek(before)
+                now = f.read().decode(errors="replace")
+            if now and now == text:
+                return text
+            text = now
+        return text
 
 
 def _free_port() -> int:
@@ -131,23 +152,40 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
+# `python -m streamlit`, plus a faulthandler that writes every thread's stack to $FMNIST_THREAD_DUMP on SIGUSR1.
+_LAUNCH_WITH_THREAD_DUMPS = (
+    "import faulthandler, os, signal, sys\n"
+    "faulthandler.register(signal.SIGUSR1, file=open(os.environ['FMNIST_THREAD_DUMP'], 'a'), all_threads=True)\n"
+    "from streamlit.web.cli import main\n"
+    "sys.exit(main(prog_name='streamlit'))\n"
+)
+
+
 @contextmanager
-def streamlit_server(root: Path, default_checkpoint: Path) -> Iterator[Server]:
-    """`streamlit run app.py` on a free port, with a checkpoints folder of its own holding the default model."""
+def streamlit_server(root: Path, default_checkpoint: Path, *, args: Sequence[str] = (),
+                     thread_dump: Path | None = None) -> Iterator[Server]:
+    """`streamlit run app.py` on a free port, with a checkpoints folder of its own holding the default model.
+
+    `args` are more command-line options for Streamlit; with `thread_dump`, Server.dump_threads() can show what
+    each of the server's Python threads is doing."""
     ckpts = root / "checkpoints"
     ckpts.mkdir(parents=True)
     shutil.copy2(default_checkpoint, ckpts / default_checkpoint.name)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = root / "streamlit-server.log"
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    launch = ["-c", _LAUNCH_WITH_THREAD_DUMPS] if thread_dump is not None else ["-m", "streamlit"]
+    cmd = [sys.executable, *launch, "run", "app.py", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           *args]
     env = {**os.environ, "FMNIST_CHECKPOINT_DIR": str(ckpts), "PYTHONUNBUFFERED": "1"}
+    if thread_dump is not None:
+        env["FMNIST_THREAD_DUMP"] = str(thread_dump)
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         _wait_healthy(proc, url, log)
-        yield Server(url, ckpts, log)
+        yield Server(url, ckpts, log, proc.pid, thread_dump)
     finally:
         _stop(proc)
 

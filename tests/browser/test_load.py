@@ -1,0 +1,346 @@
+"""Robustness and load, each on a server of its own (so its threads and memory are the test's alone):
+
+* a closed tab stops its worker within a few seconds, saves the run as stopped and gives its memory back;
+* four browser sessions training at once on a two-core machine all finish, each with its own charts, active model
+  and checkpoint, while the health URL keeps answering in under a second.
+
+Memory and latency figures are printed (pytest -s) and written to test-artifacts/memory.txt and load.txt.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from fmnist import checkpoints
+from fmnist.config import TrainConfig
+from fmnist.model import parameter_count
+from tests.browser.conftest import (
+    ARTIFACTS,
+    VIEWPORT,
+    Server,
+    assert_no_exception,
+    goto,
+    navigate,
+    shot,
+    streamlit_server,
+)
+from tests.browser.test_training_run import STEP_CHART, progress, saved_name, start, wait_progress
+from ui.share import params_to_config
+
+SIDEBAR = "[data-testid='stSidebar']"
+ACTIVE = re.compile(r"Active model: (\S+)")
+LOSS_CHART = ".st-key-train_chart_loss .js-plotly-plot"
+HEALTH_EVERY_S = 0.25
+HEALTH_MAX_S = 1.0  # the issue's bound for the health URL under load
+STOP_WITHIN_S = 10.0  # a closed tab's worker must be gone by then
+# Closing a tab may leave at most this much more resident memory than before it was opened. A tiny run's own
+# allocations (model, optimizer, per-epoch insight, a few batches) are a few MB; a per-session copy of the
+# dataset, the leak this guards against, would be ~220 MB (60,000 + 10,000 images as float32) and fail it.
+LEAK_BOUND_MB = 100
+FOUR_TIMEOUT_S = 240
+WIDTHS = (16, 24, 32, 40)  # one recognisable config per session
+
+
+# The server process, from outside: resident memory and what its Python threads are doing.
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
+_FRAME = re.compile(r'File "(?P<file>[^"]+)", line \d+ in (?P<func>\S+)')
+
+
+def threads_in(server: Server, file_suffix: str, func: str) -> int:
+    """How many of the server's Python threads have a frame of `func` in a file ending in `file_suffix`.
+
+    Python 3.11 does not give threads an OS-level name (/proc/<pid>/task/*/comm all read "python"), so the
+    threads are told apart by their stacks, which faulthandler dumps on a signal."""
+    dump = server.dump_threads()
+    assert "Thread 0x" in dump, f"no thread dump from the server: {dump!r}"
+    blocks = re.split(r"^(?=(?:Current thread|Thread) 0x)", dump, flags=re.MULTILINE)
+    return sum(any(m["file"].endswith(file_suffix) and m["func"] == func for m in _FRAME.finditer(block))
+               for block in blocks)
+
+
+def training_threads(server: Server) -> int:
+    return threads_in(server, "fmnist/jobs.py", "_run")  # TrainingJob's worker, thread "fmnist-train"
+
+
+def wait_warm(server: Server, browser: Browser) -> None:
+    """One visit loads what every session shares (torch's modules, the dataset and its normalised tensors, in
+    app.py's warm-up thread); waits for that thread too, so memory measured afterwards is the steady state."""
+    page = browser.new_page()
+    try:
+        goto(page, server.url + "/")
+    finally:
+        page.close()
+    deadline = time.monotonic() + 90
+    while threads_in(server, "ui/session.py", "work"):
+        assert time.monotonic() < deadline, "the server's warm-up thread did not finish in 90 s"
+        time.sleep(0.5)
+    assert training_threads(server) == 0
+
+
+class Monitor:
+    """In a thread of its own, every HEALTH_EVERY_S: the time /_stcore/health takes to answer, and the server's
+    resident memory."""
+
+    def __init__(self, server: Server):
+        self.server = server
+        self.latencies: list[float] = []
+        self.failures: list[str] = []
+        self.rss: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="health-monitor", daemon=True)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            t0 = time.perf_counter()
+            try:
+                with urllib.request.urlopen(self.server.url + "/_stcore/health", timeout=10) as r:
+                    body = r.read().decode(errors="replace").strip()
+                elapsed = time.perf_counter() - t0
+                self.latencies.append(elapsed)
+                if body != "ok":
+                    self.failures.append(f"answered {body!r}")
+            except OSError as exc:
+                self.latencies.append(time.perf_counter() - t0)
+                self.failures.append(str(exc))
+            try:
+                self.rss.append(rss_mb(self.server.pid))
+            except OSError:
+                pass
+            self._stop.wait(HEALTH_EVERY_S)
+
+    def __enter__(self) -> Monitor:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(15)
+
+    @property
+    def max_latency(self) -> float:
+        return max(self.latencies, default=math.nan)
+
+    def summary(self) -> str:
+        lat = sorted(self.latencies)
+        if not lat:
+            return "health: no answers"
+        p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))]
+        return (f"health: {len(lat)} probes, median {lat[len(lat) // 2] * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+                f"max {lat[-1] * 1000:.0f} ms, {len(self.failures)} failures")
+
+
+def report(name: str, lines: list[str]) -> None:
+    text = "\n".join(lines) + "\n"
+    print("\n" + text)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / name).write_text(text)
+
+
+def link_config(hidden: int, epochs: int) -> tuple[str, TrainConfig]:
+    """A shared link's query (the tiny run of test_training_run.py, `hidden` wide) and the config it opens."""
+    params = {"hidden": str(hidden), "optimizer": "adam", "lr": "0.003", "batch_size": "512", "epochs": str(epochs),
+              "device": "cpu"}
+    config, problems = params_to_config(params)
+    assert config is not None and not problems, problems
+    return "&".join(f"{k}={v}" for k, v in params.items()), config
+
+
+def open_link(page: Page, server: Server, hidden: int, epochs: int) -> TrainConfig:
+    query, config = link_config(hidden, epochs)
+    goto(page, f"{server.page_url('Train')}?{query}")
+    expect(page.locator(".st-key-cfg_w0 input")).to_have_value(str(hidden))
+    expect(page.locator(".st-key-cfg_epochs input")).to_have_value(str(epochs))
+    expect(page.locator(".st-key-train_start button")).to_be_enabled()
+    return config
+
+
+def active_model(page: Page) -> str | None:
+    texts = page.locator(SIDEBAR).get_by_text(ACTIVE).all_inner_texts()
+    m = ACTIVE.search(texts[0]) if texts else None
+    return m[1] if m else None
+
+
+def chart_data(page: Page, selector: str) -> list[dict]:
+    """The traces of a plotly chart on the page: name, x and y."""
+    return page.evaluate("""sel => { const gd = document.querySelector(sel);
+        return gd && gd.data ? gd.data.map(t => ({name: t.name, x: Array.from(t.x || []), y: Array.from(t.y || [])}))
+                             : []; }""", selector)
+
+
+def new_context(browser: Browser) -> BrowserContext:
+    return browser.new_context(viewport=VIEWPORT)
+
+
+def test_closed_tab_stops_its_worker(browser: Browser, tmp_path, default_checkpoint):
+    epochs = 50  # far longer than the tab stays open
+    with streamlit_server(tmp_path, default_checkpoint, thread_dump=tmp_path / "threads.txt") as server:
+        wait_warm(server, browser)
+        before_ckpts = server.checkpoints()
+        rss_before = rss_mb(server.pid)
+
+        with Monitor(server) as monitor:
+            context = new_context(browser)
+            try:
+                page = context.new_page()
+                open_link(page, server, 32, epochs)
+                start(page)
+                running = wait_progress(page, lambda p: p.status == "running" and p.step >= 50, "50 steps")
+                assert training_threads(server) == 1, "the run's worker is not among the server's threads"
+                rss_during = rss_mb(server.pid)
+            finally:
+                t0 = time.monotonic()
+                context.close()  # the tab and its websocket: Streamlit releases the session's cache at once
+
+            gone_s = saved_s = None
+            while time.monotonic() - t0 < STOP_WITHIN_S and (gone_s is None or saved_s is None):
+                if gone_s is None and training_threads(server) == 0:
+                    gone_s = time.monotonic() - t0
+                if saved_s is None and server.checkpoints() - before_ckpts:
+                    saved_s = time.monotonic() - t0
+                time.sleep(0.2)
+            time.sleep(1.0)  # a probe that the close held up answers meanwhile
+        rss_after = rss_mb(server.pid)
+
+        report("memory.txt", [
+            "test_closed_tab_stops_its_worker: server VmRSS",
+            f"  before the tab (server warm, no session): {rss_before:.0f} MB",
+            f"  during its run (step {running.step}/{running.total}): {rss_during:.0f} MB",
+            f"  after closing it: {rss_after:.0f} MB ({rss_after - rss_before:+.0f} MB)",
+            f"  worker gone {gone_s if gone_s is None else f'{gone_s:.1f} s'} after close, "
+            f"checkpoint saved after {saved_s if saved_s is None else f'{saved_s:.1f} s'}",
+            f"  {monitor.summary()}",
+        ])
+
+        assert gone_s is not None, f"a training thread still runs {STOP_WITHIN_S:.0f} s after its tab closed"
+        new = server.checkpoints() - before_ckpts
+        assert len(new) == 1, f"expected the stopped run's checkpoint, found new checkpoints {new}"
+        meta = checkpoints.read_meta(server.checkpoint_dir / (new.pop() + checkpoints.SUFFIX))
+        assert meta["stopped"] is True, meta.get("stopped")
+        assert meta["config"]["hidden"] == [32] and meta["config"]["epochs"] == epochs, meta["config"]
+        assert len(meta["history"]) < epochs
+        assert not monitor.failures, monitor.failures
+        assert rss_after - rss_before <= LEAK_BOUND_MB, (
+            f"closing the tab left {rss_after - rss_before:.0f} MB more resident memory than before it was opened")
+
+
+def test_four_sessions_train_at_once(browser: Browser, tmp_path, default_checkpoint):
+    contexts: list[BrowserContext] = []
+    with streamlit_server(tmp_path, default_checkpoint, thread_dump=tmp_path / "threads.txt") as server:
+        wait_warm(server, browser)
+        before_ckpts = server.checkpoints()
+        rss_idle = rss_mb(server.pid)
+        t_start = time.monotonic()
+        with Monitor(server) as monitor:
+            try:
+                pages: list[Page] = []
+                configs: list[TrainConfig] = []
+                for hidden in WIDTHS:
+                    contexts.append(new_context(browser))  # a context of its own: a session of its own
+                    pages.append(contexts[-1].new_page())
+                    configs.append(open_link(pages[-1], server, hidden, 2))
+                rss_open = rss_mb(server.pid)
+
+                # Start all four within a second or so, then see each one running with its own settings.
+                for page in pages:
+                    page.locator(".st-key-train_start button").click()
+                for page, config in zip(pages, configs):
+                    wait_progress(page, lambda p: p.status != "", "the run to start", 60_000)
+                    # The frozen settings of the run this session started, not the last one anybody started.
+                    expect(page.locator("[data-testid='stAlertContentInfo']").first).to_contain_text(
+                        f"This run trains {config.describe()}")
+                t_started = time.monotonic()
+                concurrent = training_threads(server)
+
+                # Until all four are done: no session's active model moves while its own run goes on, whoever
+                # else finishes meanwhile; no page shows an exception.
+                deadline = time.monotonic() + FOUR_TIMEOUT_S
+                status = [""] * len(pages)
+                finished_after: list[float | None] = [None] * len(pages)
+                while not all(s in ("done", "stopped", "failed") for s in status):
+                    assert time.monotonic() < deadline, f"not all runs finished in {FOUR_TIMEOUT_S} s: {status}"
+                    for i, page in enumerate(pages):
+                        if finished_after[i] is not None:
+                            continue
+                        active = active_model(page)  # read before the progress: a run seen running was so then
+                        p = progress(page)
+                        assert_no_exception(page)
+                        status[i] = p.status if p else ""
+                        if p is not None and p.status in ("running", "paused", "stopping"):
+                            assert active in (None, checkpoints.DEFAULT_NAME), (
+                                f"session {i} (hidden {WIDTHS[i]}) shows active model {active} while its run goes on")
+                        elif status[i] in ("done", "stopped", "failed"):
+                            finished_after[i] = time.monotonic() - t_started
+                    concurrent = max(concurrent, training_threads(server))
+                    pages[0].wait_for_timeout(250)
+                t_done = time.monotonic()
+                rss_peak = max(monitor.rss, default=math.nan)
+                assert status == ["done"] * len(pages), status
+                assert concurrent == len(pages), f"at most {concurrent} of the {len(pages)} runs trained at once"
+
+                names = []
+                for i, (page, config) in enumerate(zip(pages, configs)):
+                    name = saved_name(page)
+                    names.append(name)
+                    done = progress(page)
+                    assert done.status == "done" and done.epoch == 2 and done.step == done.total, done
+                    meta = checkpoints.read_meta(server.checkpoint_dir / (name + checkpoints.SUFFIX))
+                    assert meta["config"]["hidden"] == [WIDTHS[i]], (i, name, meta["config"])
+                    assert meta["stopped"] is False and len(meta["history"]) == 2
+                    expect(page.locator(SIDEBAR)).to_contain_text(f"Active model: {name}")
+                    expect(page.locator("[data-testid='stMetric']").filter(has_text="Parameters")).to_contain_text(
+                        f"{parameter_count(config):,}")
+                    # Its own curves: one run's two step traces, and per-epoch losses that are its checkpoint's.
+                    steps = chart_data(page, STEP_CHART)
+                    assert [t["name"] for t in steps] == ["loss (raw)", "loss (smoothed)"], steps
+                    assert steps[0]["x"][-1] == done.total
+                    epochs = {t["name"]: t["y"] for t in chart_data(page, LOSS_CHART)}
+                    for kind in ("train", "test"):
+                        ours = [e[f"{kind}_loss"] for e in meta["history"]]
+                        assert len(epochs.get(kind, [])) == 2 and all(
+                            math.isclose(a, b, rel_tol=1e-6) for a, b in zip(epochs[kind], ours)), (
+                            f"session {i}'s {kind} loss chart {epochs.get(kind)} is not its run's {ours}")
+                    assert_no_exception(page)
+                    shot(page, f"load-session-{i + 1}-hidden-{WIDTHS[i]}")
+
+                assert len(set(names)) == len(names), f"two sessions saved under one name: {names}"
+                assert server.checkpoints() - before_ckpts == set(names)
+
+                # Models, in each session, picks that session's own checkpoint.
+                for page, name in zip(pages, names):
+                    navigate(page, "Models")
+                    expect(page.locator(".st-key-models_pick input")).to_have_value(name)
+                    assert_no_exception(page)
+            finally:
+                for context in contexts:
+                    context.close()
+            time.sleep(2.0)
+        rss_closed = rss_mb(server.pid)
+
+        n = len(WIDTHS)
+        report("load.txt", [
+            f"test_four_sessions_train_at_once: {n} sessions, hidden {', '.join(map(str, WIDTHS))}, 2 epochs each",
+            f"  at most {concurrent} training threads at once; "
+            f"runs all finished {t_done - t_started:.1f} s after the last start; "
+            f"each after {', '.join(f'{s:.1f}' if s is not None else '?' for s in finished_after)} s",
+            f"  whole test (pages open to closed) {time.monotonic() - t_start:.1f} s",
+            f"  server VmRSS: warm, no session {rss_idle:.0f} MB; {n} sessions open {rss_open:.0f} MB "
+            f"({(rss_open - rss_idle) / n:+.1f} MB per session); peak while training {rss_peak:.0f} MB "
+            f"({(rss_peak - rss_idle) / n:+.1f} MB per training session); after closing all {rss_closed:.0f} MB",
+            f"  {monitor.summary()}",
+        ])
+        assert not monitor.failures, monitor.failures[:5]
+        assert monitor.max_latency < HEALTH_MAX_S, monitor.summary()
