@@ -101,11 +101,11 @@ def set_lr(page: Page, target: float) -> None:
     expect(slider).to_have_attribute("aria-valuetext", f"{target:g}")
 
 
-def set_tiny_config(page: Page, epochs: int) -> None:
-    """784-32-10, adam, lr 3e-3, batch 512 on the CPU: a run of a few seconds on an idle machine."""
+def set_tiny_config(page: Page, epochs: int, width: int = 32) -> None:
+    """784-WIDTH-10, adam, lr 3e-3, batch 512 on the CPU: a run of seconds on an idle machine."""
     set_number(page, "cfg_layers", 1)
     expect(page.locator(".st-key-cfg_w1")).to_have_count(0)
-    set_number(page, "cfg_w0", 32)
+    set_number(page, "cfg_w0", width)
     choose(page, "cfg_optimizer", "adam")
     set_lr(page, 3e-3)
     set_number(page, "cfg_batch_size", 512)
@@ -146,7 +146,8 @@ def saved_name(page: Page) -> str:
 def test_run_streams_and_finishes_while_exploring(page: Page, server):
     before = server.checkpoints()
     goto(page, server.page_url("Train"))
-    set_tiny_config(page, epochs=2)
+    # Wide and long enough (several seconds even on an idle machine) to be watched while it runs.
+    set_tiny_config(page, epochs=10, width=256)
     start(page)
 
     # The live fragment redraws the chart while the run goes on: see at least two of its states.
@@ -173,7 +174,7 @@ def test_run_streams_and_finishes_while_exploring(page: Page, server):
     name = saved_name(page)
     expect(page.locator(TOAST).filter(has_text=f"Saved as {name}")).to_be_visible()
     done = progress(page)
-    assert done is not None and done.status == "done" and done.step == done.total and done.epoch == 2, done
+    assert done is not None and done.status == "done" and done.step == done.total and done.epoch == 10, done
     assert name in server.checkpoints() - before
     assert (server.checkpoint_dir / f"{name}.safetensors").stat().st_size > 0
     expect(page.get_by_test_id("stSidebar")).to_contain_text(f"Active model: {name}")
@@ -190,7 +191,7 @@ def test_run_streams_and_finishes_while_exploring(page: Page, server):
 def test_pause_resume_stop(page: Page, server):
     before = server.checkpoints()
     # Set up from a shared link, quicker than the form (which the test above fills in by hand).
-    open_tiny_config(page, server, epochs=20)  # far longer than the test keeps it running
+    open_tiny_config(page, server, epochs=200)  # far longer than the test keeps it running
     start(page)
     wait_progress(page, lambda p: p.status == "running" and p.step > 0, "the first steps")
 
