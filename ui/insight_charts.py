@@ -159,7 +159,7 @@ def projection_animation(frames: Sequence[np.ndarray], labels: np.ndarray, epoch
                            "args": [None, {"frame": {"duration": 700, "redraw": False}, "fromcurrent": False,
                                            "transition": {"duration": 400}}]},
                           {"label": "❚❚ Pause", "method": "animate", "args": [[None], still]}]}],
-        sliders=[{"active": len(names) - 1, "x": 0.15, "len": 0.85, "y": -0.05, "yanchor": "top",
+        sliders=[{"active": len(names) - 1, "x": 0.25, "len": 0.75, "y": -0.05, "yanchor": "top",
                   "currentvalue": {"prefix": "epoch "},
                   "steps": [{"label": n, "method": "animate", "args": [[n], still]} for n in names]}],
     )
