@@ -102,6 +102,10 @@ class TrainingJob:
 
     def _run(self) -> None:
         _share_cores()
+        try:  # Linux niceness is per thread: background training must not starve the server that serves pages
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (AttributeError, OSError):
+            pass
         try:
             for ev in train(self.config, self.dataset, self.control, log_every=self.log_every,
                             insight=self.insight):

@@ -13,10 +13,10 @@ Screenshots go to test-artifacts/screenshots/, the server's log to test-artifact
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -101,7 +101,7 @@ class Server:
     checkpoint_dir: Path
     log: Path
     pid: int = 0  # the server's process (`python -m streamlit` runs in it, no child)
-    thread_dump: Path | None = None  # where dump_threads() writes, for a server started with thread_dump
+    thread_list: Path | None = None  # where the server lists its threads, for a server started with thread_list
 
     def checkpoints(self) -> set[str]:
         """Names of the checkpoint files in the server's folder."""
@@ -110,23 +110,21 @@ class Server:
     def page_url(self, title: str) -> str:
         return f"{self.url}/{PAGES[title]}"
 
-    def dump_threads(self, timeout: float = 5.0) -> str:
-        """Every Python thread's stack in the server, as faulthandler writes them ("Thread 0x...", then
-        'File "...", line N in func' lines, innermost first). Only for a server started with thread_dump."""
-        assert self.thread_dump is not None, "start the server with streamlit_server(..., thread_dump=path)"
-        before = self.thread_dump.stat().st_size if self.thread_dump.exists() else 0
-        os.kill(self.pid, signal.SIGUSR1)
+    def threads(self, timeout: float = 10.0) -> list[str]:
+        """The names of the server's Python threads (threading.enumerate()), as listed after this call began.
+        Only for a server started with thread_list."""
+        assert self.thread_list is not None, "start the server with streamlit_server(..., thread_list=path)"
+        asked = time.time()
         deadline = time.monotonic() + timeout
-        text = ""
         while time.monotonic() < deadline:
-            time.sleep(0.1)  # written by the signal handler at once; wait until it stops growing
-            with self.thread_dump.open("rb") as f:
-                f.seek(before)
-                now = f.read().decode(errors="replace")
-            if now and now == text:
-                return text
-            text = now
-        return text
+            try:
+                listing = json.loads(self.thread_list.read_text())
+                if listing["time"] > asked:
+                    return listing["threads"]
+            except (OSError, ValueError):
+                pass  # not written yet
+            time.sleep(0.05)
+        raise AssertionError(f"the server did not list its threads in {timeout:.0f} s")
 
 
 def _free_port() -> int:
@@ -152,40 +150,51 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
-# `python -m streamlit`, plus a faulthandler that writes every thread's stack to $FMNIST_THREAD_DUMP on SIGUSR1.
-_LAUNCH_WITH_THREAD_DUMPS = (
-    "import faulthandler, os, signal, sys\n"
-    "faulthandler.register(signal.SIGUSR1, file=open(os.environ['FMNIST_THREAD_DUMP'], 'a'), all_threads=True)\n"
-    "from streamlit.web.cli import main\n"
-    "sys.exit(main(prog_name='streamlit'))\n"
-)
+# `python -m streamlit`, plus a thread that writes the names of the process's Python threads to
+# $FMNIST_THREAD_LIST ten times a second. (Python 3.11 gives threads no OS-level name, /proc/<pid>/task/*/comm all
+# read "python"; and faulthandler's signal-time stack dumps can crash a process whose threads are busy.)
+_LAUNCH_WITH_THREAD_LIST = """
+import json, os, sys, threading, time
+
+def list_threads(path):
+    while True:
+        with open(path + ".tmp", "w") as f:
+            json.dump({"time": time.time(), "threads": [t.name for t in threading.enumerate()]}, f)
+        os.replace(path + ".tmp", path)
+        time.sleep(0.1)
+
+threading.Thread(target=list_threads, args=(os.environ["FMNIST_THREAD_LIST"],), name="test-thread-list",
+                 daemon=True).start()
+from streamlit.web.cli import main
+sys.exit(main(prog_name="streamlit"))
+"""
 
 
 @contextmanager
 def streamlit_server(root: Path, default_checkpoint: Path, *, args: Sequence[str] = (),
-                     thread_dump: Path | None = None) -> Iterator[Server]:
+                     thread_list: Path | None = None) -> Iterator[Server]:
     """`streamlit run app.py` on a free port, with a checkpoints folder of its own holding the default model.
 
-    `args` are more command-line options for Streamlit; with `thread_dump`, Server.dump_threads() can show what
-    each of the server's Python threads is doing."""
+    `args` are more command-line options for Streamlit; with `thread_list` (a file), Server.threads() names the
+    server's Python threads."""
     ckpts = root / "checkpoints"
     ckpts.mkdir(parents=True)
     shutil.copy2(default_checkpoint, ckpts / default_checkpoint.name)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = root / "streamlit-server.log"
-    launch = ["-c", _LAUNCH_WITH_THREAD_DUMPS] if thread_dump is not None else ["-m", "streamlit"]
+    launch = ["-c", _LAUNCH_WITH_THREAD_LIST] if thread_list is not None else ["-m", "streamlit"]
     cmd = [sys.executable, *launch, "run", "app.py", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
            *args]
     env = {**os.environ, "FMNIST_CHECKPOINT_DIR": str(ckpts), "PYTHONUNBUFFERED": "1"}
-    if thread_dump is not None:
-        env["FMNIST_THREAD_DUMP"] = str(thread_dump)
+    if thread_list is not None:
+        env["FMNIST_THREAD_LIST"] = str(thread_list)
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         _wait_healthy(proc, url, log)
-        yield Server(url, ckpts, log, proc.pid, thread_dump)
+        yield Server(url, ckpts, log, proc.pid, thread_list)
     finally:
         _stop(proc)
 
