@@ -32,6 +32,10 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used, or a name that cannot be one; the message says which and why."""
 
 
+class CheckpointExists(CheckpointError):
+    """An exclusive save found the name taken (another session saved under it first)."""
+
+
 @dataclass
 class Checkpoint:
     path: Path
@@ -69,9 +73,10 @@ def build_meta(config: TrainConfig, history: list[dict], test_acc: float, test_l
     }
 
 
-def save(path: Path, model: torch.nn.Module, meta: dict) -> Path:
+def save(path: Path, model: torch.nn.Module, meta: dict, exclusive: bool = False) -> Path:
     """Atomic: the bytes go to a hidden temporary file in the same folder, then one rename makes them visible,
-    so a crash or a full disk never leaves a partial checkpoint under the real name."""
+    so a crash or a full disk never leaves a partial checkpoint under the real name. `exclusive` never replaces
+    an existing file (a hard link fails if the name is taken), so two sessions cannot overwrite each other."""
     path = Path(path)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     blob = st_save(tensors, metadata={"fmnist": json.dumps(meta)})
@@ -83,7 +88,14 @@ def save(path: Path, model: torch.nn.Module, meta: dict) -> Path:
             f.write(blob)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
+    except FileExistsError:
+        Path(tmp).unlink(missing_ok=True)
+        raise CheckpointExists(f"{path.name}: a checkpoint of that name already exists") from None
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise CheckpointError(f"could not save {path.name}: {exc.strerror or exc}") from exc
@@ -179,8 +191,17 @@ class CheckpointStore:
             name, i = f"{base}-{i}", i + 1
         return name
 
-    def save(self, name: str, model: torch.nn.Module, meta: dict) -> Path:
-        return save(self.path_for(name), model, {**meta, "name": check_name(name)})
+    def save(self, name: str, model: torch.nn.Module, meta: dict, exclusive: bool = False) -> Path:
+        return save(self.path_for(name), model, {**meta, "name": check_name(name)}, exclusive)
+
+    def save_new(self, base: str, model: torch.nn.Module, meta: dict) -> Path:
+        """Saves under `base`, or base-2, base-3 ... if another session took the name in the meantime."""
+        for i in range(1, 100):
+            try:
+                return self.save(base if i == 1 else f"{base}-{i}", model, meta, exclusive=True)
+            except CheckpointExists:
+                continue
+        raise CheckpointError(f"{base}: no free name for the checkpoint")
 
     def delete(self, name: str) -> None:
         path = self.path_for(name)

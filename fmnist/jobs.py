@@ -147,7 +147,7 @@ class TrainingJob:
         status = "stopped" if result.stopped else "done"
         try:
             name = self.name or self.store.unique_name(result.config, result.test_acc)
-            path = self.store.save(name, result.model, meta)
+            path = self.store.save_new(name, result.model, meta)
             self._update(status=status, checkpoint=path.name.removesuffix(checkpoints.SUFFIX))
         except (checkpoints.CheckpointError, OSError) as exc:
             self._update(status=status, save_error=f"{exc}. The run's metrics are kept in this session.")

@@ -141,3 +141,12 @@ checkpoints.save(__import__('pathlib').Path({str(tmp_path)!r}) / 'm.safetensors'
     assert proc.returncode == -9
     assert not (tmp_path / "m.safetensors").exists()
     assert CheckpointStore(tmp_path).list() == []
+
+
+def test_exclusive_saves_never_overwrite(tmp_path, tiny_result):
+    store = CheckpointStore(tmp_path)
+    first = store.save_new("run", tiny_result.model, meta_for(tiny_result, command="first"))
+    second = store.save_new("run", tiny_result.model, meta_for(tiny_result, command="second"))
+    assert (first.name, second.name) == ("run.safetensors", "run-2.safetensors")
+    assert load(first).meta["command"] == "first" and load(second).meta["command"] == "second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run-2.safetensors", "run.safetensors"]  # no temp left
