@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import torch
@@ -16,6 +17,7 @@ import torch
 from . import checkpoints
 from .config import TrainConfig
 from .data import Dataset
+from .model import DeviceError, resolve_device
 from .train import RunControl, train
 
 
@@ -57,21 +59,100 @@ _running_jobs = 0
 _running_lock = threading.Lock()
 
 
+def _count_job(delta: int) -> None:
+    global _running_jobs
+    with _running_lock:
+        _running_jobs += delta
+
+
+def running_jobs() -> int:
+    """Training runs under way in this process, all sessions together (those waiting for a turn included)."""
+    with _running_lock:
+        return _running_jobs
+
+
 def _share_cores() -> None:
     """Gives this worker thread its share of the CPU cores, keeping one for the server and the browser. Torch's
     thread count is per calling thread, and an OpenMP team waits at every op for its slowest thread: on this
     2-core machine a two-thread step ran 10-70x slower whenever anything else (a page refresh, another job)
     used a core, while a one-thread step only loses the second core."""
-    global _running_jobs
-    with _running_lock:
-        _running_jobs += 1
-        torch.set_num_threads(max(1, ((os.cpu_count() or 1) - 1) // _running_jobs))
+    torch.set_num_threads(max(1, ((os.cpu_count() or 1) - 1) // max(1, running_jobs())))
 
 
-def _release_cores() -> None:
-    global _running_jobs
-    with _running_lock:
-        _running_jobs -= 1
+def _on_cpu(config: TrainConfig) -> bool:
+    try:
+        return resolve_device(config.device).type == "cpu"
+    except DeviceError:
+        return False  # the trainer reports it
+
+
+class Turns:
+    """At most `slots` training threads compute at once; the others queue, first come first served, and a thread
+    hands its turn on after `slice_s` whenever someone waits. Every run still moves (each gets a slice in turn),
+    but a busy machine keeps a core for the server: four runs on two cores as four threads starved the event
+    loop of CPU and of the GIL (a preempted training thread holding it), and the health URL waited over a second.
+    """
+
+    def __init__(self, slots: int, slice_s: float = 0.05):
+        self.slots, self.slice_s = max(1, slots), slice_s
+        self._cond = threading.Condition()
+        self._queue: deque[object] = deque()
+        self._busy = 0
+
+    def acquire(self) -> None:
+        me = object()
+        with self._cond:
+            self._queue.append(me)
+            while self._queue[0] is not me or self._busy >= self.slots:
+                self._cond.wait()
+            self._queue.popleft()
+            self._busy += 1
+            self._cond.notify_all()  # the next in the queue may take a free slot too
+
+    def release(self) -> None:
+        with self._cond:
+            self._busy -= 1
+            self._cond.notify_all()
+
+    @property
+    def waiting(self) -> int:
+        with self._cond:
+            return len(self._queue)
+
+
+# CPU runs share the machine's cores less one, kept for the server and the browser.
+CPU_TURNS = Turns((os.cpu_count() or 1) - 1)
+
+
+class TurnControl(RunControl):
+    """A RunControl whose trainer computes only while it holds a turn, and gives it up while paused."""
+
+    def __init__(self, turns: Turns):
+        super().__init__()
+        self.turns = turns
+        self._since: float | None = None  # when this run's current turn began; None while it holds none
+
+    def take_turn(self) -> None:
+        self.turns.acquire()
+        self._since = time.perf_counter()
+
+    def give_turn(self) -> None:
+        if self._since is not None:
+            self._since = None
+            self.turns.release()
+
+    def between_steps(self) -> float:
+        if self.paused:
+            self.give_turn()
+            paused = super().between_steps()
+            self.take_turn()
+            return paused
+        if self._since is None:
+            self.take_turn()
+        elif time.perf_counter() - self._since >= self.turns.slice_s and self.turns.waiting:
+            self.give_turn()
+            self.take_turn()
+        return 0.0
 
 
 class TrainingJob:
@@ -84,7 +165,7 @@ class TrainingJob:
         self.name = name
         self.log_every = log_every
         self.insight = insight
-        self.control = RunControl()
+        self.control = TurnControl(CPU_TURNS) if _on_cpu(self.config) else RunControl()
         self.model = None  # the trained model once the run ends (done or stopped)
         self._lock = threading.Lock()
         self._snap = JobSnapshot("running", self.config, [], [])
@@ -92,7 +173,12 @@ class TrainingJob:
         self.created = time.time()
 
     def start(self) -> TrainingJob:
-        self._thread.start()
+        _count_job(+1)  # before the thread runs, so a page drawn right after Start counts this run
+        try:
+            self._thread.start()
+        except BaseException:
+            _count_job(-1)
+            raise
         return self
 
     def _update(self, **changes) -> None:
@@ -101,12 +187,14 @@ class TrainingJob:
                 setattr(self._snap, k, v)
 
     def _run(self) -> None:
-        _share_cores()
         try:  # Linux niceness is per thread: background training must not starve the server that serves pages
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         except (AttributeError, OSError):
             pass
         try:
+            _share_cores()
+            if isinstance(self.control, TurnControl):
+                self.control.take_turn()  # setting up (model, first data copy) is computing too
             for ev in train(self.config, self.dataset, self.control, log_every=self.log_every,
                             insight=self.insight):
                 with self._lock:
@@ -116,7 +204,9 @@ class TrainingJob:
         except Exception as exc:  # train() reports its own failures; this catches our bookkeeping's
             self._update(status="failed", error=f"{type(exc).__name__}: {exc}")
         finally:
-            _release_cores()
+            _count_job(-1)
+            if isinstance(self.control, TurnControl):
+                self.control.give_turn()
 
     def _apply(self, ev) -> None:
         s = self._snap

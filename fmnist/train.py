@@ -137,8 +137,9 @@ class RunControl:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
-    def wait_while_paused(self) -> float:
-        """Blocks while paused; returns the seconds spent paused so timers can leave them out."""
+    def between_steps(self) -> float:
+        """Called by the trainer before each step: blocks while paused and returns the seconds spent paused, which
+        timers leave out. Subclasses may also wait here for their share of a busy machine."""
         if self._running.is_set():
             return 0.0
         t = time.perf_counter()
@@ -380,7 +381,7 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
         for epoch in range(1, config.epochs + 1):
             perm = _loader_order(rng, n).to(device)
             for i in range(steps_per_epoch):
-                paused += control.wait_while_paused()
+                paused += control.between_steps()
                 if control.stopped:
                     break
                 scale = control.take_lr_scale()

@@ -1,11 +1,12 @@
+import threading
 import time
 
 import pytest
 import torch
 
-from fmnist import checkpoints, train
+from fmnist import checkpoints, jobs, train
 from fmnist.checkpoints import CheckpointStore
-from fmnist.jobs import TrainingJob
+from fmnist.jobs import TrainingJob, Turns
 
 
 def wait_finished(job, timeout=120):
@@ -100,3 +101,79 @@ def test_insight_per_epoch(tmp_path, tiny_config, dataset):
     # Signs are aligned with the previous epoch's frame.
     a, b = snap.insight[0]["projection"], snap.insight[1]["projection"]
     assert (a[:, 0] * b[:, 0]).sum() > 0 and (a[:, 1] * b[:, 1]).sum() > 0
+
+
+def test_turns_let_one_thread_compute_at_a_time_first_come_first_served():
+    turns = Turns(slots=1)
+    log, inside = [], []
+
+    def worker(name):
+        for _ in range(3):
+            turns.acquire()
+            inside.append(name)
+            assert len(inside) == 1, f"two threads computing at once: {inside}"
+            log.append(name)
+            time.sleep(0.02)
+            inside.remove(name)
+            turns.release()
+            time.sleep(0.001)  # queue up again behind whoever waits
+
+    turns.acquire()  # all three queue behind this holder, in the order they asked
+    threads = [threading.Thread(target=worker, args=(n,)) for n in "abc"]
+    for t in threads:
+        t.start()
+        while turns.waiting < threads.index(t) + 1:
+            time.sleep(0.001)
+    turns.release()
+    for t in threads:
+        t.join(10)
+    assert log[:3] == ["a", "b", "c"] and sorted(log) == sorted("abc" * 3)
+    assert turns.waiting == 0
+
+
+def test_turns_with_two_slots_let_two_compute_at_once():
+    turns = Turns(slots=2)
+    turns.acquire()
+    got = threading.Event()
+    threading.Thread(target=lambda: (turns.acquire(), got.set()), daemon=True).start()
+    assert got.wait(5), "a free second slot was not given"
+    third = threading.Event()
+    threading.Thread(target=lambda: (turns.acquire(), third.set()), daemon=True).start()
+    assert not third.wait(0.2), "a third thread computed while both slots were taken"
+    turns.release()
+    assert third.wait(5)
+
+
+def test_jobs_on_one_slot_all_move_and_a_paused_one_gives_its_turn_up(tmp_path, tiny_config, dataset, monkeypatch):
+    monkeypatch.setattr(jobs, "CPU_TURNS", Turns(slots=1, slice_s=0.01))
+    config = tiny_config.replace(epochs=20, device="cpu")
+    a = TrainingJob(config, CheckpointStore(tmp_path), dataset, log_every=2).start()
+    b = TrainingJob(config.replace(seed=2), CheckpointStore(tmp_path), dataset, log_every=2).start()
+    try:
+        assert jobs.running_jobs() >= 2
+        deadline = time.time() + 60
+        while not (a.snapshot().step > 10 and b.snapshot().step > 10) and time.time() < deadline:
+            time.sleep(0.05)
+        assert a.snapshot().step > 10 and b.snapshot().step > 10, "both runs move while they share one slot"
+        a.pause()
+        time.sleep(0.3)
+        before = b.snapshot().step
+        time.sleep(0.5)
+        assert b.snapshot().step > before, "the paused run kept the turn"
+        a.resume()
+        while a.snapshot().step <= 12 and time.time() < deadline:
+            time.sleep(0.05)
+        assert a.snapshot().step > 12
+    finally:
+        a.close()
+        b.close()
+    assert not a.alive and not b.alive and jobs.running_jobs() == 0
+    assert jobs.CPU_TURNS.waiting == 0
+
+
+def test_running_jobs_counts_a_run_from_start_to_end(tmp_path, tiny_config, dataset):
+    before = jobs.running_jobs()
+    job = TrainingJob(tiny_config, CheckpointStore(tmp_path), dataset).start()
+    assert jobs.running_jobs() == before + 1  # at once: a page drawn right after Start sees it
+    wait_finished(job)
+    assert jobs.running_jobs() == before
