@@ -3,11 +3,12 @@ becomes the active model."""
 
 import streamlit as st
 
+from fmnist.jobs import running_jobs
 from fmnist.model import DeviceError, device_label, parameter_count, resolve_device, summary
 from ui import charts
 from ui.insight import show_insight
 from ui.router import ensure_router
-from ui.session import active_model_caption, session_runs, set_active_model, store
+from ui.session import active_model_caption, poll_every, session_runs, set_active_model, store
 from ui.sidebar import config_sidebar
 
 ensure_router()  # first: a first visit straight to this page must still go through app.py
@@ -130,10 +131,13 @@ show_model(snap.config if running else config, running)
 controls(runs, job, snap, config, errors, running)
 
 
-# run_every is fixed when a fragment is defined, so these poll only while a run is going. Progress is cheap and
-# polls often; the charts cost the trainer's thread more (figures are built under the GIL), so they poll less.
-# When the run ends the progress fragment reruns the whole page, so the buttons and the active model catch up.
-@st.fragment(run_every=0.5 if running else None)
+# run_every is fixed when a fragment is defined, so these poll only while a run is going, at a pace set by how many
+# runs share the server (poll_every); when that pace changes, or the run ends, the progress fragment reruns the
+# whole page, which redefines both (and lets the buttons and the active model catch up).
+progress_every, charts_every = poll_every() if running else (None, None)
+
+
+@st.fragment(run_every=progress_every)
 def live_progress() -> None:
     if runs.job is None:
         st.info("No run yet in this session: set up a model in the sidebar and press Start.")
@@ -141,11 +145,13 @@ def live_progress() -> None:
     current = runs.job.snapshot()
     show_progress(current)
     show_outcome(current)
-    if running and current.finished:
+    if running and charts_every > 1:
+        st.caption(f"{running_jobs()} runs are training on this server: the charts update every {charts_every:g} s.")
+    if running and (current.finished or poll_every() != (progress_every, charts_every)):
         st.rerun(scope="app")
 
 
-@st.fragment(run_every=1.0 if running else None)
+@st.fragment(run_every=charts_every)
 def live_charts() -> None:
     if runs.job is not None:
         show_charts(runs, runs.job.snapshot())

@@ -1,0 +1,26 @@
+"""The app's shared-process policies in ui/session.py, without a browser."""
+
+import gc
+
+from ui.session import _freeze_long_lived_objects, poll_every
+
+
+def test_pages_poll_less_often_the_more_runs_share_the_server():
+    paces = [poll_every(n) for n in range(0, 6)]
+    assert paces[0] == paces[1] == (0.5, 1.0)  # one run: the liveliest pace
+    for fewer, more in zip(paces, paces[1:]):
+        assert more[0] >= fewer[0] and more[1] >= fewer[1]
+    assert paces[4][1] >= 3 * paces[1][1]  # four runs on two cores: a third of the redrawing or less
+    assert all(progress < charts for progress, charts in paces)
+
+
+def test_warm_up_hides_the_libraries_objects_from_the_collector():
+    gc.unfreeze()
+    tracked = len(gc.get_objects())
+    try:
+        _freeze_long_lived_objects()
+        # What a full collection still has to scan afterwards: what was created since, not the imported libraries.
+        assert gc.get_freeze_count() > 0.9 * tracked
+        assert len(gc.get_objects()) < 0.1 * tracked
+    finally:
+        gc.unfreeze()
