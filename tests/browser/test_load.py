@@ -157,6 +157,7 @@ class Monitor:
     def __enter__(self) -> Monitor:
         control_port = _free_port()
         (self.workdir / "control").mkdir(exist_ok=True)
+        (self.workdir / "control" / "index.html").write_text("ok")  # what the probe expects, as from health
         self._procs.append(subprocess.Popen(
             [sys.executable, "-m", "http.server", str(control_port), "--bind", "127.0.0.1", "-d",
              str(self.workdir / "control")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -348,13 +349,16 @@ def test_four_sessions_train_at_once(browser: Browser, tmp_path, default_checkpo
                 t_started = time.monotonic()
                 for page in pages:
                     wait_progress(page, lambda p: p.status != "", "the run to start", 60_000)
+                # All four under way: each page names the settings of its own run, not of the last one started.
+                for page, config in zip(pages, configs):
+                    expect(page.locator(INFO).filter(has_text="This run trains")).to_contain_text(
+                        f"This run trains {config.describe()}", timeout=30_000)
 
                 # Until all four are done: no session's active model moves while its own run goes on, whoever
                 # else finishes meanwhile; no page shows an exception.
                 deadline = time.monotonic() + FOUR_TIMEOUT_S
                 status = [""] * len(pages)
                 finished_after: list[float | None] = [None] * len(pages)
-                seen_own_settings = [False] * len(pages)
                 while not all(s in ("done", "stopped", "failed") for s in status):
                     assert time.monotonic() < deadline, f"not all runs finished in {FOUR_TIMEOUT_S} s: {status}"
                     for i, page in enumerate(pages):
@@ -367,11 +371,10 @@ def test_four_sessions_train_at_once(browser: Browser, tmp_path, default_checkpo
                         if p is not None and p.status in ("running", "paused", "stopping"):
                             assert active in (None, checkpoints.DEFAULT_NAME), (
                                 f"session {i} (hidden {WIDTHS[i]}) shows active model {active} while its run goes on")
-                            # The frozen settings of the run this session started, not of the last one started.
+                            # Still the frozen settings of its own run, whenever shown.
                             frozen = page.locator(INFO).filter(has_text="This run trains").all_inner_texts()
                             if frozen:
                                 assert f"This run trains {configs[i].describe()}" in frozen[0], (i, frozen)
-                                seen_own_settings[i] = True
                         elif status[i] in ("done", "stopped", "failed"):
                             finished_after[i] = time.monotonic() - t_started
                             monitor.phase = f"{sum(f is not None for f in finished_after)}-done"
@@ -379,7 +382,6 @@ def test_four_sessions_train_at_once(browser: Browser, tmp_path, default_checkpo
                     pages[0].wait_for_timeout(250)
                 t_done = time.monotonic()
                 assert status == ["done"] * len(pages), status
-                assert all(seen_own_settings), f"sessions seen running with their settings: {seen_own_settings}"
                 assert concurrent == len(pages), f"at most {concurrent} of the {len(pages)} runs trained at once"
 
                 monitor.phase = "check"
@@ -438,7 +440,9 @@ def test_four_sessions_train_at_once(browser: Browser, tmp_path, default_checkpo
             f"  {monitor.summary()}",
         ])
         assert not monitor.failures, monitor.failures[:5]
-        # Four browsers and four training runs saturate this 2-core machine: at the worst moment even an idle
-        # HTTP server in another process (the control) waited up to ~1 s for a core. What the app must not do is
-        # add a second on top of that; the absolute 1 s bound is not reliably reachable here (see the closing note).
+        # Four browsers and four training runs saturate this 2-core machine, and the machine itself stalls at times:
+        # even the idle control server, at a higher priority, once waited 2.2 s. The bound is the 1 s for
+        # the app's own delay, on top of the worst the control saw (measured: the control's worst was 0.03-1.2 s,
+        # the app's 0.14-0.6 s).
+        assert monitor.latencies("control"), "the control server never answered: no baseline to compare with"
         assert monitor.max_latency < HEALTH_MAX_S + monitor.max_control_latency, monitor.summary()
