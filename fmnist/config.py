@@ -137,8 +137,9 @@ def _choice(errors: dict, name: str, value, options) -> None:
 SEED = TrainConfig(preset="seed")
 
 # Our recipe: batch norm, dropout, AdamW with decoupled weight decay, a one-cycle schedule and label smoothing
-# let a wider MLP fit hard and still generalise. (Random shifts and a validation split are available, but here they
-# cost more accuracy than they gave: 90.96% with a 5,000-image split, 90.7% with shifts too, against 91.03%.)
+# let a wider MLP fit hard and still generalise. 5,000 training images are held out for validation, so the epoch
+# kept is chosen on them and never on the test set: 90.96% on the test set, where training on all 60,000 reached
+# 91.03% (random shifts, also available, cost accuracy here: 90.7%).
 BEST = TrainConfig(
     hidden=(1024, 1024),
     dropout=0.3,
@@ -150,6 +151,8 @@ BEST = TrainConfig(
     batch_size=256,
     epochs=30,
     label_smoothing=0.1,
+    val_size=5000,
+    keep_best=True,
     preset="best",
 )
 
