@@ -76,13 +76,13 @@ def test_epoch_figures_add_validation_and_grey_earlier_runs():
     before = RunCurves("run 1", [], _epochs(4, offset=0.5), current=False)
     fig = charts.epoch_accuracy_figure([now, before])
 
-    assert [t.name for t in fig.data] == ["run 1 train", "run 1 test", "train", "test", "val"]
+    assert [t.name for t in fig.data] == ["run 1 train", "run 1 test", "train", "test", "validation"]
     t = _traces(fig)
-    assert list(t["val"].y) == [70.0, 71.0]
+    assert list(t["validation"].y) == [70.0, 71.0]
     assert list(t["run 1 test"].x) == [1, 2, 3, 4]
     for name in ("run 1 train", "run 1 test"):
         assert t[name].line.color == charts.EARLIER_COLOR and t[name].opacity == charts.EARLIER_OPACITY
-    for name in ("train", "test", "val"):
+    for name in ("train", "test", "validation"):
         assert t[name].line.color != charts.EARLIER_COLOR and t[name].opacity is None
 
 

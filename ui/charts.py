@@ -102,6 +102,9 @@ def compare_figure(runs: list[RunCurves], metric: str) -> go.Figure:
     return _layout(fig, label[:1].upper() + label[1:], "epoch", label)
 
 
+SPLIT_NAMES = {"train": "train", "test": "test", "val": "validation"}
+
+
 def _epoch_figure(runs: list[RunCurves], metrics: tuple[str, ...], title: str, y_title: str) -> go.Figure:
     colors = dict(zip(metrics, (TRAIN_COLOR, TEST_COLOR, VAL_COLOR)))
     fig = go.Figure()
@@ -110,7 +113,7 @@ def _epoch_figure(runs: list[RunCurves], metrics: tuple[str, ...], title: str, y
             x, y = _series(run.epochs, metric)
             if not y:  # val_* are None without a validation split
                 continue
-            kind = metric.split("_")[0]
+            kind = SPLIT_NAMES[metric.split("_")[0]]
             if run.current:
                 fig.add_trace(go.Scatter(x=x, y=y, name=kind, mode="lines+markers",
                                          line={"color": colors[metric]}))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from playwright.sync_api import Page, expect
 
+from fmnist import checkpoints
 from tests.browser.conftest import assert_no_exception, goto, navigate, shot, wait_idle
 
 PROGRESS = "[data-testid='stProgress']"
@@ -224,3 +225,61 @@ def test_pause_resume_stop(page: Page, server):
     expect(page.locator(".st-key-train_start button")).to_be_enabled()
     assert_no_exception(page)
     shot(page, "train-stopped")
+
+
+LOSS_CHART = ".st-key-train_chart_loss .js-plotly-plot"
+ACC_CHART = ".st-key-train_chart_acc .js-plotly-plot"
+
+
+def trace_names(page: Page, selector: str) -> list[str]:
+    return page.evaluate("sel => (document.querySelector(sel)?.data || []).map(t => t.name)", selector)
+
+
+def annotations(page: Page, selector: str) -> list[str]:
+    return page.evaluate("sel => (document.querySelector(sel)?.layout?.annotations || []).map(a => a.text)", selector)
+
+
+def test_validation_split_and_a_mid_run_learning_rate_change(page: Page, server):
+    before = server.checkpoints()
+    goto(page, f"{server.page_url('Train')}?{TINY_QUERY}&epochs=200&val_size=5000&keep_best=true")
+    expect(page.locator(".st-key-cfg_val_size input")).to_have_value("5000")
+    start(page)
+    wait_progress(page, lambda p: p.status == "running" and p.epoch >= 2, "the first epoch to end")
+    # Train / validation / test after the first epoch.
+    deadline = time.monotonic() + 30
+    while trace_names(page, LOSS_CHART) != ["train", "test", "validation"] and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert trace_names(page, LOSS_CHART) == ["train", "test", "validation"]
+    assert trace_names(page, ACC_CHART) == ["train", "test", "validation"]
+
+    # Halve the learning rate while it runs: the step chart marks it at once.
+    slider = page.locator(".st-key-train_lr_scale input[type='range']")
+    slider.press("ArrowLeft")
+    wait_idle(page)
+    expect(slider).to_have_attribute("aria-valuetext", "×0.5")
+    before_click = progress(page)
+    page.locator(".st-key-train_lr_apply button").click()
+    expect(page.locator(TOAST).filter(has_text="Learning rate ×0.5 from the next step")).to_be_visible()
+    changed_at = progress(page)
+    deadline = time.monotonic() + 60
+    while "lr ×0.5" not in annotations(page, STEP_CHART) and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert "lr ×0.5" in annotations(page, STEP_CHART)
+    wait_progress(page, lambda p: p.epoch > changed_at.epoch, "an epoch at the new learning rate")
+
+    page.locator(".st-key-train_stop button").click()
+    name = saved_name(page)
+    assert name in server.checkpoints() - before
+    meta = checkpoints.read_meta(server.checkpoint_dir / f"{name}{checkpoints.SUFFIX}")
+    assert meta["config"]["val_size"] == 5000 and meta["config"]["keep_best"] is True
+    assert meta["history"] and all(e["val_acc"] is not None for e in meta["history"])
+    assert 1 <= meta["best_epoch"] <= len(meta["history"])  # chosen on validation accuracy
+    assert [c["scale"] for c in meta["lr_changes"]] == [0.5]
+    # A page shows the last step published (every 25): the change came after what showed before the click and at
+    # most one publication after what showed once it was confirmed.
+    assert before_click.step <= meta["lr_changes"][0]["step"] <= changed_at.step + 26, (before_click, changed_at)
+    # After the run, the marks are the trainer's own record, at the exact step.
+    expect(page.locator(SUCCESS)).to_contain_text("Stopped early")
+    assert "lr ×0.5" in annotations(page, STEP_CHART)
+    assert_no_exception(page)
+    shot(page, "train-validation-lr-change")
