@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import streamlit as st
 
 from fmnist import checkpoints
 from fmnist.config import TrainConfig
 from fmnist.data import load_dataset
+from fmnist.jobs import TrainingJob
 from fmnist.train import train
 
 # Small enough to train an epoch in about a second on two cores, big enough to learn (~80% in one epoch).
@@ -45,3 +47,24 @@ def checkpoint_dir(tmp_path_factory, tiny_result):
                                   command="tests")
     checkpoints.CheckpointStore(root).save(checkpoints.DEFAULT_NAME, r.model, meta)
     return root
+
+
+@pytest.fixture
+def started(monkeypatch):
+    """Every TrainingJob the app starts (in AppTest pages), held paused until the test resumes it, so the test decides
+    when it runs. Every AppTest has the same session id, so the session's runs (a session-scoped cache) are cleared
+    before and after: no earlier run leaks into another test's charts."""
+    st.cache_resource.clear()
+    started_jobs: list[TrainingJob] = []
+    original = TrainingJob.start
+
+    def start(self):
+        started_jobs.append(self)
+        self.control.pause()
+        return original(self)
+
+    monkeypatch.setattr(TrainingJob, "start", start)
+    yield started_jobs
+    for job in started_jobs:
+        job.close()
+    st.cache_resource.clear()

@@ -10,13 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from fmnist import checkpoints
 from fmnist.config import SEED
 from fmnist.data import CLASSES
-from fmnist.jobs import TrainingJob
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -28,27 +26,6 @@ def ckpt_dir(tmp_path, checkpoint_dir, monkeypatch):
     shutil.copy(checkpoint_dir / "default.safetensors", root)
     monkeypatch.setenv("FMNIST_CHECKPOINT_DIR", str(root))
     return root
-
-
-@pytest.fixture
-def started(monkeypatch):
-    """Every TrainingJob the app starts, held paused until the test resumes it. Every AppTest has the same
-    session id, so the session's runs (a session-scoped cache) are cleared before and after: no earlier run
-    leaks into another test's charts."""
-    st.cache_resource.clear()
-    started_jobs: list[TrainingJob] = []
-    original = TrainingJob.start
-
-    def start(self):
-        started_jobs.append(self)
-        self.control.pause()
-        return original(self)
-
-    monkeypatch.setattr(TrainingJob, "start", start)
-    yield started_jobs
-    for job in started_jobs:
-        job.close()
-    st.cache_resource.clear()
 
 
 def run(at: AppTest) -> AppTest:

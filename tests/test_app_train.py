@@ -13,7 +13,6 @@ from streamlit.testing.v1 import AppTest
 
 from fmnist import jobs
 from fmnist.config import BEST, TrainConfig
-from fmnist.jobs import TrainingJob
 from fmnist.train import FailedEvent
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -31,23 +30,6 @@ def ckpt_dir(tmp_path, checkpoint_dir, monkeypatch):
     st.cache_resource.clear()
     yield root
     st.cache_resource.clear()
-
-
-@pytest.fixture
-def started(monkeypatch):
-    """Every TrainingJob the app starts, held paused until the test resumes it, so the test decides when it runs."""
-    started_jobs: list[TrainingJob] = []
-    original = TrainingJob.start
-
-    def start(self):
-        started_jobs.append(self)
-        self.control.pause()
-        return original(self)
-
-    monkeypatch.setattr(TrainingJob, "start", start)
-    yield started_jobs
-    for job in started_jobs:
-        job.close()
 
 
 def app() -> AppTest:
