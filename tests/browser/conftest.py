@@ -17,12 +17,9 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,15 +29,20 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from fmnist import checkpoints
+from tests.server_process import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    VIEWPORT,
+    ServerNotReady,
+    free_port,
+    stop,
+    wait_healthy,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = ROOT / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
-CHROMIUM = Path(os.environ.get("FMNIST_CHROMIUM") or "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-VIEWPORT = {"width": 1400, "height": 1000}
 
 # Generous: the machine may be small and busy; every wait ends as soon as its condition holds.
 TIMEOUT_MS = 60_000
@@ -127,29 +129,6 @@ class Server:
         raise AssertionError(f"the server did not list its threads in {timeout:.0f} s")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no output)"
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 # `python -m streamlit`, plus a thread that writes the names of the process's Python threads to
 # $FMNIST_THREAD_LIST ten times a second. (Python 3.11 gives threads no OS-level name, /proc/<pid>/task/*/comm all
 # read "python"; and faulthandler's signal-time stack dumps can crash a process whose threads are busy.)
@@ -180,7 +159,7 @@ def streamlit_server(root: Path, default_checkpoint: Path, *, args: Sequence[str
     ckpts = root / "checkpoints"
     ckpts.mkdir(parents=True)
     shutil.copy2(default_checkpoint, ckpts / default_checkpoint.name)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = root / "streamlit-server.log"
     launch = ["-c", _LAUNCH_WITH_THREAD_LIST] if thread_list is not None else ["-m", "streamlit"]
@@ -196,7 +175,7 @@ def streamlit_server(root: Path, default_checkpoint: Path, *, args: Sequence[str
         _wait_healthy(proc, url, log)
         yield Server(url, ckpts, log, proc.pid, thread_list)
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 @pytest.fixture(scope="session")
@@ -230,24 +209,10 @@ def server(tmp_path_factory, default_checkpoint, browser):
 
 
 def _wait_healthy(proc: subprocess.Popen, url: str, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_S
-    last = "no answer yet"
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"The Streamlit server exited with code {proc.returncode} before it was ready. "
-                        f"Its output:\n{_tail(log)}", pytrace=False)
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                body = r.read().decode(errors="replace").strip()
-            if body == "ok":
-                return
-            last = f"answered {body!r}"
-        except (urllib.error.URLError, OSError) as exc:
-            last = str(exc)
-        time.sleep(0.25)
-    _stop(proc)
-    pytest.fail(f"The Streamlit server at {url} was not healthy after {SERVER_START_S} s ({last}). "
-                f"Its output:\n{_tail(log)}", pytrace=False)
+    try:
+        wait_healthy(proc, url, log, timeout_s=SERVER_START_S, every_s=0.25)
+    except ServerNotReady as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 # Helpers for the tests.

@@ -27,7 +27,6 @@ from tests.browser.conftest import (
     ARTIFACTS,
     VIEWPORT,
     Server,
-    _free_port,
     assert_no_exception,
     goto,
     navigate,
@@ -35,6 +34,7 @@ from tests.browser.conftest import (
     streamlit_server,
 )
 from tests.browser.test_training_run import STEP_CHART, progress, saved_name, start, wait_progress
+from tests.server_process import free_port
 from ui.share import params_to_config
 
 SIDEBAR = "[data-testid='stSidebar']"
@@ -155,7 +155,7 @@ class Monitor:
         self.phases.append((time.time(), name))
 
     def __enter__(self) -> Monitor:
-        control_port = _free_port()
+        control_port = free_port()
         (self.workdir / "control").mkdir(exist_ok=True)
         (self.workdir / "control" / "index.html").write_text("ok")  # what the probe expects, as from health
         self._procs.append(subprocess.Popen(

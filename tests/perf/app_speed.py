@@ -28,14 +28,11 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -45,10 +42,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-CHROMIUM = Path(os.environ.get("FMNIST_CHROMIUM") or "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-VIEWPORT = {"width": 1400, "height": 1000}
+from tests.server_process import (  # noqa: E402  (after the path is set)
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    VIEWPORT,
+    ServerNotReady,
+    free_port,
+    stop,
+    tail,
+    wait_healthy,
+)
+
 SETTLE_S = 0.0
 TIMEOUT_MS = 120_000
 
@@ -96,19 +100,6 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no output)"
-
-
 def prepare_checkpoints(folder: Path, source: Path) -> Path:
     """folder/default.safetensors: a copy of `source`, or a tiny model trained now when there is none."""
     folder.mkdir(parents=True)
@@ -128,29 +119,11 @@ def prepare_checkpoints(folder: Path, source: Path) -> Path:
     return target
 
 
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
-
-
-def wait_healthy(proc: subprocess.Popen, url: str, server_log: Path, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the Streamlit server exited ({proc.returncode}):\n{tail(server_log)}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.read().strip() == b"ok":
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.05)
-    raise SystemExit(f"the Streamlit server was not healthy after {timeout_s:.0f} s:\n{tail(server_log)}")
+def start_checked(proc: subprocess.Popen, url: str, server_log: Path) -> None:
+    try:
+        wait_healthy(proc, url, server_log, timeout_s=120)
+    except ServerNotReady as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def check_no_exception(page, where: str) -> None:
@@ -264,7 +237,7 @@ def browser_measurements(checkpoint_dir: Path, work: Path) -> tuple[list[Result]
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
             log(f"server started on {url}")
-            wait_healthy(proc, url, server_log)
+            start_checked(proc, url, server_log)
             healthy = time.perf_counter() - t0
             page.goto(url + "/")
             page.locator("h1", has_text=TRAIN_TITLE).wait_for(state="visible")
