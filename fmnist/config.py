@@ -138,8 +138,8 @@ SEED = TrainConfig(preset="seed")
 
 # Our recipe: batch norm, dropout, AdamW with decoupled weight decay, a one-cycle schedule and label smoothing
 # let a wider MLP fit hard and still generalise. 5,000 training images are held out for validation, so the epoch
-# kept is chosen on them and never on the test set: 90.96% on the test set, where training on all 60,000 reached
-# 91.03% (random shifts, also available, cost accuracy here: 90.7%).
+# kept is chosen on them and never on the test set. 40 epochs rather than 30: best validation accuracy 91.52% against
+# 91.34% (test: 91.07% against 90.96%). Random shifts, also available, cost accuracy at these lengths (90.7%).
 BEST = TrainConfig(
     hidden=(1024, 1024),
     dropout=0.3,
@@ -149,7 +149,7 @@ BEST = TrainConfig(
     weight_decay=0.05,
     schedule="onecycle",
     batch_size=256,
-    epochs=30,
+    epochs=40,
     label_smoothing=0.1,
     val_size=5000,
     keep_best=True,
