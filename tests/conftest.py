@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import streamlit as st
 
@@ -47,6 +49,20 @@ def checkpoint_dir(tmp_path_factory, tiny_result):
                                   command="tests")
     checkpoints.CheckpointStore(root).save(checkpoints.DEFAULT_NAME, r.model, meta)
     return root
+
+
+@pytest.fixture
+def ckpt_dir(tmp_path, checkpoint_dir, monkeypatch):
+    """A checkpoints folder of this test's own (FMNIST_CHECKPOINT_DIR) holding a copy of the tiny default model, so
+    nothing touches checkpoints/. Every AppTest has the same session id, so Streamlit's caches (the session's runs
+    among them) are cleared before and after: no test sees another's models or runs."""
+    root = tmp_path / "checkpoints"
+    root.mkdir()
+    shutil.copy(checkpoint_dir / "default.safetensors", root)
+    monkeypatch.setenv("FMNIST_CHECKPOINT_DIR", str(root))
+    st.cache_resource.clear()
+    yield root
+    st.cache_resource.clear()
 
 
 @pytest.fixture

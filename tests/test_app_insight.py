@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +16,6 @@ from fmnist.config import SEED
 from fmnist.data import CLASSES
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
-
-@pytest.fixture
-def ckpt_dir(tmp_path, checkpoint_dir, monkeypatch):
-    root = tmp_path / "checkpoints"
-    root.mkdir()
-    shutil.copy(checkpoint_dir / "default.safetensors", root)
-    monkeypatch.setenv("FMNIST_CHECKPOINT_DIR", str(root))
-    return root
 
 
 def run(at: AppTest) -> AppTest:

@@ -8,7 +8,6 @@ import base64
 import io
 import json
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -31,16 +30,6 @@ from ui.inspect_charts import MOST_CONFIDENT, confidences, filter_indices
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ("pages/explore.py", "pages/evaluate.py", "pages/classify.py")
-
-
-@pytest.fixture
-def model_dir(checkpoint_dir, tmp_path, monkeypatch):
-    """A private checkpoints folder holding a copy of the tiny default model, so nothing touches checkpoints/."""
-    folder = tmp_path / "checkpoints"
-    folder.mkdir()
-    shutil.copy(checkpoint_dir / "default.safetensors", folder)
-    monkeypatch.setenv("FMNIST_CHECKPOINT_DIR", str(folder))
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +69,7 @@ def tile_indices(at: AppTest) -> list[int]:
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_page_opens_and_names_the_active_model(model_dir, page):
+def test_page_opens_and_names_the_active_model(ckpt_dir, page):
     at = open_page(page)
     assert at.title[0].value
     assert any("default" in c.value for c in at.sidebar.caption)
@@ -94,7 +83,7 @@ def test_page_without_a_model_points_to_train(tmp_path, monkeypatch, page):
     assert any("Train page" in i.value for i in at.info)
 
 
-def test_explore_wrong_only_shows_mistakes(model_dir, expected, dataset):
+def test_explore_wrong_only_shows_mistakes(ckpt_dir, expected, dataset):
     at = open_page("pages/explore.py")
     assert match_count(at, "test images match") == 10_000
     assert len(tiles(at)) == 24
@@ -107,7 +96,7 @@ def test_explore_wrong_only_shows_mistakes(model_dir, expected, dataset):
     assert all(expected.predictions[i] != labels[i] for i in tile_indices(at))
 
 
-def test_explore_class_filter_and_paging(model_dir, expected, dataset):
+def test_explore_class_filter_and_paging(ckpt_dir, expected, dataset):
     at = open_page("pages/explore.py")
     at.selectbox(key="explore_true").set_value("Bag").run()
     assert match_count(at, "test images match") == int(expected.confusion[8].sum())
@@ -123,7 +112,7 @@ def test_explore_class_filter_and_paging(model_dir, expected, dataset):
     assert tile_indices(at) == correct[:24].tolist()
 
 
-def test_explore_filters_survive_a_visit_to_another_page(model_dir):
+def test_explore_filters_survive_a_visit_to_another_page(ckpt_dir):
     at = open_page("pages/explore.py")
     at.radio(key="explore_correctness").set_value("Wrong").run()
     at.switch_page("pages/evaluate.py").run()
@@ -131,7 +120,7 @@ def test_explore_filters_survive_a_visit_to_another_page(model_dir):
     assert at.radio(key="explore_correctness").value == "Wrong"
 
 
-def test_explore_most_confident_mistakes_button(model_dir, expected, dataset):
+def test_explore_most_confident_mistakes_button(ckpt_dir, expected, dataset):
     at = open_page("pages/explore.py")
     at.selectbox(key="explore_true").set_value("Bag").run()
     at.button(key="explore_mistakes").click().run()
@@ -147,7 +136,7 @@ def test_explore_most_confident_mistakes_button(model_dir, expected, dataset):
     assert at.number_input(key="explore_selected").value == want[0]  # the worst mistake is shown up close
 
 
-def test_explore_inspect_button_shows_that_image(model_dir, expected, dataset):
+def test_explore_inspect_button_shows_that_image(ckpt_dir, expected, dataset):
     at = open_page("pages/explore.py")
     index = tile_indices(at)[5]
     at.button(key=f"explore_pick_{index}").click().run()
@@ -156,7 +145,7 @@ def test_explore_inspect_button_shows_that_image(model_dir, expected, dataset):
     assert any(f"#{index}**" in m.value and label in m.value for m in at.markdown)
 
 
-def test_evaluate_shows_the_checkpoint_evaluation(model_dir, expected):
+def test_evaluate_shows_the_checkpoint_evaluation(ckpt_dir, expected):
     at = open_page("pages/evaluate.py")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Test accuracy"] == f"{expected.accuracy:.2f}%"
@@ -167,7 +156,7 @@ def test_evaluate_shows_the_checkpoint_evaluation(model_dir, expected):
 
 
 @pytest.mark.parametrize("true,pred", [(6, 0), (1, 1), (9, 1)])
-def test_evaluate_cell_selectboxes_show_that_cell(model_dir, expected, true, pred):
+def test_evaluate_cell_selectboxes_show_that_cell(ckpt_dir, expected, true, pred):
     at = open_page("pages/evaluate.py")
     at.selectbox(key="evaluate_true").set_value(CLASSES[true])
     at.selectbox(key="evaluate_pred").set_value(CLASSES[pred]).run()
@@ -215,20 +204,26 @@ def test_classify_bytes_and_canvas_report_bad_input(model):
     assert out["label"] in CLASSES and out["image"].max() == 255
 
 
+def median_seconds(fn, runs: int = 5) -> float:
+    """The median of `runs` timed calls after one untimed (first calls pay for lazy imports): the median, so one
+    scheduling hiccup on a shared CPU does not fail a test."""
+    fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return sorted(times)[runs // 2]
+
+
 def test_classifying_a_drawing_is_fast(model):
     drawing = np.zeros((280, 280, 4), np.uint8)
     drawing[..., 3] = 255
     drawing[40:240, 100:180, :3] = 255
-    classify_canvas(model, drawing)  # warm-up: first calls pay for lazy imports
-    times = []
-    for _ in range(5):
-        start = time.perf_counter()
-        classify_canvas(model, drawing)
-        times.append(time.perf_counter() - start)
-    assert sorted(times)[2] < 0.1, times  # the median, so one scheduling hiccup on a shared CPU does not fail it
+    assert median_seconds(lambda: classify_canvas(model, drawing)) < 0.1
 
 
-def test_classify_upload_through_the_page(model_dir, model, expected, dataset):
+def test_classify_upload_through_the_page(ckpt_dir, model, expected, dataset):
     at = open_page("pages/classify.py")
     uploader = at.get("file_uploader")[0]
     assert set(uploader.allowed_type) >= {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif"}
@@ -267,7 +262,7 @@ def assert_explains(spec: dict, model, img28: np.ndarray, target: int) -> None:
     assert overlay["zmin"] == -overlay["zmax"] and overlay["zmax"] == pytest.approx(float(np.abs(want).max()))
 
 
-def test_explore_detail_shows_saliency_of_the_prediction(model_dir, model, expected, dataset):
+def test_explore_detail_shows_saliency_of_the_prediction(ckpt_dir, model, expected, dataset):
     at = open_page("pages/explore.py")
     index = int(at.number_input(key="explore_selected").value)
     (spec,) = saliency_charts(at)
@@ -275,7 +270,7 @@ def test_explore_detail_shows_saliency_of_the_prediction(model_dir, model, expec
     assert any(c.value.startswith(f"Why **{CLASSES[int(expected.predictions[index])]}**") for c in at.caption)
 
 
-def test_explore_saliency_of_a_mistake_can_explain_the_true_class(model_dir, model, expected, dataset):
+def test_explore_saliency_of_a_mistake_can_explain_the_true_class(ckpt_dir, model, expected, dataset):
     labels = dataset.test_labels.numpy()
     index = int(np.flatnonzero(expected.predictions != labels)[0])
     at = open_page("pages/explore.py")
@@ -286,7 +281,7 @@ def test_explore_saliency_of_a_mistake_can_explain_the_true_class(model_dir, mod
     assert_explains(saliency_charts(at)[0], model, dataset.test_images[index].numpy(), int(labels[index]))
 
 
-def test_classify_upload_shows_saliency_of_the_prediction(model_dir, model, expected, dataset):
+def test_classify_upload_shows_saliency_of_the_prediction(ckpt_dir, model, expected, dataset):
     at = open_page("pages/classify.py")
     assert not saliency_charts(at)  # a blank canvas has nothing to explain
     i = confident_test_images(expected, dataset, 1)[0]
@@ -304,10 +299,4 @@ def test_saliency_is_fast(model, dataset, which):
     """Classify and Explore compute it on every run, uncached: it must stay well under 100 ms on a CPU."""
     net = model if which == "tiny" else MLP(BEST).eval()  # the best preset's 2 x 1024 layers, weights untrained
     img = dataset.test_images[0].numpy()
-    explain(net, img)  # warm-up
-    times = []
-    for _ in range(5):
-        start = time.perf_counter()
-        explain(net, img)
-        times.append(time.perf_counter() - start)
-    assert sorted(times)[2] < 0.1, times  # the median, so one scheduling hiccup on a shared CPU does not fail it
+    assert median_seconds(lambda: explain(net, img)) < 0.1

@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
@@ -17,19 +16,6 @@ from fmnist.train import FailedEvent
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TINY = TrainConfig(hidden=(32,), optimizer="adam", lr=3e-3, batch_size=512, epochs=1, device="cpu")
-
-
-@pytest.fixture
-def ckpt_dir(tmp_path, checkpoint_dir, monkeypatch):
-    """A checkpoints folder of this test's own, holding the tiny default model. Every AppTest has the same
-    session id, so the session's runs (a session-scoped cache) are cleared to keep tests independent."""
-    root = tmp_path / "checkpoints"
-    root.mkdir()
-    shutil.copy(checkpoint_dir / "default.safetensors", root)
-    monkeypatch.setenv("FMNIST_CHECKPOINT_DIR", str(root))
-    st.cache_resource.clear()
-    yield root
-    st.cache_resource.clear()
 
 
 def app() -> AppTest:

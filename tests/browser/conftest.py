@@ -217,6 +217,16 @@ def _wait_healthy(proc: subprocess.Popen, url: str, log: Path) -> None:
 
 # Helpers for the tests.
 
+def choose(page: Page, key: str, option: str) -> None:
+    """Picks an option of a selectbox by its widget key, as a user does: open the list, click the option."""
+    box = page.locator(f".st-key-{key} input")
+    box.scroll_into_view_if_needed()  # first, as the list closes when its container scrolls
+    box.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_idle(page)
+    expect(box).to_have_value(option)
+
+
 def wait_idle(page: Page, timeout: float = TIMEOUT_MS) -> None:
     """Waits until the script run that the last action started has finished.
 

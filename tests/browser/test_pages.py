@@ -15,7 +15,7 @@ from fmnist import checkpoints
 from fmnist.data import CLASSES, device_tensors
 from fmnist.evaluate import evaluate
 from fmnist.predict import predict_files
-from tests.browser.conftest import NAV_LINK, PAGES, assert_no_exception, goto, shot, wait_idle
+from tests.browser.conftest import NAV_LINK, PAGES, assert_no_exception, choose, goto, shot, wait_idle
 
 # Something each page shows once it has run to the end, found by widget key where there is one.
 PAGE_CONTENT = {
@@ -152,16 +152,6 @@ def assert_cell_shown(page: Page, confusion: np.ndarray, true: int, pred: int) -
     tiles = page.locator("[data-testid='stImage'] img[alt^='Test image']")
     expect(tiles).to_have_count(min(int(confusion[true, pred]), MAX_CELL_IMAGES))
     expect(tiles.first).to_be_visible()
-
-
-def choose(page: Page, key: str, option: str) -> None:
-    """Picks an option of a selectbox by its widget key, as a user does: open the list, click the option."""
-    box = page.locator(f".st-key-{key} input")
-    box.scroll_into_view_if_needed()  # first, as the list closes when its container scrolls
-    box.click()
-    page.get_by_role("option", name=option, exact=True).click()
-    wait_idle(page)
-    expect(box).to_have_value(option)
 
 
 def test_confusion_cell_shows_images(page: Page, server, default_confusion):

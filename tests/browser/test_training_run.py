@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from playwright.sync_api import Page, expect
 
 from fmnist import checkpoints
-from tests.browser.conftest import assert_no_exception, goto, navigate, shot, wait_idle
+from tests.browser.conftest import assert_no_exception, choose, goto, navigate, shot, wait_idle
 
 PROGRESS = "[data-testid='stProgress']"
 STEP_CHART = ".st-key-train_chart_steps .js-plotly-plot"
@@ -79,15 +79,6 @@ def set_number(page: Page, key: str, value: int) -> None:
     box.press("Enter")
     wait_idle(page)
     expect(box).to_have_value(str(value))
-
-
-def choose(page: Page, key: str, option: str) -> None:
-    box = page.locator(f".st-key-{key} input")
-    box.scroll_into_view_if_needed()  # first, as the list closes when its container scrolls
-    box.click()
-    page.get_by_role("option", name=option, exact=True).click()
-    wait_idle(page)
-    expect(box).to_have_value(option)
 
 
 def set_lr(page: Page, target: float) -> None:
