@@ -443,6 +443,6 @@ def test_four_sessions_train_at_once(browser: Browser, tmp_path, default_checkpo
         # Four browsers and four training runs saturate this 2-core machine, and the machine itself stalls at times:
         # even the idle control server, at a higher priority, once waited 2.2 s. The bound is the 1 s for
         # the app's own delay, on top of the worst the control saw (measured: the control's worst was 0.03-1.2 s,
-        # the app's 0.14-0.89 s).
+        # the app's 0.14-1.06 s, over 1 s once in seventeen runs).
         assert monitor.latencies("control"), "the control server never answered: no baseline to compare with"
         assert monitor.max_latency < HEALTH_MAX_S + monitor.max_control_latency, monitor.summary()
