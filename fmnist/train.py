@@ -337,11 +337,13 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
         device = resolve_device(config.device)
         dataset = dataset or load_dataset()
         x_all, y_all, x_test, y_test = device_tensors(dataset, device)
+        # Batches are index lists into the whole training set, shared by every session: the hold-out only leaves
+        # its rows out, and a run never copies the training images (188 MB as float32).
         if config.val_size:
-            tr, va = (t.to(device) for t in split_validation(x_all.shape[0], config.val_size, config.seed))
-            x_train, y_train, x_val, y_val = x_all[tr], y_all[tr], x_all[va], y_all[va]
+            rows, va = (t.to(device) for t in split_validation(x_all.shape[0], config.val_size, config.seed))
+            x_val, y_val = x_all[va], y_all[va]
         else:
-            x_train, y_train, x_val, y_val = x_all, y_all, None, None
+            rows, x_val, y_val = None, None, None
 
         with _SEED_LOCK:  # the global RNG is shared by every session's thread: seed and draw the init in one go
             torch.manual_seed(config.seed)
@@ -352,7 +354,7 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
         model.train()
         use_graph = cuda_graph and device.type == "cuda"
         opt = make_optimizer(config, model, device, capturable=use_graph)
-        stepper = _Step(model, opt, config, x_train, y_train, device)
+        stepper = _Step(model, opt, config, x_all, y_all, device)
         if use_graph:
             try:
                 stepper.capture(config.batch_size)
@@ -361,7 +363,7 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
                 stepper.static_idx = None
                 yield NoteEvent(f"CUDA graph capture failed ({type(exc).__name__}: {exc}); training eagerly")
 
-        n = x_train.shape[0]
+        n = x_all.shape[0] if rows is None else rows.shape[0]
         bs = config.batch_size
         steps_per_epoch = math.ceil(n / bs)
         if config.batch_norm and n % bs == 1:
@@ -380,6 +382,8 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
 
         for epoch in range(1, config.epochs + 1):
             perm = _loader_order(rng, n).to(device)
+            if rows is not None:
+                perm = rows[perm]
             for i in range(steps_per_epoch):
                 paused += control.between_steps()
                 if control.stopped:

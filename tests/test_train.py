@@ -4,6 +4,7 @@ import threading
 import pytest
 import torch
 
+from fmnist.data import device_tensors
 from fmnist.train import RunControl, lr_at, shift_batch, split_validation, train
 from tests.conftest import train_to_done
 
@@ -93,6 +94,24 @@ def test_validation_split_and_keep_best(tiny_config, dataset):
     assert result.best_epoch == max(epochs, key=lambda e: e.val_acc).epoch
     train_idx, val_idx = split_validation(60_000, 5000, cfg.seed)
     assert len(set(train_idx.tolist()) & set(val_idx.tolist())) == 0 and len(val_idx) == 5000
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+
+
+def test_a_validation_split_trains_on_the_shared_images_without_copying_them(tiny_config, dataset):
+    x_all = device_tensors(dataset, torch.device("cpu"))[0]
+    next(train(tiny_config.replace(epochs=1), dataset, log_every=1))  # the first run's imports, not measured
+    before = _rss_mb()
+    run = train(tiny_config.replace(epochs=1, val_size=5000), dataset, log_every=1)
+    first = next(run)  # the split is made and the first batch trained
+    grown = _rss_mb() - before
+    run.close()
+    assert first.kind == "step" and first.total_steps == math.ceil(55_000 / tiny_config.batch_size)
+    # A copy of the 55,000 training rows would be 172 MB; the held-out 5,000 rows and the tiny model are ~17 MB.
+    assert grown < x_all.nbytes / 2**20 / 4, f"the process grew by {grown:.0f} MB"
 
 
 def test_lr_change_mid_run_is_applied_and_recorded(tiny_config, dataset):
