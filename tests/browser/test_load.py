@@ -33,7 +33,16 @@ from tests.browser.conftest import (
     shot,
     streamlit_server,
 )
-from tests.browser.test_training_run import STEP_CHART, progress, saved_name, start, wait_progress
+from tests.browser.test_training_run import (
+    PROGRESS,
+    STEP_CHART,
+    Progress,
+    parse_progress,
+    progress,
+    saved_name,
+    start,
+    wait_progress,
+)
 from tests.server_process import free_port
 from ui.share import params_to_config
 
@@ -248,10 +257,20 @@ def open_link(page: Page, server: Server, hidden: int, epochs: int) -> TrainConf
     return config
 
 
-def active_model(page: Page) -> str | None:
-    texts = page.locator(SIDEBAR).get_by_text(ACTIVE).all_inner_texts()
-    m = ACTIVE.search(texts[0]) if texts else None
-    return m[1] if m else None
+def settled_view(page: Page) -> tuple[str | None, Progress | None, str | None] | None:
+    """(active model, progress line, frozen settings) read in one go, or None while a script run is under way:
+    a rerun redraws the sidebar before the progress line, so mid-rerun the two can disagree."""
+    view = page.evaluate("""([progress, info]) => {
+        if (document.querySelector("[data-testid='stApp']")?.dataset.testScriptState !== "notRunning") return null;
+        const sidebar = document.querySelector("[data-testid='stSidebar']")?.innerText ?? "";
+        const frozen = [...document.querySelectorAll(info)].map(e => e.innerText)
+            .find(t => t.includes("This run trains"));
+        return {sidebar, progress: document.querySelector(progress)?.innerText ?? "", frozen: frozen ?? null};
+    }""", [PROGRESS, INFO])
+    if view is None:
+        return None
+    m = ACTIVE.search(view["sidebar"])
+    return (m[1] if m else None), parse_progress(view["progress"]), view["frozen"]
 
 
 def chart_data(page: Page, selector: str) -> list[dict]:
@@ -350,9 +369,13 @@ def test_four_sessions_train_at_once(browser: Browser, tmp_path, default_checkpo
                 for page in pages:
                     wait_progress(page, lambda p: p.status != "", "the run to start", 60_000)
                 # All four under way: each page names the settings of its own run, not of the last one started.
-                for page, config in zip(pages, configs):
-                    expect(page.locator(INFO).filter(has_text="This run trains")).to_contain_text(
-                        f"This run trains {config.describe()}", timeout=30_000)
+                for i, (page, config) in enumerate(zip(pages, configs)):
+                    try:
+                        expect(page.locator(INFO).filter(has_text="This run trains")).to_contain_text(
+                            f"This run trains {config.describe()}", timeout=30_000)
+                    except AssertionError as exc:
+                        shown = page.locator("[data-testid='stMain'] [data-testid='stAlert']").all_inner_texts()
+                        raise AssertionError(f"session {i}: {progress(page)}; the page says {shown}") from exc
 
                 # Until all four are done: no session's active model moves while its own run goes on, whoever
                 # else finishes meanwhile; no page shows an exception.
@@ -364,17 +387,18 @@ def test_four_sessions_train_at_once(browser: Browser, tmp_path, default_checkpo
                     for i, page in enumerate(pages):
                         if finished_after[i] is not None:
                             continue
-                        active = active_model(page)  # read before the progress: a run seen running was so then
-                        p = progress(page)
+                        view = settled_view(page)
                         assert_no_exception(page)
+                        if view is None:
+                            continue  # mid-rerun: the sidebar may be new while the progress line is not yet
+                        active, p, frozen = view
                         status[i] = p.status if p else ""
                         if p is not None and p.status in ("running", "paused", "stopping"):
                             assert active in (None, checkpoints.DEFAULT_NAME), (
                                 f"session {i} (hidden {WIDTHS[i]}) shows active model {active} while its run goes on")
                             # Still the frozen settings of its own run, whenever shown.
-                            frozen = page.locator(INFO).filter(has_text="This run trains").all_inner_texts()
                             if frozen:
-                                assert f"This run trains {configs[i].describe()}" in frozen[0], (i, frozen)
+                                assert f"This run trains {configs[i].describe()}" in frozen, (i, frozen)
                         elif status[i] in ("done", "stopped", "failed"):
                             finished_after[i] = time.monotonic() - t_started
                             monitor.phase = f"{sum(f is not None for f in finished_after)}-done"

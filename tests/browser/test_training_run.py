@@ -35,7 +35,11 @@ class Progress:
 def progress(page: Page) -> Progress | None:
     """The run's progress line ("running · epoch 1/2 · step 25/236"), or None while there is none."""
     texts = page.locator(PROGRESS).all_inner_texts()
-    m = _PROGRESS.search(texts[0]) if texts else None
+    return parse_progress(texts[0]) if texts else None
+
+
+def parse_progress(text: str) -> Progress | None:
+    m = _PROGRESS.search(text)
     if m is None:
         return None
     return Progress(m["status"], int(m["epoch"]), int(m["epochs"]), int(m["step"].replace(",", "")),
