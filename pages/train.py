@@ -1,6 +1,8 @@
 """Train: set up a model in the sidebar, start a run and watch it learn. A finished run is saved as a checkpoint and
 becomes the active model."""
 
+import time
+
 import streamlit as st
 
 from fmnist.jobs import running_jobs
@@ -8,7 +10,7 @@ from fmnist.model import DeviceError, device_label, parameter_count, resolve_dev
 from ui import charts
 from ui.insight import show_insight
 from ui.router import ensure_router
-from ui.session import active_model_caption, poll_every, session_runs, set_active_model, store
+from ui.session import active_model_caption, pace_settled, poll_every, session_runs, set_active_model, store
 from ui.sidebar import config_sidebar
 
 ensure_router()  # first: a first visit straight to this page must still go through app.py
@@ -132,8 +134,9 @@ controls(runs, job, snap, config, errors, running)
 
 
 # run_every is fixed when a fragment is defined, so these poll only while a run is going, at a pace set by how many
-# runs share the server (poll_every); when that pace changes, or the run ends, the progress fragment reruns the
-# whole page, which redefines both (and lets the buttons and the active model catch up).
+# runs share the server (poll_every); when that pace has changed for a few seconds (pace_settled), or the run ends,
+# the progress fragment reruns the whole page, which redefines both (and lets the buttons and the active model catch
+# up).
 progress_every, charts_every = poll_every() if running else (None, None)
 
 
@@ -147,7 +150,10 @@ def live_progress() -> None:
     show_outcome(current)
     if running and charts_every > 1:
         st.caption(f"{running_jobs()} runs are training on this server: the charts update every {charts_every:g} s.")
-    if running and (current.finished or poll_every() != (progress_every, charts_every)):
+    repace, st.session_state["train_pace_seen"] = pace_settled(
+        (progress_every, charts_every), poll_every(), st.session_state.get("train_pace_seen"), time.monotonic())
+    if running and (current.finished or repace):
+        st.session_state.pop("train_pace_seen", None)
         st.rerun(scope="app")
 
 

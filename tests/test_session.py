@@ -2,7 +2,7 @@
 
 import gc
 
-from ui.session import _freeze_long_lived_objects, poll_every
+from ui.session import PACE_HOLD_S, _freeze_long_lived_objects, pace_settled, poll_every
 
 
 def test_pages_poll_less_often_the_more_runs_share_the_server():
@@ -24,3 +24,14 @@ def test_warm_up_hides_the_libraries_objects_from_the_collector():
         assert len(gc.get_objects()) < 0.1 * tracked
     finally:
         gc.unfreeze()
+
+
+def test_a_new_polling_pace_waits_until_it_has_held_a_few_seconds():
+    slow, fast = poll_every(4), poll_every(1)
+    assert pace_settled(fast, fast, None, 100.0) == (False, None)
+    due, seen = pace_settled(fast, slow, None, 100.0)  # more runs started: not at once
+    assert not due and seen == 100.0
+    due, seen = pace_settled(fast, poll_every(3), seen, 101.0)  # still changing: the first sighting counts
+    assert not due and seen == 100.0
+    assert pace_settled(fast, slow, seen, 100.0 + PACE_HOLD_S) == (True, 100.0)
+    assert pace_settled(fast, fast, seen, 101.0) == (False, None)  # back where it was: forgotten

@@ -167,3 +167,18 @@ def poll_every(running: int | None = None) -> tuple[float, float]:
     if running == 2:
         return 1.0, 2.0
     return 2.0, 3.0
+
+
+PACE_HOLD_S = 3.0
+
+
+def pace_settled(current: tuple, wanted: tuple, first_seen: float | None, now: float,
+                 hold_s: float = PACE_HOLD_S) -> tuple[bool, float | None]:
+    """Whether a page polling at `current` should switch to `wanted` now (a whole-page rerun), and since when the
+    difference has been seen. A change must hold for `hold_s`: four sessions starting their runs within seconds
+    would otherwise each rerun the whole page at every step of the count (1, 2, 3, 4 runs), on top of the Start
+    clicks' own reruns, and Streamlit's event loop waits for every new script thread to start."""
+    if wanted == current:
+        return False, None
+    first_seen = now if first_seen is None else first_seen
+    return now - first_seen >= hold_s, first_seen
