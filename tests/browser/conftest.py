@@ -169,8 +169,11 @@ def streamlit_server(root: Path, default_checkpoint: Path, *, args: Sequence[str
     env = {**os.environ, "FMNIST_CHECKPOINT_DIR": str(ckpts), "PYTHONUNBUFFERED": "1"}
     if thread_list is not None:
         env["FMNIST_THREAD_LIST"] = str(thread_list)
+    # A session of its own, as `make run` from a terminal has: Linux shares the CPU between sessions (autogroups)
+    # before it looks at their processes' priorities, and in the test's session the Playwright work of driving
+    # four browsers would be charged to the server.
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_healthy(proc, url, log)
         yield Server(url, ckpts, log, proc.pid, thread_list)

@@ -234,7 +234,9 @@ def browser_measurements(checkpoint_dir: Path, work: Path) -> tuple[list[Result]
         page.set_default_timeout(TIMEOUT_MS)
         with server_log.open("wb") as out:
             t0 = time.perf_counter()
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            # A session of its own, as `make run` has (see tests/browser/conftest.py's streamlit_server).
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
         try:
             log(f"server started on {url}")
             start_checked(proc, url, server_log)
