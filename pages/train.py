@@ -148,11 +148,13 @@ def live_progress() -> None:
     current = runs.job.snapshot()
     show_progress(current)
     show_outcome(current)
-    if running and charts_every > 1:
+    if not running:
+        return
+    if charts_every > 1:
         st.caption(f"{running_jobs()} runs are training on this server: the charts update every {charts_every:g} s.")
     repace, st.session_state["train_pace_seen"] = pace_settled(
         (progress_every, charts_every), poll_every(), st.session_state.get("train_pace_seen"), time.monotonic())
-    if running and (current.finished or repace):
+    if current.finished or repace:
         st.session_state.pop("train_pace_seen", None)
         st.rerun(scope="app")
 
