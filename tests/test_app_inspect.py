@@ -8,7 +8,6 @@ import base64
 import io
 import json
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from fmnist.explain import saliency
 from fmnist.images import normalize
 from fmnist.model import MLP
 from fmnist.predict import probabilities
+from tests.timing import call_times
 from ui.inspect import classify_bytes, classify_canvas, explain
 from ui.inspect_charts import MOST_CONFIDENT, confidences, filter_indices
 
@@ -207,13 +207,7 @@ def test_classify_bytes_and_canvas_report_bad_input(model):
 def median_seconds(fn, runs: int = 5) -> float:
     """The median of `runs` timed calls after one untimed (first calls pay for lazy imports): the median, so one
     scheduling hiccup on a shared CPU does not fail a test."""
-    fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[runs // 2]
+    return call_times(fn, runs)[runs // 2]
 
 
 def test_classifying_a_drawing_is_fast(model):

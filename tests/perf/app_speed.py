@@ -52,6 +52,7 @@ from tests.server_process import (  # noqa: E402  (after the path is set)
     tail,
     wait_healthy,
 )
+from tests.timing import call_times  # noqa: E402
 
 SETTLE_S = 0.0
 TIMEOUT_MS = 120_000
@@ -291,14 +292,7 @@ def drawing(size: int = 280) -> np.ndarray:
 
 def median_time(fn: Callable[[], object], runs: int = 50, warmup: int = 3) -> tuple[float, float]:
     """(median, 90th percentile) seconds of fn() over `runs` calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    times.sort()
+    times = call_times(fn, runs, warmup)
     return statistics.median(times), times[int(0.9 * (len(times) - 1))]
 
 
