@@ -10,7 +10,15 @@ from fmnist.model import DeviceError, device_label, parameter_count, resolve_dev
 from ui import charts
 from ui.insight import show_insight
 from ui.router import ensure_router
-from ui.session import active_model_caption, pace_settled, poll_every, session_runs, set_active_model, store
+from ui.session import (
+    active_model_caption,
+    held_charts,
+    pace_settled,
+    poll_every,
+    session_runs,
+    set_active_model,
+    store,
+)
 from ui.sidebar import config_sidebar
 
 ensure_router()  # first: a first visit straight to this page must still go through app.py
@@ -133,37 +141,35 @@ show_model(snap.config if running else config, running)
 controls(runs, job, snap, config, errors, running)
 
 
-# run_every is fixed when a fragment is defined, so these poll only while a run is going, at a pace set by how many
-# runs share the server (poll_every); when that pace has changed for a few seconds (pace_settled), or the run ends,
-# the progress fragment reruns the whole page, which redefines both (and lets the buttons and the active model catch
-# up).
+# One fragment polls while a run goes on (run_every is fixed when a fragment is defined): the progress at every tick,
+# the charts at their own slower pace (held_charts), at a pace set by how many runs share the server (poll_every).
+# Each tick is one script run: a thread Streamlit's event loop starts and waits for, and work for the browser. When
+# that pace has changed for a few seconds (pace_settled), or the run ends, it reruns the whole page, which redefines
+# the fragment (and lets the buttons and the active model catch up).
 progress_every, charts_every = poll_every() if running else (None, None)
 
 
 @st.fragment(run_every=progress_every)
-def live_progress() -> None:
+def live_run() -> None:
     if runs.job is None:
         st.info("No run yet in this session: set up a model in the sidebar and press Start.")
         return
     current = runs.job.snapshot()
     show_progress(current)
     show_outcome(current)
-    if not running:
-        return
-    if charts_every > 1:
-        st.caption(f"{running_jobs()} runs are training on this server: the charts update every {charts_every:g} s.")
-    repace, st.session_state["train_pace_seen"] = pace_settled(
-        (progress_every, charts_every), poll_every(), st.session_state.get("train_pace_seen"), time.monotonic())
-    if current.finished or repace:
-        st.session_state.pop("train_pace_seen", None)
-        st.rerun(scope="app")
+    if running:
+        if charts_every > 1:
+            st.caption(f"{running_jobs()} runs are training on this server: the charts update every "
+                       f"{charts_every:g} s.")
+        repace, st.session_state["train_pace_seen"] = pace_settled(
+            (progress_every, charts_every), poll_every(), st.session_state.get("train_pace_seen"), time.monotonic())
+        if current.finished or repace:
+            st.session_state.pop("train_pace_seen", None)
+            st.rerun(scope="app")
+    held = held_charts(st.session_state.get("train_charts_held"), runs.job.created, current, time.monotonic(),
+                       (progress_every, charts_every) if running else None)
+    st.session_state["train_charts_held"] = held
+    show_charts(runs, held[2])
 
 
-@st.fragment(run_every=charts_every)
-def live_charts() -> None:
-    if runs.job is not None:
-        show_charts(runs, runs.job.snapshot())
-
-
-live_progress()
-live_charts()
+live_run()

@@ -134,7 +134,13 @@ def _earlier_first(runs: list[RunCurves]) -> list[RunCurves]:
     return [r for r in runs if not r.current] + [r for r in runs if r.current]
 
 
+# Margins that already hold the tick labels, axis titles and a one-row legend: plotly.js draws a figure again
+# whenever they must grow to fit (doAutoMargin), and the live charts are drawn anew at every update. Measured in
+# Chromium: 20-24 ms a chart with 10 px margins, 10-12 ms with these. Longer labels or legends still push them.
+MARGIN = {"l": 72, "r": 24, "t": 40, "b": 92}
+
+
 def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
-    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=320,
-                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": -0.25})
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=320, margin=MARGIN,
+                      legend={"orientation": "h", "y": -0.25})
     return fig

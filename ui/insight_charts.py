@@ -33,7 +33,7 @@ def class_curves_figure(epochs: Sequence[Mapping]) -> go.Figure:
                       hovertemplate="%{y}<br>epoch %{x}: %{z:.1f}% right<extra></extra>")
     fig = go.Figure(heat)
     fig.update_layout(title="Test accuracy per class and epoch", height=380,
-                      margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      margin={"l": 90, "r": 104, "t": 40, "b": 80},  # labels and colour bar fit: see charts.MARGIN
                       xaxis={"title": "epoch", "type": "category" if len(rows) <= 30 else "linear"},
                       yaxis={"autorange": "reversed"})
     return fig

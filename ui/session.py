@@ -166,7 +166,21 @@ def poll_every(running: int | None = None) -> tuple[float, float]:
         return 0.5, 1.0
     if running == 2:
         return 1.0, 2.0
-    return 2.0, 3.0
+    return 2.0, 4.0
+
+
+def held_charts(held: tuple | None, job_id: float, snap: JobSnapshot, now: float,
+                pace: tuple[float, float] | None) -> tuple:
+    """(job id, taken at, snapshot) that a live page draws its charts from. At the polling pace (progress, charts)
+    the progress line updates at every tick and the charts take a new snapshot every few ticks (once `charts`
+    seconds have passed, give or take half a tick of timer jitter), and once the run has ended. In between, the same
+    snapshot gives the same chart specs, which browsers do not draw again: a chart redraw costs a browser far more
+    than the rest of the page, so one timer (one script run a tick) serves both."""
+    if held is not None and held[0] == job_id and pace is not None and not snap.finished:
+        tick, every = pace
+        if now - held[1] < every - tick / 2:
+            return held
+    return job_id, now, snap
 
 
 PACE_HOLD_S = 3.0

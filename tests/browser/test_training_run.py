@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 
 from fmnist import checkpoints
 from tests.browser.conftest import assert_no_exception, choose, goto, navigate, shot, wait_idle
+from ui.session import poll_every
 
 PROGRESS = "[data-testid='stProgress']"
 STEP_CHART = ".st-key-train_chart_steps .js-plotly-plot"
@@ -64,6 +65,38 @@ def count_script_runs(page: Page) -> None:
 
 def script_runs(page: Page) -> int:
     return page.evaluate("() => window.__scriptRuns")
+
+
+LIVE_CHARTS = ("train_chart_steps", "train_chart_loss", "train_chart_acc", "train_insight_classes")
+
+
+def count_chart_draws(page: Page) -> None:
+    """Counts, from now on, how often each live chart is drawn: Streamlit mounts a new plotly div for every new
+    figure, and plotly.js fires plotly_afterplot on it for every draw (twice when its margins had to grow)."""
+    page.evaluate("""keys => {
+        window.__chartDraws = Object.fromEntries(keys.map(k => [k, 0]));
+        window.__chartTimer = setInterval(() => keys.forEach(k => {
+            const gd = document.querySelector(`.st-key-${k} .js-plotly-plot`);
+            if (gd && gd.on && !gd.__counted) {
+                gd.__counted = true;
+                gd.on("plotly_afterplot", () => window.__chartDraws[k]++);
+            }
+        }), 10);
+    }""", list(LIVE_CHARTS))
+
+
+def chart_draws(page: Page) -> dict[str, int]:
+    return page.evaluate("() => { clearInterval(window.__chartTimer); return window.__chartDraws; }")
+
+
+def chart_margins(page: Page) -> dict[str, tuple[list, list]]:
+    """Each live chart's margins as its figure asks (l, r, t, b) and as plotly.js drew them."""
+    return page.evaluate("""keys => Object.fromEntries(keys.map(k => {
+        const gd = document.querySelector(`.st-key-${k} .js-plotly-plot`);
+        if (!gd || !gd._fullLayout) return [k, null];
+        const m = gd.layout.margin || {}, s = gd._fullLayout._size;
+        return [k, [[m.l, m.r, m.t, m.b], [s.l, s.r, s.t, s.b].map(Math.round)]];
+    }))""", list(LIVE_CHARTS))
 
 
 def wait_progress(page: Page, predicate, what: str, timeout_ms: int = RUN_TIMEOUT_MS) -> Progress:
@@ -189,7 +222,22 @@ def test_pause_resume_stop(page: Page, server):
     # Set up from a shared link, quicker than the form (which the test above fills in by hand).
     open_tiny_config(page, server, epochs=200)  # far longer than the test keeps it running
     start(page)
-    wait_progress(page, lambda p: p.status == "running" and p.step > 0, "the first steps")
+    wait_progress(page, lambda p: p.status == "running" and p.epoch >= 2, "the first epoch to end")
+
+    # What a running page costs its browser: one script run a polling tick, and each chart drawn once a chart
+    # update (the charts keep their figure between updates, and their margins already fit, so no second draw).
+    tick, every = poll_every(1)
+    count_script_runs(page)
+    count_chart_draws(page)
+    t0 = time.monotonic()
+    page.wait_for_timeout(4_000)
+    runs, draws, window = script_runs(page), chart_draws(page), time.monotonic() - t0
+    assert progress(page).status == "running"
+    assert runs <= window / tick + 2, f"{runs} script runs in {window:.1f} s: more than one a {tick} s tick"
+    assert draws["train_chart_steps"] >= 1, f"the step chart was not drawn again in {window:.1f} s: {draws}"
+    assert max(draws.values()) <= window / every + 2, f"charts drawn in {window:.1f} s: {draws}"
+    for key, (asked, drawn) in chart_margins(page).items():
+        assert asked == drawn, f"{key}: margins {asked} grew to {drawn}, which makes plotly.js draw it twice"
 
     page.locator(".st-key-train_pause button").click()
     wait_progress(page, lambda p: p.status == "paused", "the run to pause", 60_000)
