@@ -2,7 +2,8 @@
 
 * a closed tab stops its worker within a few seconds, saves the run as stopped and gives its memory back;
 * four browser sessions training at once on a two-core machine all finish, each with its own charts, active model
-  and checkpoint, while the health URL keeps answering in under a second.
+  and checkpoint, while the health URL keeps answering in under a second. The four users' Chromium runs on the same
+  two cores at a lower CPU priority (users_browser), standing in for browsers on the users' own machines.
 
 Memory and latency figures are printed (pytest -s) and written to test-artifacts/memory.txt and load.txt.
 """
@@ -13,13 +14,15 @@ import json
 import math
 import os
 import re
+import shlex
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+import pytest
+from playwright.sync_api import Browser, BrowserContext, BrowserType, Page, expect
 
 from fmnist import checkpoints
 from fmnist.config import TrainConfig
@@ -53,9 +56,12 @@ ACTIVE = re.compile(r"Active model: (\S+)")
 LOSS_CHART = ".st-key-train_chart_loss .js-plotly-plot"
 HEALTH_EVERY_S = 0.25
 HEALTH_MAX_S = 1.0  # the issue's bound for the health URL under load
-# What the test enforces: the app's own delay at most this, on top of the control's worst wait. The issue's 1 s is
-# met in most runs but not in all: in the seconds after four Start clicks, Streamlit's event loop waits for each
-# new script thread to start, and on two cores shared with four browsers it waited up to 1.8 s (docs/reliability.md).
+# The four simulated users' Chromium gets a smaller share of the two cores than the server: an autogroup (Linux's
+# CPU share per session) at this nice value. With equal shares, their four renderers redrawing at once left the
+# runnable server without a core for up to 1.5 s (its threads' schedstat: runnable, not running; docs/reliability.md),
+# a contest that browsers on the users' own machines never enter. FMNIST_LOAD_BROWSER_NICE=0 measures that case.
+BROWSER_NICE = int(os.environ.get("FMNIST_LOAD_BROWSER_NICE", "5"))
+# With equal shares the test enforces only this much of the app's own delay on top of the control's worst wait.
 HEALTH_REGRESSION_S = 2.0
 STOP_WITHIN_S = 10.0  # a closed tab's worker must be gone by then
 # Closing a tab may leave at most this much more resident memory than before it was opened. Measured: +12 MB
@@ -65,7 +71,9 @@ STOP_WITHIN_S = 10.0  # a closed tab's worker must be gone by then
 LEAK_BOUND_MB = 60
 FOUR_TIMEOUT_S = 240
 WIDTHS = (16, 24, 32, 40)  # one recognisable config per session
-EPOCHS_EACH = 6  # long enough (~20 s side by side on two quiet cores) to watch all four pages while they train
+# Long enough to watch all four pages while they train: the runs take 11-17 s, and for the first 4-7 s after the
+# four Start clicks the browsers (in their smaller CPU share) are too busy redrawing to answer the test.
+EPOCHS_EACH = 12
 
 
 # The server process, from outside: resident memory and what its Python threads are doing.
@@ -319,6 +327,34 @@ def new_context(browser: Browser) -> BrowserContext:
     return browser.new_context(viewport=VIEWPORT)
 
 
+@pytest.fixture
+def users_browser(browser: Browser, browser_type: BrowserType, browser_type_launch_args: dict, tmp_path):
+    """Chromium for the four users, started through a launcher that lowers its CPU share. Playwright starts the
+    browser as a session leader, so the launcher's /proc/self/autogroup is the browser's own autogroup; where the
+    kernel has no autogroups, plain nice does the same. The launcher writes down what it got."""
+    if BROWSER_NICE <= 0:
+        yield browser, "equal shares"
+        return
+    chromium, got = browser_type_launch_args["executable_path"], tmp_path / "browser-priority.txt"
+    launcher = tmp_path / "chromium-low-priority"
+    launcher.write_text(f"#!/bin/sh\necho {BROWSER_NICE} > /proc/self/autogroup 2>/dev/null\n"
+                        f"cat /proc/self/autogroup > {shlex.quote(str(got))} 2>/dev/null\n"
+                        f"exec nice -n {BROWSER_NICE} {shlex.quote(chromium)} \"$@\"\n")
+    launcher.chmod(0o755)
+    users = browser_type.launch(**{**browser_type_launch_args, "executable_path": str(launcher)})
+    try:
+        note = got.read_text().strip() if got.is_file() else "no autogroup"
+        yield users, f"Chromium at nice {BROWSER_NICE} ({note})"
+    finally:
+        users.close()
+
+
+def frozen_settings(page: Page) -> str | None:
+    """The "This run trains ..." line a page shows now, settled or mid-rerun (it names the session's own run)."""
+    texts = [t for t in page.locator(INFO).all_inner_texts() if "This run trains" in t]
+    return texts[0] if texts else None
+
+
 def test_closed_tab_stops_its_worker(browser: Browser, tmp_path, default_checkpoint):
     epochs = 500  # minutes of training: far longer than the tab stays open
     with streamlit_server(tmp_path, default_checkpoint, thread_list=tmp_path / "threads.json") as server:
@@ -375,7 +411,8 @@ def test_closed_tab_stops_its_worker(browser: Browser, tmp_path, default_checkpo
             f"closing the tab left {rss_after - rss_before:.0f} MB more resident memory than before it was opened")
 
 
-def test_four_sessions_train_at_once(browser: Browser, tmp_path, default_checkpoint):
+def test_four_sessions_train_at_once(browser: Browser, users_browser, tmp_path, default_checkpoint):
+    users, priority = users_browser
     contexts: list[BrowserContext] = []
     with streamlit_server(tmp_path, default_checkpoint, thread_list=tmp_path / "threads.json") as server:
         wait_warm(server, browser)
@@ -388,7 +425,7 @@ def test_four_sessions_train_at_once(browser: Browser, tmp_path, default_checkpo
                 configs: list[TrainConfig] = []
                 monitor.phase = "open"
                 for hidden in WIDTHS:
-                    contexts.append(new_context(browser))  # a context of its own: a session of its own
+                    contexts.append(new_context(users))  # a context of its own: a session of its own
                     pages.append(contexts[-1].new_page())
                     configs.append(open_link(pages[-1], server, hidden, EPOCHS_EACH))
                 rss_open = rss_mb(server.pid)
@@ -418,6 +455,10 @@ def test_four_sessions_train_at_once(browser: Browser, tmp_path, default_checkpo
                         assert_no_exception(page)
                         if view is None:  # mid-rerun: the sidebar may be new while the progress line is not yet
                             p = progress(page)  # enough to see the run end, never to judge the sidebar
+                            frozen = frozen_settings(page)  # but the frozen settings name this session's run
+                            if frozen:
+                                assert f"This run trains {configs[i].describe()}" in frozen, (i, frozen)
+                                own_settings_seen[i] = True
                             if p is not None and p.status in ("done", "stopped", "failed"):
                                 status[i] = p.status
                                 finished_after[i] = time.monotonic() - t_started
@@ -492,15 +533,18 @@ def test_four_sessions_train_at_once(browser: Browser, tmp_path, default_checkpo
             f"  at most {concurrent} training threads at once; "
             f"runs all finished {t_done - t_started:.1f} s after the Start clicks; "
             f"each after {', '.join(f'{s:.1f}' if s is not None else '?' for s in finished_after)} s",
-            f"  whole test (pages open to closed) {time.monotonic() - t_start:.1f} s",
+            f"  whole test (pages open to closed) {time.monotonic() - t_start:.1f} s; users' browser: {priority}",
             f"  server VmRSS: warm, no session {rss_idle:.0f} MB; {n} sessions open {rss_open:.0f} MB "
             f"({(rss_open - rss_idle) / n:+.1f} MB per session); peak while training {rss_peak:.0f} MB "
             f"({(rss_peak - rss_idle) / n:+.1f} MB per training session); after closing all {rss_closed:.0f} MB",
             f"  {monitor.summary()}",
         ])
         assert not monitor.failures, monitor.failures[:5]
-        # Four browsers and four training runs saturate this 2-core machine, and the machine itself stalls at times
-        # (the idle control server, in a session of its own, waited up to 0.5 s). The bound is on the app's own delay,
-        # on top of the worst the control saw.
+        # The issue's bound, with the users' browsers in their lower CPU share (BROWSER_NICE). With equal shares the
+        # machine itself stalls at times (the idle control server, in a session of its own, waited up to 0.5 s), and
+        # the bound is on the app's own delay, on top of the worst the control saw.
         assert monitor.latencies("control"), "the control server never answered: no baseline to compare with"
-        assert monitor.max_latency < HEALTH_REGRESSION_S + monitor.max_control_latency, monitor.summary()
+        if BROWSER_NICE > 0:
+            assert monitor.max_latency < HEALTH_MAX_S, monitor.summary()
+        else:
+            assert monitor.max_latency < HEALTH_REGRESSION_S + monitor.max_control_latency, monitor.summary()
