@@ -255,7 +255,8 @@ def browser_measurements(checkpoint_dir: Path, work: Path) -> tuple[list[Result]
             first_step, first_point, line = measure_training(page)
             results.append(Result("Start -> first progress step", None, first_step, line))
             results.append(Result("Start -> first chart point", 2.0, first_point,
-                                  "the progress and chart fragments poll every 0.5 s and 1 s while a run goes on"))
+                                  "the live fragment polls every 0.5 s while a run goes on; the charts take new "
+                                  "data every 1 s"))
             model = page.locator("[data-testid='stSidebar'] [data-testid='stCaptionContainer']").all_inner_texts()
             extra["active_model_after_stop"] = next((c for c in model if "model" in c.lower()), "")
 
