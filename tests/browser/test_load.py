@@ -152,6 +152,24 @@ try:  # as a health checker on another machine would be: not waiting for a core 
 except OSError:
     pass
 
+def schedstat(pid, tid):
+    # (seconds on a CPU, seconds runnable but not running) of one of the server's threads since it started
+    try:
+        with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+            ran, waited = f.read().split()[:2]
+        return int(ran) / 1e9, int(waited) / 1e9
+    except (OSError, ValueError):
+        return None
+
+def clocks(pid):
+    # the server's CPU time, all threads, and its main thread's (Streamlit's event loop) wait for a CPU
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    main = schedstat(pid, pid)
+    return None if main is None else (sum(s[0] for t in tids if (s := schedstat(pid, t))), main[1])
+
 def get(url):
     t0 = time.perf_counter()
     try:
@@ -165,8 +183,12 @@ def get(url):
 with open(out, "a", buffering=1) as f:
     while not os.path.exists(stop):
         for kind, url in (("health", health), ("control", control)):
+            before = clocks(pid) if kind == "health" else None
             latency, error = get(url)
-            f.write(json.dumps({"t": time.time(), "kind": kind, "s": latency, "error": error}) + "\\n")
+            after = clocks(pid) if before else None
+            spent = [b - a for a, b in zip(before, after)] if before and after else None
+            f.write(json.dumps({"t": time.time(), "kind": kind, "s": latency, "error": error, "server": spent})
+                    + "\\n")
         try:
             with open(f"/proc/{pid}/status") as status:
                 kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
@@ -260,14 +282,24 @@ class Monitor:
             if (values := [s["s"] for s in self.samples if s["kind"] == "health" and s["phase"] == name])
             for controls in [[s["s"] for s in self.samples if s["kind"] == "control" and s["phase"] == name]])
         t0 = self.phases[0][0]
-        slow = ", ".join(f"{s['s'] * 1000:.0f} ms at {s['t'] - s['s'] - t0:.1f} s" for s in self.samples
-                         if s["kind"] == "health" and s["s"] > HEALTH_MAX_S / 2) or "none"
+        slow = ", ".join(f"{s['s'] * 1000:.0f} ms at {s['t'] - s['s'] - t0:.1f} s{server_note(s)}"
+                         for s in self.samples if s["kind"] == "health" and s["s"] > HEALTH_MAX_S / 2) or "none"
         marks = ", ".join(f"{name} at {t - t0:.1f} s" for t, name in self.phases[1:])
         return (f"health: {len(lat)} probes, median {lat[len(lat) // 2] * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
                 f"max {lat[-1] * 1000:.0f} ms ({'within' if lat[-1] < HEALTH_MAX_S else 'over'} the issue's "
                 f"{HEALTH_MAX_S:g} s), {len(self.failures)} failures; "
                 f"max by phase, health/control server (ms): {phases}\n"
                 f"  health answers over {HEALTH_MAX_S / 2 * 1000:.0f} ms (sent at): {slow}; phases: {marks}")
+
+
+def server_note(sample: dict) -> str:
+    """What the server did while a health answer took long (its threads' schedstat): the CPU time all its threads
+    got, and how long its event loop was runnable and given no CPU. An answer far longer than the first is time the
+    kernel gave others; the second is a lower bound of that (the threads the event loop waits for, the GIL's holder
+    or a new script thread, may have been kept waiting too)."""
+    spent = sample.get("server")
+    return "" if spent is None else (f" (the server ran {spent[0] * 1000:.0f} ms of it, its event loop waited "
+                                     f"{spent[1] * 1000:.0f} ms for a CPU)")
 
 
 def report(name: str, lines: list[str]) -> None:
