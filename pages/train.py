@@ -99,7 +99,8 @@ controls(runs, job, snap, config, errors, running)
 # Each tick is one script run: a thread Streamlit's event loop starts and waits for, and work for the browser. When
 # that pace has changed for a few seconds (pace_settled), or the run ends, it reruns the whole page, which redefines
 # the fragment (and lets the buttons and the active model catch up).
-progress_every, charts_every = poll_every() if running else (None, None)
+pace = poll_every() if running else None  # (progress, charts) seconds
+progress_every, charts_every = pace or (None, None)
 
 
 @st.fragment(run_every=progress_every)
@@ -115,12 +116,11 @@ def live_run() -> None:
             st.caption(f"{running_jobs()} runs are training on this server: the charts update every "
                        f"{charts_every:g} s.")
         repace, st.session_state["train_pace_seen"] = pace_settled(
-            (progress_every, charts_every), poll_every(), st.session_state.get("train_pace_seen"), time.monotonic())
+            pace, poll_every(), st.session_state.get("train_pace_seen"), time.monotonic())
         if current.finished or repace:
             st.session_state.pop("train_pace_seen", None)
             st.rerun(scope="app")
-    held = held_charts(st.session_state.get("train_charts_held"), runs.job.created, current, time.monotonic(),
-                       (progress_every, charts_every) if running else None)
+    held = held_charts(st.session_state.get("train_charts_held"), runs.job.created, current, time.monotonic(), pace)
     st.session_state["train_charts_held"] = held
     show_charts(runs, held[2])
 
