@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.session import warm_up_in_background
+from ui.session import start_workers
 
 st.set_page_config(page_title="fmnist: train an MLP on Fashion-MNIST", page_icon="👕", layout="wide")
 
@@ -13,5 +13,5 @@ pages = [
     st.Page("pages/classify.py", title="Classify", icon="✏️"),
     st.Page("pages/models.py", title="Models", icon="🗂️"),
 ]
-warm_up_in_background()
+start_workers()
 st.navigation(pages).run()

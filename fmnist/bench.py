@@ -8,9 +8,10 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from .architecture import flops_per_sample
 from .config import SEED
 from .data import device_tensors, find_files, load_dataset, torchvision_root
-from .model import MLP, device_label, flops_per_sample, resolve_device
+from .model import MLP, device_label, resolve_device
 from .train import _loader_order, _Step, make_optimizer, train
 
 

@@ -1,5 +1,8 @@
 """Checkpoints: safetensors weights plus JSON metadata (config, per-epoch history, metrics, normalisation,
-versions, timing), so that one file rebuilds the model and loading never executes code."""
+versions, timing), so that one file rebuilds the model and loading never executes code.
+
+Listing and reading metadata parse the safetensors header in plain Python: the app's server lists models and names
+the active one without importing torch. Saving and loading weights import it when called."""
 
 from __future__ import annotations
 
@@ -8,17 +11,20 @@ import json
 import os
 import platform
 import re
+import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
-from safetensors import safe_open
-from safetensors.torch import save as st_save
+from typing import TYPE_CHECKING
 
 from .config import ConfigError, TrainConfig
 from .data import MEAN, STD
-from .model import MLP
+
+if TYPE_CHECKING:
+    import torch
+
+    from .model import MLP
+    from .train import TrainResult
 
 FORMAT = "fmnist-checkpoint"
 VERSION = 1
@@ -48,6 +54,8 @@ class Checkpoint:
         return self.path.name.removesuffix(SUFFIX)
 
     def model(self, device: str | torch.device = "cpu") -> MLP:
+        from .model import MLP
+
         model = MLP(self.config)
         try:
             model.load_state_dict(self.state, strict=True)
@@ -60,6 +68,8 @@ class Checkpoint:
 
 
 def versions() -> dict:
+    import torch
+
     return {"torch": torch.__version__, "python": platform.python_version()}
 
 
@@ -73,15 +83,27 @@ def build_meta(config: TrainConfig, history: list[dict], test_acc: float, test_l
     }
 
 
+def run_meta(result: TrainResult, command: str, **extra) -> dict:
+    """The metadata of a finished (or stopped) run, as the CLI and the app's workers save it."""
+    return build_meta(result.config, result.history, result.test_acc, result.test_loss, result.elapsed_s,
+                      result.device, command=command, stopped=result.stopped, best_epoch=result.best_epoch,
+                      lr_changes=result.lr_changes, **extra)
+
+
 def save(path: Path, model: torch.nn.Module, meta: dict, exclusive: bool = False) -> Path:
     """Atomic: the bytes go to a hidden temporary file in the same folder, then one rename makes them visible,
     so a crash or a full disk never leaves a partial checkpoint under the real name. `exclusive` never replaces
     an existing file (a hard link fails if the name is taken), so two sessions cannot overwrite each other."""
+    from safetensors.torch import save as st_save
+
     path = Path(path)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     blob = st_save(tensors, metadata={"fmnist": json.dumps(meta)})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise CheckpointError(f"could not save {path.name}: {exc.strerror or exc}") from exc
     try:
         os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the model from other users of a shared folder
         with os.fdopen(fd, "wb") as f:
@@ -102,19 +124,38 @@ def save(path: Path, model: torch.nn.Module, meta: dict, exclusive: bool = False
     return path
 
 
+def _header(path: Path) -> dict:
+    """The safetensors header (tensor entries and __metadata__), checked as safetensors itself checks it: a JSON
+    object whose tensors' data ends exactly where the file does."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                raise ValueError("shorter than a safetensors header")
+            (n,) = struct.unpack("<Q", head)
+            size = os.fstat(f.fileno()).st_size
+            if n > min(size - 8, 100_000_000):
+                raise ValueError("header length past the end of the file")
+            header = json.loads(f.read(n))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path.name}: no such checkpoint") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path.name}: not a readable safetensors checkpoint "
+                              f"(corrupt, truncated or another format: {exc})") from None
+    ends = [t.get("data_offsets", [0, 0])[1] for k, t in header.items() if k != "__metadata__"] \
+        if isinstance(header, dict) else None
+    if ends is None or not all(isinstance(e, int) for e in ends) or 8 + n + max(ends, default=0) != size:
+        raise CheckpointError(f"{path.name}: not a readable safetensors checkpoint "
+                              "(corrupt, truncated or another format: its tensors do not fill the file)")
+    return header
+
+
 def read_meta(path: Path) -> dict:
     """The metadata alone (the header), cheap enough to list many files."""
     path = Path(path)
+    raw = (_header(path).get("__metadata__") or {}).get("fmnist")
     try:
-        with safe_open(str(path), framework="pt") as f:
-            raw = (f.metadata() or {}).get("fmnist")
-    except FileNotFoundError:
-        raise CheckpointError(f"{path.name}: no such checkpoint") from None
-    except Exception as exc:  # safetensors raises its own error types for every kind of damage
-        raise CheckpointError(f"{path.name}: not a readable safetensors checkpoint "
-                              f"(corrupt, truncated or another format: {exc})") from None
-    try:
-        meta = json.loads(raw) if raw else None
+        meta = json.loads(raw) if isinstance(raw, str) else None
     except json.JSONDecodeError:
         meta = None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
@@ -125,8 +166,14 @@ def read_meta(path: Path) -> dict:
 
 
 def load(path: Path) -> Checkpoint:
+    from safetensors import safe_open
+
     path = Path(path)
     meta = read_meta(path)
+    saved = meta.get("normalization") or {}
+    if (saved.get("mean", MEAN), saved.get("std", STD)) != (MEAN, STD):
+        raise CheckpointError(f"{path.name}: trained on inputs normalised with mean {saved.get('mean')} and std "
+                              f"{saved.get('std')}, but fmnist feeds models mean {MEAN} and std {STD}")
     try:
         config = TrainConfig.from_dict(meta["config"]).validated()
     except (KeyError, TypeError, ConfigError) as exc:

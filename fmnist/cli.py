@@ -113,11 +113,9 @@ def cmd_train(args) -> int:
             return 1
         elif ev.kind == "done":
             r = ev.result
-            meta = checkpoints.build_meta(r.config, r.history, r.test_acc, r.test_loss, r.elapsed_s, r.device,
-                                          command=command, stopped=r.stopped, best_epoch=r.best_epoch,
-                                          lr_changes=r.lr_changes)
+            meta = checkpoints.run_meta(r, command)
             if out is None:
-                path = store.save(store.unique_name(r.config, r.test_acc), r.model, meta)
+                path = store.save_new(store.unique_name(r.config, r.test_acc), r.model, meta)
             else:
                 path = checkpoints.save(out, r.model, {**meta, "name": out.name.removesuffix(checkpoints.SUFFIX)})
             _emit(args, {"summary": True, "test_acc": r.test_acc, "test_loss": r.test_loss,

@@ -1,16 +1,26 @@
-"""Finds, validates and loads the four Fashion-MNIST IDX files; keeps them as tensors, once per process."""
+"""Finds, validates and loads the four Fashion-MNIST IDX files; keeps them as tensors, once per process.
+
+torch is imported only by the functions that make tensors, so the app's server can read the files (and name the
+classes) without paying for it. The normalised copy that training reads is written once to a cache file and
+memory-mapped by every process that trains (the app's workers, the CLI), so they share one copy in the page cache.
+"""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import shutil
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 MEAN, STD = 0.5, 0.5
@@ -39,6 +49,7 @@ class Dataset:
     test_images: torch.Tensor
     test_labels: torch.Tensor
     source: Path
+    files: dict[str, Path] | None = None  # where it was read from; None for a dataset made in memory
 
 
 def _candidates(data_dir: str | os.PathLike | None) -> list[Path]:
@@ -96,12 +107,14 @@ def read_idx(path: Path, magic: int, count: int) -> np.ndarray:
 
 
 def read_dataset(files: dict[str, Path]) -> Dataset:
+    import torch
+
     arrays = {key: torch.from_numpy(read_idx(files[key], magic, count).copy())
               for key, (_, magic, count) in FILES.items()}
     return Dataset(
         train_images=arrays["train_images"], train_labels=arrays["train_labels"].long(),
         test_images=arrays["test_images"], test_labels=arrays["test_labels"].long(),
-        source=files["train_images"].parent,
+        source=files["train_images"].parent, files=dict(files),
     )
 
 
@@ -119,24 +132,81 @@ def load_dataset(data_dir: str | os.PathLike | None = None) -> Dataset:
         return _cache[key]
 
 
+BLACK = (0.0 - MEAN) / STD  # a black pixel after normalisation: the background, padding and saliency baseline
+
+
 def normalize(images: torch.Tensor) -> torch.Tensor:
     """uint8 (..., 28, 28) -> float32 (..., 784), as the notebook's ToTensor + Normalize(0.5, 0.5)."""
     return (images.reshape(*images.shape[:-2], 784).float() / 255 - MEAN) / STD
 
 
 _device_cache: dict[tuple, tuple[torch.Tensor, ...]] = {}
+CACHE_DIR = PROJECT_DATA / "cache"
+_SPLITS = ("train_images", "train_labels", "test_images", "test_labels")
 
 
-def device_tensors(ds: Dataset, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Normalised train/test tensors on a device, made once per device and dataset (read-only by convention)."""
-    key = (id(ds), str(device))
+def device_tensors(ds: Dataset | None, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Normalised train/test images (N, 784) and labels on a device, made once per process, device and dataset
+    (read-only by convention). `ds=None` is the dataset found on disk; it and any dataset read from files come
+    from the shared cache file, so a process that trains neither decompresses the files nor holds a copy of its
+    own."""
+    import torch
+
+    files = find_files() if ds is None else ds.files
+    key = (_files_key(files) if files else id(ds), str(device))
     with _lock:
         if key not in _device_cache:
-            _device_cache[key] = (
-                normalize(ds.train_images.to(device)), ds.train_labels.to(device),
-                normalize(ds.test_images.to(device)), ds.test_labels.to(device),
-            )
+            cpu = _shared_cpu_tensors(files) if files else None
+            if cpu is None:
+                ds = ds or read_dataset(files)
+                cpu = (normalize(ds.train_images), ds.train_labels, normalize(ds.test_images), ds.test_labels)
+            _device_cache[key] = tuple(t.to(torch.device(device)) for t in cpu)
         return _device_cache[key]  # type: ignore[return-value]
+
+
+def _files_key(files: dict[str, Path]) -> str:
+    """Names the cache file after what it was made from: the files' paths, sizes and times, and the normalisation."""
+    parts = [f"{MEAN}/{STD}/v1"]
+    for k in _SPLITS:
+        st = files[k].stat()
+        parts.append(f"{k}={files[k].resolve()}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _shared_cpu_tensors(files: dict[str, Path]) -> tuple | None:
+    """The four tensors memory-mapped from the cache (written first if missing); None where no cache can be written,
+    and the caller keeps a private copy instead."""
+    import torch
+
+    path = CACHE_DIR / f"normalized-{_files_key(files)}.bin"
+    n_train, n_test = FILES["train_images"][2], FILES["test_images"][2]
+    sizes = [n_train * 784 * 4, n_train * 8, n_test * 784 * 4, n_test * 8]
+    try:
+        if not path.is_file() or path.stat().st_size != sum(sizes):
+            _write_cache(path, read_dataset(files))
+        flat = torch.from_file(str(path), shared=True, size=sum(sizes), dtype=torch.uint8)
+    except (OSError, RuntimeError):  # a read-only or full disk: train from a private copy
+        return None
+    out, offset = [], 0
+    for size, dtype, shape in zip(sizes, (torch.float32, torch.int64) * 2,
+                                  ((n_train, 784), (n_train,), (n_test, 784), (n_test,))):
+        out.append(flat[offset:offset + size].view(dtype).view(shape))
+        offset += size
+    return tuple(out)
+
+
+def _write_cache(path: Path, ds: Dataset) -> None:
+    """Atomically (temp file, then rename): processes that start at once may both write, and neither reads a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for t in (normalize(ds.train_images), ds.train_labels, normalize(ds.test_images), ds.test_labels):
+                f.write(t.contiguous().numpy().tobytes())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def download(root: Path = PROJECT_DATA) -> dict[str, Path]:

@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .data import BLACK
+
 
 def first_layer_filters(model: nn.Module, k: int = 36) -> tuple[np.ndarray, np.ndarray]:
     """The incoming weights of the k first-layer units with the largest weight norm, as (k, 28, 28) images,
@@ -22,7 +24,7 @@ def saliency(model: nn.Module, x: torch.Tensor, target: int | None = None, steps
     model.eval()
     device = next(model.parameters()).device
     x = x.reshape(1, 784).to(device)
-    baseline = torch.full_like(x, -1.0)  # black after normalisation
+    baseline = torch.full_like(x, BLACK)
     if target is None:
         with torch.no_grad():
             target = int(model(x).argmax(1))

@@ -218,11 +218,12 @@ def prepare_canvas(rgba: np.ndarray | None) -> np.ndarray:
 
 
 def normalize(img28: np.ndarray) -> torch.Tensor:
-    """float32 tensor (..., 784) with the training normalisation (x/255 - 0.5) / 0.5."""
+    """float32 tensor (..., 784) with the training normalisation (fmnist.data.normalize)."""
     import torch  # lazily, so the image helpers work where torch is not installed
 
-    arr = np.asarray(img28, dtype=np.float32)
+    from .data import normalize as normalize_images
+
+    arr = np.asarray(img28)
     if arr.ndim < 2 or arr.shape[-2:] != (SIDE, SIDE):
         raise ValueError(f"expected a 28x28 image or a batch of them, got shape {arr.shape}")
-    x = torch.from_numpy(arr.reshape(*arr.shape[:-2], SIDE * SIDE) / 255.0)
-    return (x - 0.5) / 0.5
+    return normalize_images(torch.from_numpy(np.ascontiguousarray(arr, dtype=np.uint8)))

@@ -1,31 +1,38 @@
-"""A training run in a worker thread, with its progress kept under a lock for a UI to poll.
+"""Training runs as worker processes (fmnist.worker), seen from the app's server: each TrainingJob keeps the
+JobSnapshot the pages read, and one WorkerPool per server hands out run slots, keeps a warm spare worker and shares
+the cores among the runs in progress.
 
-The app keeps one TrainingJob per browser session; nothing here knows about Streamlit, so the same object is
-driven by tests and could back any other front end.
+Nothing here imports torch or Streamlit: the server stays light, and a fault in a run (a native crash, an
+out-of-memory kill) ends that worker alone. The message protocol is described in fmnist/worker.py.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-
-import torch
+from multiprocessing.connection import Connection
+from pathlib import Path
 
 from . import checkpoints
 from .config import TrainConfig
-from .data import Dataset
-from .model import DeviceError, resolve_device
-from .train import RunControl, train
+
+ROOT = Path(__file__).resolve().parent.parent
+SPARE_IDLE_S = 600.0  # a spare nobody used for this long is let go, and made again at the next Start
+SPARE_DELAY_S = 3.0  # the next spare's torch import waits this long, so that it does not slow a run's first steps
 
 
 @dataclass
 class JobSnapshot:
     """A consistent copy of a job's state, safe to read without the lock."""
 
-    status: str  # running, paused, stopping, done, stopped, failed
+    status: str  # waiting, running, paused, stopping, done, stopped, failed
     config: TrainConfig
     steps: list[tuple[int, float]]  # (global step, mean loss since the previous point)
     epochs: list[dict]
@@ -34,7 +41,6 @@ class JobSnapshot:
     epoch: int = 0
     samples_per_s: float = 0.0
     elapsed_s: float = 0.0
-    lr: float = 0.0
     device: str = ""
     error: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -43,6 +49,7 @@ class JobSnapshot:
     test_acc: float | None = None
     lr_changes: list[dict] = field(default_factory=list)
     insight: list[dict] = field(default_factory=list)  # per epoch: first-layer filters, 2-D projection
+    queue_position: int = 0  # 1 for the next run to start while all slots are taken; 0 once it has one
 
     @property
     def finished(self) -> bool:
@@ -55,214 +62,336 @@ class JobSnapshot:
         return (self.total_steps - self.step) * self.config.batch_size / self.samples_per_s
 
 
-_running_jobs = 0
-_running_lock = threading.Lock()
+def exit_reason(code: int | None) -> str:
+    """How a worker that sent no result ended, in words."""
+    if code is not None and code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
-def _count_job(delta: int) -> None:
-    global _running_jobs
-    with _running_lock:
-        _running_jobs += delta
+class Worker:
+    """One worker process and its two pipes. A reader thread receives its messages for as long as it lives."""
+
+    def __init__(self, pool: WorkerPool):
+        self.pool = pool
+        self.job: TrainingJob | None = None
+        self.devices: dict | None = None
+        self.ready = threading.Event()
+        self.idle_since = time.monotonic()
+        to_worker, from_server = os.pipe()
+        to_server, from_worker = os.pipe()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))}
+        self.proc = subprocess.Popen([sys.executable, "-m", "fmnist.worker", str(to_worker), str(from_worker)],
+                                     pass_fds=(to_worker, from_worker), env=env, cwd=ROOT, stdin=subprocess.DEVNULL)
+        os.close(to_worker)
+        os.close(from_worker)
+        self._out = Connection(from_server, readable=False)
+        self._in = Connection(to_server, writable=False)
+        self._send_lock = threading.Lock()
+        threading.Thread(target=self._read, name=f"fmnist-worker-{self.proc.pid}", daemon=True).start()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def send(self, message: dict) -> None:
+        with self._send_lock:
+            try:
+                self._out.send(message)
+            except OSError:  # it has died; its reader reports how
+                pass
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self._in.recv()
+            except (EOFError, OSError):
+                break
+            if message["kind"] == "ready":
+                self.devices = self.pool.devices_seen = message["devices"]
+                self.ready.set()
+            elif self.job is not None:
+                self.job._apply(message)
+        code = self.proc.wait()
+        self.ready.set()
+        self._in.close()
+        self.close()
+        if self.job is not None:
+            self.job._ended(exit_reason(code))
+        self.pool._exited(self)
+
+    def close(self) -> None:
+        """Closing the server's end of the pipe is what ends a worker: it exits as soon as it sees that."""
+        with self._send_lock:
+            self._out.close()
+
+
+class WorkerPool:
+    """At most `slots` runs train at once, first come first served; each gets a worker, the warm spare if there is
+    one, and its share of the cores as torch threads."""
+
+    def __init__(self, slots: int | None = None, spare: bool = True, idle_s: float = SPARE_IDLE_S):
+        self.slots = max(1, slots if slots is not None else max_runs())
+        self.keep_spare, self.idle_s = spare, idle_s
+        self._lock = threading.RLock()
+        self._running: dict[TrainingJob, Worker] = {}
+        self._waiting: deque[TrainingJob] = deque()
+        self._spare: Worker | None = None
+        self._workers: set[Worker] = set()
+        self.devices_seen: dict | None = None  # what the first worker to start found
+
+    # What the pages read.
+    def running(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    def waiting(self) -> int:
+        with self._lock:
+            return len(self._waiting)
+
+    def devices(self, timeout: float = 0.0) -> dict | None:
+        """The devices a worker found (fmnist.devices.available) once one has started, waiting up to `timeout` s for
+        the spare to; None before that."""
+        if self.devices_seen is None and timeout > 0:
+            self.ensure_spare()
+            with self._lock:
+                spare = self._spare
+            if spare is not None:
+                spare.ready.wait(timeout)
+        return self.devices_seen
+
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [w.pid for w in self._workers]
+
+    # Runs.
+    def submit(self, job: TrainingJob) -> None:
+        with self._lock:
+            self._waiting.append(job)
+            self._dispatch()
+
+    def cancel(self, job: TrainingJob) -> bool:
+        """Takes a waiting job out of the queue; False when it already has a worker."""
+        with self._lock:
+            if job not in self._waiting:
+                return False
+            self._waiting.remove(job)
+            self._number_queue()
+            return True
+
+    def _dispatch(self) -> None:
+        started = False
+        while self._waiting and len(self._running) < self.slots:
+            job = self._waiting.popleft()
+            worker, self._spare = self._spare or self._spawn(), None
+            self._running[job] = worker
+            job._assigned(worker, self._threads(len(self._running)))
+            self._share_cores()
+            started = True
+        self._number_queue()
+        if started:  # the spare went to a run: make the next one once the run is under way
+            self._later(SPARE_DELAY_S, self.ensure_spare)
+
+    def _number_queue(self) -> None:
+        for i, job in enumerate(self._waiting):
+            job._queued(i + 1)
+
+    def _threads(self, running: int) -> int:
+        return max(1, (os.cpu_count() or 1) // max(1, running))
+
+    def _share_cores(self) -> None:
+        n = self._threads(len(self._running))
+        for worker in self._running.values():
+            worker.send({"op": "threads", "n": n})
+
+    def _exited(self, worker: Worker) -> None:
+        with self._lock:
+            self._workers.discard(worker)
+            if self._spare is worker:
+                self._spare = None
+            for job, w in list(self._running.items()):
+                if w is worker:
+                    del self._running[job]
+            self._share_cores()
+            self._dispatch()
+
+    # The spare.
+    def _spawn(self) -> Worker:
+        worker = Worker(self)
+        self._workers.add(worker)
+        return worker
+
+    def ensure_spare(self) -> None:
+        with self._lock:
+            if self._spare is None and self.keep_spare:
+                self._spare = self._spawn()
+                self._later(self.idle_s, self._release_idle_spare)
+
+    def _release_idle_spare(self) -> None:
+        with self._lock:
+            spare = self._spare
+            if spare is not None and time.monotonic() - spare.idle_since >= self.idle_s - 0.5:
+                self._spare = None
+                spare.close()
+
+    def _later(self, seconds: float, fn) -> None:
+        timer = threading.Timer(seconds, fn)
+        timer.daemon = True
+        timer.start()
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Ends every worker (what the server's exit does): their pipes close, and they exit on seeing it."""
+        with self._lock:
+            self.keep_spare = False
+            self._waiting.clear()
+            workers = list(self._workers)
+        for w in workers:
+            w.close()
+        deadline = time.monotonic() + timeout
+        for w in workers:
+            try:
+                w.proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                w.proc.kill()
+
+
+def max_runs() -> int:
+    """FMNIST_MAX_RUNS, else the number of cores; at least 1."""
+    try:
+        return max(1, int(os.environ.get("FMNIST_MAX_RUNS") or (os.cpu_count() or 1)))
+    except ValueError:
+        return max(1, os.cpu_count() or 1)
+
+
+_pool: WorkerPool | None = None
+_pool_lock = threading.Lock()
+
+
+def pool() -> WorkerPool:
+    """The server's pool, made on first use and shut down when the process exits."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = WorkerPool()
+            atexit.register(_pool.shutdown)
+        return _pool
 
 
 def running_jobs() -> int:
-    """Training runs under way in this process, all sessions together (those waiting for a turn included)."""
-    with _running_lock:
-        return _running_jobs
-
-
-def _share_cores() -> None:
-    """Gives this worker thread its share of the CPU cores, keeping one for the server and the browser. Torch's
-    thread count is per calling thread, and an OpenMP team waits at every op for its slowest thread: on this
-    2-core machine a two-thread step ran 10-70x slower whenever anything else (a page refresh, another job)
-    used a core, while a one-thread step only loses the second core."""
-    torch.set_num_threads(max(1, ((os.cpu_count() or 1) - 1) // max(1, running_jobs())))
-
-
-def _on_cpu(config: TrainConfig) -> bool:
-    try:
-        return resolve_device(config.device).type == "cpu"
-    except DeviceError:
-        return False  # the trainer reports it
-
-
-class Turns:
-    """At most `slots` training threads compute at once; the others queue, first come first served, and a thread
-    hands its turn on after `slice_s` whenever someone waits. Every run still moves (each gets a slice in turn),
-    but a busy machine keeps a core for the server: four runs on two cores as four threads starved the event
-    loop of CPU and of the GIL (a preempted training thread holding it), and the health URL waited over a second.
-    """
-
-    def __init__(self, slots: int, slice_s: float = 0.05):
-        self.slots, self.slice_s = max(1, slots), slice_s
-        self._cond = threading.Condition()
-        self._queue: deque[object] = deque()
-        self._busy = 0
-
-    def acquire(self) -> None:
-        me = object()
-        with self._cond:
-            self._queue.append(me)
-            while self._queue[0] is not me or self._busy >= self.slots:
-                self._cond.wait()
-            self._queue.popleft()
-            self._busy += 1
-            self._cond.notify_all()  # the next in the queue may take a free slot too
-
-    def release(self) -> None:
-        with self._cond:
-            self._busy -= 1
-            self._cond.notify_all()
-
-    @property
-    def waiting(self) -> int:
-        with self._cond:
-            return len(self._queue)
-
-
-# CPU runs share the machine's cores less one, kept for the server and the browser.
-CPU_TURNS = Turns((os.cpu_count() or 1) - 1)
-
-
-class TurnControl(RunControl):
-    """A RunControl whose trainer computes only while it holds a turn, and gives it up while paused."""
-
-    def __init__(self, turns: Turns):
-        super().__init__()
-        self.turns = turns
-        self._since: float | None = None  # when this run's current turn began; None while it holds none
-
-    def take_turn(self) -> None:
-        self.turns.acquire()
-        self._since = time.perf_counter()
-
-    def give_turn(self) -> None:
-        if self._since is not None:
-            self._since = None
-            self.turns.release()
-
-    def between_steps(self) -> float:
-        if self.paused:
-            self.give_turn()
-            paused = super().between_steps()
-            self.take_turn()
-            return paused
-        if self._since is None:
-            self.take_turn()
-        elif time.perf_counter() - self._since >= self.turns.slice_s and self.turns.waiting:
-            self.give_turn()
-            self.take_turn()
-        return 0.0
+    """Runs training in this server now, all sessions together (not those waiting for a slot)."""
+    return pool().running()
 
 
 class TrainingJob:
     def __init__(self, config: TrainConfig, store: checkpoints.CheckpointStore | None = None,
-                 dataset: Dataset | None = None, name: str | None = None, log_every: int = 25,
-                 insight: bool = False):
+                 name: str | None = None, log_every: int = 25, insight: bool = False,
+                 workers: WorkerPool | None = None, meta: dict | None = None):
         self.config = config.validated()
         self.store = store or checkpoints.CheckpointStore()
-        self.dataset = dataset
-        self.name = name
-        self.log_every = log_every
-        self.insight = insight
-        self.control = TurnControl(CPU_TURNS) if _on_cpu(self.config) else RunControl()
-        self.model = None  # the trained model once the run ends (done or stopped)
-        self._lock = threading.Lock()
-        self._snap = JobSnapshot("running", self.config, [], [])
-        self._thread = threading.Thread(target=self._run, name="fmnist-train", daemon=True)
+        self.name, self.log_every, self.insight, self.meta = name, log_every, insight, dict(meta or {})
+        self.pool = workers or pool()
+        self.worker: Worker | None = None
         self.created = time.time()
+        self._paused = False
+        self._lock = threading.Lock()
+        self._ended_event = threading.Event()
+        self._snap = JobSnapshot("waiting", self.config, [], [])
 
     def start(self) -> TrainingJob:
-        _count_job(+1)  # before the thread runs, so a page drawn right after Start counts this run
-        try:
-            self._thread.start()
-        except BaseException:
-            _count_job(-1)
-            raise
+        self.pool.submit(self)
         return self
+
+    # Called by the pool and the worker's reader thread.
+    def _assigned(self, worker: Worker, threads: int) -> None:
+        self.worker = worker
+        worker.job = self
+        with self._lock:
+            self._snap.queue_position = 0
+            if self._snap.status == "waiting":
+                self._snap.status = "paused" if self._paused else "running"
+        worker.send({"op": "start", "job": {
+            "config": self.config.to_dict(), "store": str(self.store.root.resolve()), "name": self.name,
+            "log_every": self.log_every, "insight": self.insight, "threads": threads, "paused": self._paused,
+            "meta": self.meta}})
+
+    def _queued(self, position: int) -> None:
+        self._update(queue_position=position)
+
+    def _apply(self, ev: dict) -> None:
+        with self._lock:
+            s, kind = self._snap, ev["kind"]
+            if kind == "step":
+                s.steps.append((ev["step"], ev["loss"]))
+                s.step, s.total_steps, s.epoch = ev["step"], ev["total_steps"], ev["epoch"]
+                s.samples_per_s, s.elapsed_s = ev["samples_per_s"], ev["elapsed_s"]
+            elif kind == "epoch":
+                s.epochs.append({k: v for k, v in ev.items() if k not in ("kind", "insight")})
+                s.elapsed_s = ev["elapsed_s"]
+                if ev.get("insight") is not None:
+                    s.insight.append(ev["insight"])
+            elif kind == "started":
+                s.device = ev["device"]
+            elif kind == "note":
+                s.notes.append(ev["message"])
+            elif kind == "failed":
+                s.status, s.error = "failed", ev["reason"]
+            elif kind == "done":
+                s.status = "stopped" if ev["stopped"] else "done"
+                s.device, s.test_acc, s.lr_changes = ev["device"], ev["test_acc"], ev["lr_changes"]
+                s.checkpoint, s.save_error = ev["checkpoint"], ev["save_error"]
+
+    def _ended(self, reason: str) -> None:
+        """The worker has exited. Without a result first, it died: the curves received so far stay."""
+        with self._lock:
+            if not self._snap.finished:
+                self._snap.status = "failed"
+                self._snap.error = (f"the run ended unexpectedly ({reason}). The curves received so far are kept; "
+                                    "you can start a new run.")
+        self._ended_event.set()
 
     def _update(self, **changes) -> None:
         with self._lock:
             for k, v in changes.items():
                 setattr(self._snap, k, v)
 
-    def _run(self) -> None:
-        try:  # Linux niceness is per thread: background training must not starve the server that serves pages
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        except (AttributeError, OSError):
-            pass
-        try:
-            _share_cores()
-            if isinstance(self.control, TurnControl):
-                self.control.take_turn()  # setting up (model, first data copy) is computing too
-            for ev in train(self.config, self.dataset, self.control, log_every=self.log_every,
-                            insight=self.insight):
-                with self._lock:
-                    self._apply(ev)
-                if ev.kind == "done":
-                    self._finish(ev.result)
-        except Exception as exc:  # train() reports its own failures; this catches our bookkeeping's
-            self._update(status="failed", error=f"{type(exc).__name__}: {exc}")
-        finally:
-            _count_job(-1)
-            if isinstance(self.control, TurnControl):
-                self.control.give_turn()
-
-    def _apply(self, ev) -> None:
-        s = self._snap
-        if ev.kind == "step":
-            s.steps.append((ev.step, ev.loss))
-            s.step, s.total_steps, s.epoch = ev.step, ev.total_steps, ev.epoch
-            s.samples_per_s, s.elapsed_s, s.lr = ev.samples_per_s, ev.elapsed_s, ev.lr
-        elif ev.kind == "epoch":
-            s.epochs.append(ev.as_dict())
-            s.elapsed_s = ev.elapsed_s
-            if ev.insight is not None:
-                s.insight.append(ev.insight)
-        elif ev.kind == "note":
-            s.notes.append(ev.message)
-        elif ev.kind == "failed":
-            s.status, s.error = "failed", ev.reason
-        elif ev.kind == "done":
-            s.device, s.test_acc = ev.result.device, ev.result.test_acc
-            s.lr_changes = list(ev.result.lr_changes)
-
-    def _finish(self, result) -> None:
-        """Saves the run; a failed save keeps every metric in the job and says why."""
-        self.model = result.model
-        meta = checkpoints.build_meta(result.config, result.history, result.test_acc, result.test_loss,
-                                      result.elapsed_s, result.device, stopped=result.stopped,
-                                      best_epoch=result.best_epoch, lr_changes=result.lr_changes,
-                                      command="the fmnist app's Train page")
-        status = "stopped" if result.stopped else "done"
-        try:
-            name = self.name or self.store.unique_name(result.config, result.test_acc)
-            path = self.store.save_new(name, result.model, meta)
-            self._update(status=status, checkpoint=path.name.removesuffix(checkpoints.SUFFIX))
-        except (checkpoints.CheckpointError, OSError) as exc:
-            self._update(status=status, save_error=f"{exc}. The run's metrics are kept in this session.")
-
     # Controls, safe from any thread.
     def pause(self) -> None:
         if not self.snapshot().finished:
-            self.control.pause()
-            self._update(status="paused")
+            self._paused = True
+            self._send({"op": "pause"}, status="paused")
 
     def resume(self) -> None:
         if not self.snapshot().finished:
-            self.control.resume()
-            self._update(status="running")
+            self._paused = False
+            self._send({"op": "resume"}, status="running")
 
     def stop(self) -> None:
-        if not self.snapshot().finished:
-            self.control.stop()
-            self._update(status="stopping")
+        if self.snapshot().finished:
+            return
+        if self.pool.cancel(self):  # it never had a worker: nothing to save
+            self._update(status="stopped", queue_position=0)
+            self._ended_event.set()
+        else:
+            self._send({"op": "stop"}, status="stopping")
+
+    def _send(self, message: dict, status: str) -> None:
+        with self._lock:
+            if self.worker is None:  # still waiting: the worker is told when it gets one
+                return
+            self._snap.status = status
+        self.worker.send(message)
 
     def set_lr_scale(self, scale: float) -> None:
-        """Shown on the charts at once; the trainer's own record (with the exact step) replaces it at the end."""
-        self.control.set_lr_scale(scale)
+        """Shown on the charts at once; the worker's own record (with the exact step) replaces it at the end."""
+        if not (scale > 0 and scale < float("inf")):
+            raise ValueError("the learning-rate factor must be a positive number")
         with self._lock:
             self._snap.lr_changes.append({"step": self._snap.step, "epoch": self._snap.epoch, "scale": scale})
+        if self.worker is not None:
+            self.worker.send({"op": "lr", "scale": scale})
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:
@@ -272,15 +401,20 @@ class TrainingJob:
                                   "insight": list(s.insight)})
 
     def join(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        """Waits until the worker has exited (or the job left the queue unstarted)."""
+        return self._ended_event.wait(timeout)
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        return not self._ended_event.is_set()
+
+    @property
+    def pid(self) -> int | None:
+        return self.worker.pid if self.worker is not None else None
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stops the worker and drops the model: what a closed browser tab calls."""
-        self.control.stop()
-        self.join(timeout)
-        self.model = None
+        """Stops the run (what a closed browser tab calls); the worker saves what it learned and exits."""
+        self.stop()
+        if not self.join(timeout) and self.worker is not None:
+            self.worker.proc.kill()
+            self.join(timeout)

@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .config import TrainConfig
-from .data import Dataset, device_tensors, load_dataset
+from .data import BLACK, Dataset, device_tensors
 from .evaluate import evaluate_logits, predict_logits
 from .explain import first_layer_filters, hidden_features, pca_2d
 from .model import MLP, device_label, resolve_device
@@ -67,7 +67,6 @@ class TrainResult:
     device: str
     stopped: bool
     best_epoch: int | None = None
-    notes: list[str] = field(default_factory=list)
     lr_changes: list[dict] = field(default_factory=list)
 
 
@@ -82,7 +81,6 @@ class FailedEvent:
     reason: str
     epoch: int
     step: int
-    history: list[dict]
     kind: str = "failed"
 
 
@@ -106,6 +104,7 @@ class RunControl:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._lr_scale: float | None = None
+        self._threads: int | None = None
 
     def pause(self):
         self._running.clear()
@@ -129,6 +128,11 @@ class RunControl:
             scale, self._lr_scale = self._lr_scale, None
             return scale
 
+    def set_threads(self, n: int | None) -> None:
+        """Use n torch threads from the next step on: torch's thread count belongs to the thread that trains, so the
+        trainer applies it itself (a worker process is told its share of the cores as runs start and end)."""
+        self._threads = n
+
     @property
     def paused(self) -> bool:
         return not self._running.is_set()
@@ -139,7 +143,10 @@ class RunControl:
 
     def between_steps(self) -> float:
         """Called by the trainer before each step: blocks while paused and returns the seconds spent paused, which
-        timers leave out. Subclasses may also wait here for their share of a busy machine."""
+        timers leave out."""
+        threads, self._threads = self._threads, None
+        if threads:
+            torch.set_num_threads(threads)
         if self._running.is_set():
             return 0.0
         t = time.perf_counter()
@@ -191,7 +198,7 @@ def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
 def shift_batch(x: torch.Tensor, max_shift: int = 2, generator: torch.Generator | None = None) -> torch.Tensor:
     """Random translation of each image by up to max_shift pixels, as one gather (no per-sample Python)."""
     b = x.shape[0]
-    img = F.pad(x.view(b, 28, 28), (max_shift,) * 4, value=-1.0)  # -1 is a black pixel after normalisation
+    img = F.pad(x.view(b, 28, 28), (max_shift,) * 4, value=BLACK)
     d = torch.randint(0, 2 * max_shift + 1, (2, b, 1), device=x.device, generator=generator)
     ar = torch.arange(28, device=x.device)
     rows = (ar + d[0])[:, :, None]
@@ -335,7 +342,6 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
     epoch, step = 0, 0
     try:
         device = resolve_device(config.device)
-        dataset = dataset or load_dataset()
         x_all, y_all, x_test, y_test = device_tensors(dataset, device)
         # Batches are index lists into the whole training set, shared by every session: the hold-out only leaves
         # its rows out, and a run never copies the training images (188 MB as float32).
@@ -406,7 +412,7 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
                     if not math.isfinite(mean_loss):
                         yield FailedEvent(
                             f"the loss became {mean_loss} at epoch {epoch}, step {step}: training diverged. "
-                            "Try a lower learning rate (or batch norm).", epoch, step, history)
+                            "Try a lower learning rate (or batch norm).", epoch, step)
                         return
                     now = time.perf_counter()
                     active = now - mark[0] - (paused - mark[2])
@@ -443,6 +449,6 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
                                     device_label(device), control.stopped, best_epoch, lr_changes=lr_changes))
     except torch.cuda.OutOfMemoryError:
         yield FailedEvent("the GPU ran out of memory: try a smaller batch or fewer/narrower layers, "
-                          "or train on the CPU", epoch, step, history)
+                          "or train on the CPU", epoch, step)
     except Exception as exc:  # the worker thread must report, not die silently
-        yield FailedEvent(f"{type(exc).__name__}: {exc}", epoch, step, history)
+        yield FailedEvent(f"{type(exc).__name__}: {exc}", epoch, step)

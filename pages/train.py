@@ -5,8 +5,8 @@ import time
 
 import streamlit as st
 
+from fmnist.architecture import parameter_count, summary
 from fmnist.jobs import running_jobs
-from fmnist.model import parameter_count, summary
 from ui.router import ensure_router
 from ui.run_view import show_charts, show_outcome, show_progress
 from ui.session import (
@@ -64,7 +64,7 @@ def controls(runs, job, snap, config, errors: dict, running: bool) -> None:
         st.error(st.session_state.pop("train_start_error"))
     for col, label, action, allowed in ((cols[1], "Pause", "pause", status == "running"),
                                         (cols[2], "Resume", "resume", status == "paused"),
-                                        (cols[3], "Stop", "stop", status in ("running", "paused"))):
+                                        (cols[3], "Stop", "stop", status in ("waiting", "running", "paused"))):
         col.button(label, key=f"train_{action}", disabled=not allowed, on_click=getattr(job, action, None))
     if running:
         lr_control(job)

@@ -76,7 +76,7 @@ def started(monkeypatch):
 
     def start(self):
         started_jobs.append(self)
-        self.control.pause()
+        self.pause()
         return original(self)
 
     monkeypatch.setattr(TrainingJob, "start", start)

@@ -120,3 +120,23 @@ def test_from_snapshot_copies_so_later_job_updates_do_not_leak_in():
     run = charts.from_snapshot(snap)
     snap.steps.append((50, 0.9))
     assert run.steps == [(25, 1.0)]
+
+
+def test_a_500_epoch_run_sends_at_most_2000_points_a_curve_and_keeps_its_spikes():
+    # What a 500-epoch seed run logs: 18,800 steps (938 an epoch, a point every 25 steps and at each epoch's end).
+    n = 18_800
+    steps = [(25 * (i + 1), 2.0 / (1 + i / 500) + (9.0 if i == 12_345 else 0.0)) for i in range(n)]
+    earlier = RunCurves("before", steps[:n // 2], [], current=False)
+    fig = charts.step_loss_figure([RunCurves("now", steps, []), earlier])
+    for trace in fig.data:
+        assert len(trace.x) <= charts.MAX_POINTS, trace.name
+        assert list(trace.x) == sorted(trace.x)
+    raw = _traces(fig)["loss (raw)"]
+    assert max(raw.y) == max(loss for _, loss in steps)  # the spike survives the reduction
+    assert min(raw.y) == min(loss for _, loss in steps)
+    assert raw.x[0] == steps[0][0] and raw.x[-1] == steps[-1][0]
+    assert len(fig.to_json()) < 200_000
+
+
+def test_reducing_leaves_short_curves_alone():
+    assert charts.reduce_points([1, 2, 3], [3.0, 1.0, 2.0]) == ([1, 2, 3], [3.0, 1.0, 2.0])

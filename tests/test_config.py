@@ -2,8 +2,9 @@ import math
 
 import pytest
 
+from fmnist.architecture import parameter_count, summary
 from fmnist.config import BEST, PRESETS, SEED, ConfigError, TrainConfig
-from fmnist.model import MLP, parameter_count, summary
+from fmnist.model import MLP
 
 
 def test_seed_preset_is_the_notebook():

@@ -1,8 +1,6 @@
 """The Train page's figures for a run (ui/run_view.py), without a browser."""
 
-import torch
-
-from ui.run_view import device_name, duration
+from ui.run_view import duration, ordinal
 
 
 def test_durations_read_as_minutes_and_seconds_then_hours_and_minutes():
@@ -10,10 +8,6 @@ def test_durations_read_as_minutes_and_seconds_then_hours_and_minutes():
     assert [duration(s) for s in (3599.6, 3725, 36000)] == ["1h 00m", "1h 02m", "10h 00m"]
 
 
-def test_device_names_say_where_auto_runs_and_keep_a_missing_gpu_readable():
-    assert device_name("cpu") == "cpu"
-    assert device_name("auto") == ("cpu" if not torch.cuda.is_available() else device_name("cuda"))
-    if not torch.cuda.is_available():
-        assert device_name("cuda") == "cuda"  # resolve_device refuses it; the page still names what was asked
-    else:
-        assert device_name("cuda").startswith("cuda (")
+def test_places_in_line_read_as_ordinals():
+    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 102, 111)] == \
+        ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "102nd", "111th"]

@@ -1,10 +1,8 @@
 """The app's shared-process policies in ui/session.py, without a browser."""
 
-import gc
-
 from fmnist.config import TrainConfig
 from fmnist.jobs import JobSnapshot
-from ui.session import PACE_HOLD_S, _freeze_long_lived_objects, held_charts, pace_settled, poll_every
+from ui.session import PACE_HOLD_S, held_charts, pace_settled, poll_every
 
 
 def test_pages_poll_less_often_the_more_runs_share_the_server():
@@ -14,18 +12,6 @@ def test_pages_poll_less_often_the_more_runs_share_the_server():
         assert more[0] >= fewer[0] and more[1] >= fewer[1]
     assert paces[4][1] >= 3 * paces[1][1]  # four runs on two cores: a third of the redrawing or less
     assert all(progress < charts for progress, charts in paces)
-
-
-def test_warm_up_hides_the_libraries_objects_from_the_collector():
-    gc.unfreeze()
-    tracked = len(gc.get_objects())
-    try:
-        _freeze_long_lived_objects()
-        # What a full collection still has to scan afterwards: what was created since, not the imported libraries.
-        assert gc.get_freeze_count() > 0.9 * tracked
-        assert len(gc.get_objects()) < 0.1 * tracked
-    finally:
-        gc.unfreeze()
 
 
 def test_a_new_polling_pace_waits_until_it_has_held_a_few_seconds():

@@ -4,6 +4,7 @@ import threading
 import pytest
 import torch
 
+from fmnist import train as train_module
 from fmnist.data import device_tensors
 from fmnist.train import RunControl, lr_at, shift_batch, split_validation, train
 from tests.conftest import train_to_done
@@ -146,3 +147,13 @@ def test_shift_batch_moves_pixels_and_keeps_background():
     assert torch.all((out == 1.0).sum((1, 2)) == 4)
     rows = (out == 1.0).any(2).float().argmax(1)
     assert rows.min() >= 11 and rows.max() <= 15 and len(set(rows.tolist())) > 1
+
+
+def test_cuda_out_of_memory_says_what_to_do(tiny_config, dataset, monkeypatch):
+    def oom(self, idx):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(train_module._Step, "__call__", oom)
+    last = list(train_module.train(tiny_config, dataset))[-1]
+    assert last.kind == "failed"
+    assert "out of memory" in last.reason and "smaller batch" in last.reason and "CPU" in last.reason

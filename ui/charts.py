@@ -60,14 +60,36 @@ def auto_smoothing(n_points: int) -> float:
     return min(1.0, max(SMOOTHING, 10 / max(n_points, 1)))
 
 
+MAX_POINTS = 2000  # per drawn curve, whatever the run's length: a 500-epoch run logs 18,800 steps
+
+
+def reduce_points(x: list, y: list, max_points: int = MAX_POINTS) -> tuple[list, list]:
+    """At most `max_points` of a curve: in each of max_points / 2 buckets of consecutive points, its lowest and its
+    highest point, in step order, so a spike still shows however long the run."""
+    if len(x) <= max_points:
+        return list(x), list(y)
+    buckets = max_points // 2
+    out_x, out_y = [], []
+    for b in range(buckets):
+        lo, hi = b * len(x) // buckets, (b + 1) * len(x) // buckets
+        if lo == hi:
+            continue
+        i_min = min(range(lo, hi), key=y.__getitem__)
+        i_max = max(range(lo, hi), key=y.__getitem__)
+        for i in sorted({i_min, i_max}):
+            out_x.append(x[i])
+            out_y.append(y[i])
+    return out_x, out_y
+
+
 def step_loss_figure(runs: list[RunCurves], smoothing: float | None = None) -> go.Figure:
-    """Loss per logged step; `smoothing` is the EMA weight, chosen from the run's length when None."""
+    """Loss per logged step; `smoothing` is the EMA weight, chosen from the drawn curve's length when None. Long runs
+    are reduced to what is drawn (reduce_points) before anything else, smoothing included."""
     fig = go.Figure()
     for run in _earlier_first(runs):
         if not run.steps:
             continue
-        x = [s for s, _ in run.steps]
-        y = [loss for _, loss in run.steps]
+        x, y = reduce_points([s for s, _ in run.steps], [loss for _, loss in run.steps])
         weight = auto_smoothing(len(y)) if smoothing is None else smoothing
         if run.current:
             fig.add_trace(go.Scatter(x=x, y=y, name="loss (raw)", mode="lines", opacity=RAW_OPACITY,

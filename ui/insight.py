@@ -8,7 +8,6 @@ import streamlit as st
 
 from fmnist import checkpoints
 from fmnist.data import CLASSES
-from fmnist.explain import first_layer_filters
 from ui import session
 from ui.insight_charts import (
     class_curves_figure,
@@ -18,7 +17,6 @@ from ui.insight_charts import (
     projection_animation,
     settings_diff,
 )
-from ui.inspect import held_out_images
 from ui.inspect_charts import upscale
 
 TABS = ("Per class", "First layer", "Learned space")
@@ -70,7 +68,7 @@ def _learned_space(snap) -> None:
     if cached is not None and cached[0] is frames[0] and cached[1] == len(frames):
         fig = cached[2]
     else:
-        images, labels = held_out_images()
+        images, labels = session.test_images()
         epochs = [e["epoch"] for e in snap.epochs[:len(frames)]]
         fig = projection_animation(frames, labels[:len(frames[0])], epochs)
         st.session_state[_REPLAY] = (frames[0], len(frames), fig)
@@ -81,7 +79,7 @@ def _learned_space(snap) -> None:
         if index is None:
             st.caption("Click a point to see its image.")
         else:
-            images, labels = held_out_images()
+            images, labels = session.test_images()
             st.image(upscale(images[index], 6), caption=f"Test image #{index}: {CLASSES[labels[index]]}",
                      width="stretch")
     st.caption(f"The first {len(frames[0]):,} test images placed by the two main directions (PCA) of the last "
@@ -90,7 +88,9 @@ def _learned_space(snap) -> None:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _checkpoint_filters(path: str, mtime: float, name: str) -> np.ndarray:
-    return first_layer_filters(session.load_checkpoint(name).model())[1]
+    from fmnist.explain import first_layer_filters
+
+    return first_layer_filters(session.model(name))[1]
 
 
 def show_checkpoint_filters(name: str) -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 import numpy as np
 import streamlit as st
-import torch
 from torch import nn
 
 from fmnist import checkpoints
@@ -55,42 +53,20 @@ def evaluation(name: str) -> Evaluation:
         _stop_on(exc)
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _model(path: str, mtime: float, name: str) -> nn.Module:
-    # Checkpoint.model() builds and initialises a fresh MLP each call; a drawing must classify in milliseconds.
-    return session.load_checkpoint(name).model()
-
-
 def active_model(name: str) -> nn.Module:
     try:
-        path = session.store().path_for(name)
-        return _model(str(path), path.stat().st_mtime, name)
+        return session.model(name)
     except (checkpoints.CheckpointError, OSError) as exc:
         _stop_on(exc)
 
 
 def held_out_images() -> tuple[np.ndarray, np.ndarray]:
-    """uint8 (10000, 28, 28) images and int64 labels as numpy views of the shared dataset (no copy)."""
-    ds = session.dataset()
-    return ds.test_images.numpy(), ds.test_labels.numpy()
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Runs one image's inference on a single thread. With the cores busy (a training run, other users), torch's
-    OpenMP threads wait on each other at every small op: on a loaded 2-core machine a saliency map took 70-230 ms
-    instead of 0.3-9 ms. torch's thread count is per thread, so a trainer running beside this keeps its own."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    """uint8 (10000, 28, 28) test images and int64 labels, shared by every session."""
+    return session.test_images()
 
 
 def classify_image(model: nn.Module, img28: np.ndarray) -> dict:
-    with one_thread():
-        probs = probabilities(model, img28)
+    probs = probabilities(model, img28)
     top = int(np.argmax(probs))
     return {"image": img28, "probabilities": probs, "label": CLASSES[top], "label_index": top, "top3": top_k(probs)}
 
@@ -119,8 +95,7 @@ def classify_canvas(model: nn.Module, rgba: np.ndarray | None) -> dict:
 def explain(model: nn.Module, img28: np.ndarray, target: int | None = None) -> np.ndarray:
     """Signed (28, 28) integrated-gradients saliency of a uint8 image for `target` (default: the prediction).
     A few milliseconds on CPU even for a 2 x 1024 model, so it is computed on every run rather than cached."""
-    with one_thread():
-        return saliency(model, normalize(img28), target)
+    return saliency(model, normalize(img28), target)
 
 
 def show_saliency(model: nn.Module, img28: np.ndarray, target: int, key: str) -> None:

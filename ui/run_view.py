@@ -3,13 +3,17 @@ the outcome, and the training curves with the insight tabs under them."""
 
 import streamlit as st
 
-from fmnist.model import DeviceError, device_label, resolve_device
+from fmnist.jobs import running_jobs
 from ui import charts
 from ui.insight import show_insight
 
 
 def show_progress(snap) -> None:
     config = snap.config
+    if snap.status == "waiting":
+        st.info(f"Waiting for a free slot: {ordinal(snap.queue_position)} in line. All {running_jobs()} run slots of "
+                "this server are training; this run starts by itself when one frees.", icon=":material/schedule:")
+        return
     fraction = min(snap.step / snap.total_steps, 1.0) if snap.total_steps else 0.0
     st.progress(fraction, text=f"{snap.status} · epoch {snap.epoch}/{config.epochs} · "
                                f"step {snap.step:,}/{snap.total_steps:,}")
@@ -17,7 +21,7 @@ def show_progress(snap) -> None:
     cols[0].metric("Samples/s", f"{snap.samples_per_s:,.0f}")
     cols[1].metric("Time left", duration(snap.eta_s) if snap.eta_s is not None else "–")
     cols[2].metric("Elapsed", duration(snap.elapsed_s))
-    cols[3].metric("Device", snap.device or device_name(config.device))
+    cols[3].metric("Device", snap.device or config.device)
 
 
 def show_outcome(snap) -> None:
@@ -47,8 +51,6 @@ def duration(seconds: float) -> str:
     return f"{minutes}:{s:02d}" if minutes < 60 else f"{minutes // 60}h {minutes % 60:02d}m"
 
 
-def device_name(name: str) -> str:
-    try:
-        return device_label(resolve_device(name))
-    except DeviceError:
-        return name
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"

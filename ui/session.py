@@ -1,24 +1,30 @@
 """What a browser session owns (its training job, earlier runs, active model) and what all sessions share
-read-only (the dataset, loaded checkpoints, cached test-set predictions)."""
+read-only (the dataset, loaded checkpoints and models, cached test-set predictions).
+
+Nothing here imports torch at module level: the Train page renders without it, and runs train in worker processes
+(fmnist.jobs). The pages that classify import it the first time they need a model.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import gc
 import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import streamlit as st
-import torch
 
 from fmnist import checkpoints
 from fmnist.config import TrainConfig
-from fmnist.data import device_tensors, load_dataset
-from fmnist.evaluate import Evaluation, evaluate
-from fmnist.jobs import JobSnapshot, TrainingJob, running_jobs
-from fmnist.train import warm_up
+from fmnist.jobs import JobSnapshot, TrainingJob, pool, running_jobs
+
+if TYPE_CHECKING:
+    import torch
+
+    from fmnist.evaluate import Evaluation
 
 
 def checkpoint_dir() -> Path:
@@ -30,40 +36,34 @@ def store() -> checkpoints.CheckpointStore:
     return checkpoints.CheckpointStore(checkpoint_dir())
 
 
+@st.cache_resource(show_spinner=False)
+def start_workers() -> None:
+    """Once per server process: start the warm spare worker, so that the first Start trains at once."""
+    pool().ensure_spare()
+
+
 @st.cache_resource(show_spinner="Loading Fashion-MNIST ...")
 def dataset():
     """One copy per process, shared read-only by every session."""
+    from fmnist.data import load_dataset
+
     return load_dataset()
 
 
 @st.cache_resource(show_spinner=False)
-def warm_up_in_background() -> threading.Thread:
-    """Once per server process: load and normalise the data and warm PyTorch up off the script thread, so the
-    first Start click trains at once instead of paying seconds of imports."""
+def test_images() -> tuple[np.ndarray, np.ndarray]:
+    """uint8 (10000, 28, 28) test images and int64 labels, read with numpy alone: the Train page shows them."""
+    from fmnist.data import FILES, find_files, read_idx
 
-    def work():
-        device_tensors(dataset(), torch.device("cpu"))
-        warm_up()
-        _freeze_long_lived_objects()
-
-    thread = threading.Thread(target=work, name="fmnist-warm-up", daemon=True)
-    thread.start()
-    return thread
-
-
-def _freeze_long_lived_objects() -> None:
-    """Moves the ~300,000 objects of the imported libraries out of the garbage collector's sight. A full collection
-    scans them all while holding the GIL: 0.1-0.2 s on a quiet core, over a second when it happens in a (niced)
-    training thread on a busy machine, and every page and the health URL wait that long. They live until exit."""
-    import PIL.Image  # noqa: F401
-    import plotly.graph_objects  # noqa: F401  (what the pages import later: freeze it too)
-
-    gc.collect()
-    gc.freeze()
+    files = find_files()
+    images, labels = (read_idx(files[k], FILES[k][1], FILES[k][2]) for k in ("test_images", "test_labels"))
+    return images, labels.astype(np.int64)
 
 
 def test_set() -> tuple[torch.Tensor, torch.Tensor]:
-    _, _, x, y = device_tensors(dataset(), torch.device("cpu"))
+    from fmnist.data import device_tensors
+
+    _, _, x, y = device_tensors(dataset(), "cpu")
     return x, y
 
 
@@ -72,24 +72,44 @@ def _load(path: str, mtime: float) -> checkpoints.Checkpoint:
     return checkpoints.load(Path(path))
 
 
-def load_checkpoint(name: str) -> checkpoints.Checkpoint:
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _model(path: str, mtime: float):
+    """The model of a checkpoint file in eval mode, built once and shared by every page and session. The server's own
+    inference (one image at a time, or the test set once per model) runs on one torch thread, so it never waits at
+    an OpenMP barrier for a core that a training worker holds."""
+    import torch
+
+    torch.set_num_threads(1)
+    return _load(path, mtime).model()
+
+
+def _file(name: str) -> tuple[str, float]:
     path = store().path_for(name)
     if not path.is_file():
         raise checkpoints.CheckpointError(f"{name}: no such checkpoint")
-    return _load(str(path), path.stat().st_mtime)
+    return str(path), path.stat().st_mtime
+
+
+def load_checkpoint(name: str) -> checkpoints.Checkpoint:
+    return _load(*_file(name))
+
+
+def model(name: str):
+    """The checkpoint's model, cached per file: raises CheckpointError or OSError when it cannot be used."""
+    return _model(*_file(name))
 
 
 @st.cache_resource(max_entries=8, show_spinner="Classifying the 10,000 test images ...")
 def _predictions(path: str, mtime: float) -> Evaluation:
-    ckpt = _load(path, mtime)
+    from fmnist.evaluate import evaluate
+
     x, y = test_set()
-    return evaluate(ckpt.model(), x, y)
+    return evaluate(_model(path, mtime), x, y)
 
 
 def predictions(name: str) -> Evaluation:
     """Test-set predictions, computed once per model file and shared by Explore and Evaluate."""
-    path = store().path_for(name)
-    return _predictions(str(path), path.stat().st_mtime)
+    return _predictions(*_file(name))
 
 
 @dataclass
@@ -106,7 +126,7 @@ class SessionRuns:
                 raise RuntimeError("a run is already in progress in this session")
             if self.job is not None:  # earlier runs are drawn as curves only: their insight is dropped
                 self.history.append(dataclasses.replace(self.job.snapshot(), insight=[]))
-            self.job = TrainingJob(config, store(), dataset(), insight=True).start()
+            self.job = TrainingJob(config, store(), insight=True).start()
             return self.job
 
     def close(self) -> None:
@@ -150,7 +170,7 @@ def active_model_caption() -> None:
         st.sidebar.warning("No model yet: train one on the Train page.")
         return
     try:
-        acc = load_checkpoint(name).meta["metrics"]["test_acc"]
+        acc = checkpoints.read_meta(Path(_file(name)[0]))["metrics"]["test_acc"]  # the header alone: no torch
         st.sidebar.caption(f"Active model: **{name}** ({acc:.2f}% test accuracy)")
     except checkpoints.CheckpointError as exc:
         st.sidebar.error(str(exc))

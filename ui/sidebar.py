@@ -16,7 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 import streamlit as st
 
 from fmnist.config import ACTIVATIONS, DEVICES, MAX_LAYERS, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig
-from fmnist.model import DeviceError, device_label, resolve_device
+from fmnist.devices import problem
+from fmnist.jobs import pool
 from ui import share
 
 PRESET_KEY = "cfg_preset"
@@ -63,11 +64,9 @@ def config_sidebar() -> tuple[TrainConfig | None, dict[str, str]]:
         _device_control(slots)
     config = _read_config()
     errors = config.errors()
-    if "device" not in errors:
-        try:
-            resolve_device(config.device)
-        except DeviceError as exc:
-            errors["device"] = str(exc)
+    device_problem = problem(config.device, pool().devices())  # known once a worker has looked
+    if "device" not in errors and device_problem:
+        errors["device"] = device_problem
     for name, message in errors.items():
         slots.get(name, slots["hidden"]).error(message)  # every field has a slot; "hidden" is the fallback
     _share(None if errors else config)
@@ -175,8 +174,10 @@ def _data_controls(slots: dict) -> None:
 
 
 def _device_control(slots: dict) -> None:
+    found = pool().devices()
+
     def label(name: str) -> str:
-        return f"auto ({device_label(resolve_device('auto'))})" if name == "auto" else name
+        return f"auto ({found['auto']})" if name == "auto" and found else name
 
     _select("Device", "device", DEVICES, slots, format_func=label)
 

@@ -1,0 +1,147 @@
+"""One training run in a process of its own, started by the app's server (fmnist.jobs) as
+`python -m fmnist.worker IN_FD OUT_FD`.
+
+A crash here (a native fault, an out-of-memory kill, a poisoned CUDA context) costs this run and nothing else.
+The process imports torch and warms it up before it is given a run, so a waiting spare starts training at once.
+
+The protocol is plain data (dicts of numbers, strings, lists and numpy arrays), pickled by
+multiprocessing.connection over two pipes:
+
+    worker -> server   {"kind": "ready", "devices": {...}} once warmed up; for the run: {"kind": "started"}, then
+                       the trainer's events as dicts (step, epoch, note, failed) and one {"kind": "done", ...}
+                       after the checkpoint is saved (or could not be).
+    server -> worker   {"op": "start", "job": {...}} once; then pause, resume, stop, {"op": "lr", "scale": x} and
+                       {"op": "threads", "n": k} at any time.
+
+A worker runs one job and exits, which hands its memory back to the OS. When the server goes away its end of the
+pipes closes, and the worker exits at once: no training process outlives the server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sys
+import threading
+from multiprocessing.connection import Connection
+
+
+def niceness() -> int:
+    """Below the server, which must keep answering while runs train: FMNIST_WORKER_NICE, default 10."""
+    try:
+        return int(os.environ.get("FMNIST_WORKER_NICE", "10"))
+    except ValueError:
+        return 10
+
+
+def main(argv: list[str]) -> None:
+    inbox, outbox = Connection(int(argv[0]), writable=False), Connection(int(argv[1]), readable=False)
+    process_name("fmnist-spare")
+    # Ctrl-C in the server's terminal reaches its whole process group: stopping is the server's to do (it closes
+    # the pipes). The workers share the server's autogroup, so below it they yield the CPU to it, not to others.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        os.nice(niceness())
+    except OSError:
+        pass
+    import torch
+
+    from . import devices
+    from .data import device_tensors
+    from .train import warm_up
+
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    warm_up()
+    try:
+        device_tensors(None, "cpu")  # map the shared normalised dataset now, not after Start
+    except Exception:  # noqa: BLE001 - a missing dataset is the run's to report, with its message
+        pass
+    outbox.send({"kind": "ready", "devices": devices.available(), "pid": os.getpid()})
+    try:
+        message = inbox.recv()
+    except (EOFError, OSError):
+        os._exit(0)  # the server went away before giving this spare a run
+    if message.get("op") != "start":
+        os._exit(0)
+    process_name("fmnist-train")
+    run(message["job"], inbox, outbox)
+    outbox.close()
+    os._exit(0)  # skip interpreter teardown: the results are sent, and a finished run should free its slot now
+
+
+def run(job: dict, inbox: Connection, outbox: Connection) -> None:
+    from . import checkpoints
+    from .config import TrainConfig
+    from .model import DeviceError, device_label, resolve_device
+    from .train import RunControl, train
+
+    config = TrainConfig.from_dict(job["config"])
+    control = RunControl()
+    control.set_threads(job.get("threads"))
+    if job.get("paused"):
+        control.pause()
+    threading.Thread(target=listen, args=(inbox, control), name="fmnist-control", daemon=True).start()
+    try:
+        device = device_label(resolve_device(config.device))
+    except DeviceError:
+        device = config.device  # train() fails the run with the reason
+    outbox.send({"kind": "started", "device": device})
+    for ev in train(config, control=control, log_every=job.get("log_every", 25), insight=job.get("insight", False)):
+        if ev.kind == "done":
+            outbox.send(finish(ev.result, job, checkpoints))
+        else:
+            outbox.send(event_dict(ev))
+
+
+def process_name(name: str) -> None:
+    """What `ps` and `top` call this process (Linux): a spare waiting for a run, or a run training."""
+    try:
+        with open("/proc/self/comm", "w") as f:
+            f.write(name)
+    except OSError:
+        pass
+
+
+def event_dict(ev) -> dict:
+    """A trainer event as plain data; every field crosses as it is (numbers, strings, lists, numpy arrays)."""
+    return {f.name: getattr(ev, f.name) for f in dataclasses.fields(ev)}
+
+
+def finish(result, job: dict, checkpoints) -> dict:
+    """Saves the run where the server asked; a failed save keeps every metric in the server's snapshot and says why."""
+    out = {"kind": "done", "test_acc": result.test_acc, "test_loss": result.test_loss, "device": result.device,
+           "stopped": result.stopped, "best_epoch": result.best_epoch, "lr_changes": list(result.lr_changes),
+           "checkpoint": None, "save_error": None}
+    store = checkpoints.CheckpointStore(job["store"])
+    meta = checkpoints.run_meta(result, job.get("command", "the fmnist app's Train page"), **job.get("meta", {}))
+    try:
+        name = job.get("name") or store.unique_name(result.config, result.test_acc)
+        out["checkpoint"] = store.save_new(name, result.model, meta).name.removesuffix(checkpoints.SUFFIX)
+    except (checkpoints.CheckpointError, OSError) as exc:
+        out["save_error"] = f"{exc}. The run's metrics are kept in this session."
+    return out
+
+
+def listen(inbox: Connection, control) -> None:
+    """Turns the server's messages into the RunControl calls the trainer reads between steps."""
+    while True:
+        try:
+            message = inbox.recv()
+        except (EOFError, OSError):
+            os._exit(0)  # the server is gone: nobody is left to save this run for
+        op = message.get("op")
+        if op == "pause":
+            control.pause()
+        elif op == "resume":
+            control.resume()
+        elif op == "stop":
+            control.stop()
+        elif op == "lr":
+            control.set_lr_scale(message["scale"])
+        elif op == "threads":
+            control.set_threads(message["n"])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
