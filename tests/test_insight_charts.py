@@ -74,7 +74,7 @@ def test_filters_figure_refuses_the_wrong_shape():
 def test_projection_has_one_trace_per_class_with_its_points():
     labels = np.array([0, 1, 1, 3, 3, 3, 9, 0, 1, 1, 5, 5])  # extra labels beyond the points are ignored
     coords = np.arange(20, dtype=np.float32).reshape(10, 2)
-    fig = ic.projection_figure(coords, labels)
+    fig = ic.projection_animation([coords], labels)  # one epoch: its static view is that frame
     traces = {t.name: t for t in fig.data}
     assert list(traces) == [CLASSES[c] for c in (0, 1, 3, 9)]  # only classes that occur, in class order
     counts = {name: len(t.x) for name, t in traces.items()}

@@ -112,14 +112,6 @@ def _projection_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
     return fig
 
 
-def projection_figure(coords: np.ndarray, labels: np.ndarray, title: str = "The learned space",
-                      height: int = 520) -> go.Figure:
-    """Test images placed by the first two principal components of the last hidden layer, one trace per class;
-    each point's customdata is its test-set index. The first len(coords) labels belong to the points."""
-    coords, labels = _check(coords, labels)
-    return _projection_layout(go.Figure(_class_traces(coords, labels)), title, height)
-
-
 def frame_picks(n: int, max_frames: int = MAX_FRAMES) -> list[int]:
     """Indices of at most max_frames of n frames, evenly spread, always the first and the last."""
     if n <= max_frames:
