@@ -14,7 +14,9 @@ def write_idx(path, arr: np.ndarray, magic: int | None = None, compress: bool = 
     magic = magic if magic is not None else 2048 + arr.ndim
     header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in arr.shape)
     blob = header + arr.astype(np.uint8).tobytes()
-    (gzip.open if compress else open)(path, "wb").write(blob)
+    # Closed before it is read back: since Python 3.12 gzip buffers writes until close.
+    with (gzip.open if compress else open)(path, "wb") as f:
+        f.write(blob)
     return path
 
 
