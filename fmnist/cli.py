@@ -181,7 +181,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from .data import PROJECT_DATA, DataError, download, find_files, load_dataset
+    from .data import DataError, download, download_root, find_files, load_dataset
 
     try:
         files = find_files(args.data_dir)
@@ -189,8 +189,9 @@ def cmd_data(args) -> int:
         if args.data_dir or args.no_download:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        print(f"Fashion-MNIST not found locally; downloading into {PROJECT_DATA} ...", file=sys.stderr, flush=True)
-        files = download(PROJECT_DATA)
+        root = download_root()
+        print(f"Fashion-MNIST not found locally; downloading into {root} ...", file=sys.stderr, flush=True)
+        files = download(root)
     ds = load_dataset(args.data_dir)
     info = {"source": str(ds.source), "train": int(ds.train_images.shape[0]), "test": int(ds.test_images.shape[0]),
             "files": {k: str(v) for k, v in files.items()}}
