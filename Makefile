@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8501
 APT_DATA := dataset-fashion-mnist
 
-.PHONY: run test data browser bench lint clean
+.PHONY: run test data browser bench gpu-check lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ run: data
 test: data browser $(VENV)/.stamp-dev
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# On a machine with a CUDA GPU: the tests marked gpu (graph against eager, presets, the app's worker, the bench),
+# then the bench on CUDA with its 20 seed-preset epochs end to end.
+gpu-check: data $(VENV)/.stamp-dev
+	$(BIN)/python -m pytest -m gpu -v -rs
+	$(BIN)/python -m fmnist bench --device cuda --json
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check .

@@ -80,13 +80,13 @@ def config_from_args(args) -> TrainConfig:
 
 
 def cmd_train(args) -> int:
-    from . import checkpoints
+    from . import checkpoints, progress
     from .model import DeviceError, resolve_device
     from .train import train
 
     config = config_from_args(args)
     try:
-        resolve_device(config.device)
+        device = resolve_device(config.device)
     except DeviceError as exc:
         raise UsageError(str(exc)) from None
     store = checkpoints.CheckpointStore()
@@ -96,7 +96,10 @@ def cmd_train(args) -> int:
     command = "python -m fmnist " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
     if not args.json:
         print(f"Training {config.describe()} on {config.device}", flush=True)
-    for ev in train(config):
+    bar = progress.epoch_bar(sys.stdout, config, args.json)
+    for ev in train(config, log_every=progress.log_every(bar, device)):
+        if bar is not None:
+            bar.update(ev)  # erases itself before any other line
         if ev.kind == "note":
             print(ev.message, file=sys.stderr, flush=True)
         elif ev.kind == "epoch":
@@ -179,7 +182,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from .data import PROJECT_DATA, DataError, download, find_files, load_dataset
+    from .data import DataError, download, download_root, find_files, load_dataset
 
     try:
         files = find_files(args.data_dir)
@@ -187,8 +190,9 @@ def cmd_data(args) -> int:
         if args.data_dir or args.no_download:
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        print(f"Fashion-MNIST not found locally; downloading into {PROJECT_DATA} ...", file=sys.stderr, flush=True)
-        files = download(PROJECT_DATA)
+        root = download_root()
+        print(f"Fashion-MNIST not found locally; downloading into {root} ...", file=sys.stderr, flush=True)
+        files = download(root)
     ds = load_dataset(args.data_dir)
     info = {"source": str(ds.source), "train": int(ds.train_images.shape[0]), "test": int(ds.test_images.shape[0]),
             "files": {k: str(v) for k, v in files.items()}}

@@ -71,6 +71,9 @@ class TrainConfig:
         train_n = TRAIN_SIZE - (self.val_size if "val_size" not in e else 0)
         if not _is_int(self.batch_size) or not 1 <= self.batch_size <= train_n:
             e["batch_size"] = f"batch size must be between 1 and the {train_n:,} training images"
+        elif self.batch_norm is True and self.batch_size == 1:
+            # Batch norm normalises over the batch: one image has no spread, and PyTorch refuses it at step 1.
+            e["batch_size"] = "batch norm needs at least 2 images a batch: raise the batch size or turn batch norm off"
         if not _is_int(self.epochs) or not 1 <= self.epochs <= MAX_EPOCHS:
             e["epochs"] = f"epochs must be between 1 and {MAX_EPOCHS}"
         if not _is_int(self.seed) or not 0 <= self.seed < 2**63:

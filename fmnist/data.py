@@ -34,7 +34,7 @@ PROJECT_DATA = Path(__file__).resolve().parent.parent / "data"
 DEBIAN_DATA = Path("/usr/share/datasets/fashion-mnist")
 HOW_TO_GET = (
     "Get it one of two ways: on Debian/Ubuntu run `apt-get install -y dataset-fashion-mnist`, "
-    "or connect to the internet and run `python -m fmnist data --download`."
+    "or connect to the internet and run `python -m fmnist data`, which downloads it when it is not found."
 )
 
 
@@ -66,6 +66,13 @@ def _find_file(folder: Path, stem: str) -> Path | None:
             if (sub / name).is_file():
                 return sub / name
     return None
+
+
+def download_root() -> Path:
+    """Where `python -m fmnist data` downloads to: FMNIST_DATA_DIR when set (it is then the only place searched),
+    else ./data."""
+    explicit = os.environ.get("FMNIST_DATA_DIR")
+    return Path(explicit) if explicit else PROJECT_DATA
 
 
 def find_files(data_dir: str | os.PathLike | None = None) -> dict[str, Path]:

@@ -88,6 +88,7 @@ def test_data_command(capsys):
     (["train", "--optimizer", "rmsprop"], "invalid choice"),
     (["train", "--epochs", "0"], "epochs"),
     (["train", "--batch-size", "70000"], "batch size"),
+    (["train", "--batch-norm", "--batch-size", "1"], "batch norm needs at least 2 images"),
     (["train", "--lr", "nan"], "learning rate"),
     (["train", "--out", "x.pt"], "--out must end in .safetensors"),
     (["bench", "--steps", "0"], "--steps"),

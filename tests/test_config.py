@@ -35,6 +35,7 @@ def test_seed_preset_is_the_notebook():
     ({"schedule": "step"}, "schedule"),
     ({"label_smoothing": -0.1}, "label_smoothing"),
     ({"keep_best": True}, "keep_best"),
+    ({"batch_norm": True, "batch_size": 1}, "batch_size"),
 ])
 def test_each_bad_field_gets_its_own_message(changes, field):
     errors = SEED.replace(**changes).errors()
@@ -70,3 +71,10 @@ def test_model_matches_config_and_parameter_count():
     names = [type(m).__name__ for m in MLP(SEED)]
     assert names == ["Linear", "ReLU"] * 3 + ["Linear"]
     assert parameter_count(SEED) == 784 * 1024 + 1024 + 1024 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
+
+
+def test_batch_norm_needs_two_images_a_batch():
+    # PyTorch's own refusal, at the first step, is a raw ValueError ("Expected more than 1 value per channel").
+    assert "batch norm needs at least 2 images" in SEED.replace(batch_norm=True, batch_size=1).errors()["batch_size"]
+    assert SEED.replace(batch_size=1).errors() == {}
+    assert SEED.replace(batch_norm=True, batch_size=2).errors() == {}

@@ -1,5 +1,10 @@
 import gzip
+import os
+import re
+import shlex
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,7 +19,9 @@ def write_idx(path, arr: np.ndarray, magic: int | None = None, compress: bool = 
     magic = magic if magic is not None else 2048 + arr.ndim
     header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in arr.shape)
     blob = header + arr.astype(np.uint8).tobytes()
-    (gzip.open if compress else open)(path, "wb").write(blob)
+    # Closed before it is read back: since Python 3.12 gzip buffers writes until close.
+    with (gzip.open if compress else open)(path, "wb") as f:
+        f.write(blob)
     return path
 
 
@@ -87,7 +94,22 @@ def test_missing_data_message_says_how_to_get_it(tmp_path):
         find_files(tmp_path)
     msg = str(exc.value)
     assert "train-images-idx3-ubyte" in msg and "apt-get install -y dataset-fashion-mnist" in msg
-    assert "--download" in msg
+    assert "`python -m fmnist data`" in msg
+
+
+def test_the_advised_command_runs_and_downloads_where_the_data_is_looked_for(tmp_path):
+    """The command in the missing-data message, run as printed: with FMNIST_DATA_DIR on an empty folder it reaches
+    the download into that folder, which here fails fast on a proxy that refuses (no test downloads 30 MB)."""
+    advised = re.search(r"`(python -m fmnist [^`]*)`", data.HOW_TO_GET).group(1)
+    argv = [sys.executable, *shlex.split(advised)[1:]]
+    refuse = "http://127.0.0.1:9"  # the discard port: connection refused
+    env = {**os.environ, "FMNIST_DATA_DIR": str(tmp_path / "nowhere"), "https_proxy": refuse, "HTTPS_PROXY": refuse,
+           "http_proxy": refuse, "HTTP_PROXY": refuse, "no_proxy": "", "NO_PROXY": ""}
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env, cwd=data.PROJECT_DATA.parent)
+    assert "unrecognized arguments" not in proc.stderr and proc.returncode != 2, proc.stderr
+    assert f"downloading into {tmp_path / 'nowhere'}" in proc.stderr, proc.stderr
+    assert proc.returncode == 1 and "error: Download failed" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_search_order_prefers_explicit_dir_and_env(tmp_path, monkeypatch):
