@@ -37,19 +37,17 @@ if errors:
 
 pg = session.engine(setup)
 playing = session.playing()
-buttons = st.columns([1, 1, 1, 3, 2], vertical_alignment="bottom")
-if playing:
-    buttons[0].button("Pause", key="pg_pause", icon=":material/pause:", on_click=session.pause,
-                      width="stretch")
-else:
-    buttons[0].button("Play", key="pg_play", icon=":material/play_arrow:", type="primary", on_click=session.play,
-                      width="stretch")
-buttons[1].button("Step", key="pg_step", icon=":material/skip_next:", on_click=session.step,
+buttons = st.columns([1, 1, 1, 1, 3, 2], vertical_alignment="bottom")
+buttons[0].button("Play", key="pg_play", icon=":material/play_arrow:", type="primary", on_click=session.play,
+                  width="stretch", disabled=playing)
+buttons[1].button("Pause", key="pg_pause", icon=":material/pause:", on_click=session.pause, width="stretch",
+                  disabled=not playing)
+buttons[2].button("Step", key="pg_step", icon=":material/skip_next:", on_click=session.step,
                   width="stretch", help="Train on one batch")
-buttons[2].button("Reset", key="pg_reset", icon=":material/restart_alt:", on_click=session.reset,
+buttons[3].button("Reset", key="pg_reset", icon=":material/restart_alt:", on_click=session.reset,
                   width="stretch", help="Back to the first weights")
-speed = buttons[3].select_slider("Steps per redraw", SPEEDS, value=10, key="pg_speed")
-show_test = buttons[4].toggle("Show test points", value=True, key="pg_show_test")
+speed = buttons[4].select_slider("Steps per redraw", SPEEDS, value=10, key="pg_speed")
+show_test = buttons[5].toggle("Show test points", value=True, key="pg_show_test")
 
 
 @st.fragment(run_every=FRAME_S if playing else None)

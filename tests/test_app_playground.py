@@ -82,7 +82,8 @@ def test_page_opens_on_the_default_setup_at_step_0(ckpt_dir):
     figs = figures(at)
     expected = Playground(Setup())
     np.testing.assert_allclose(surface(at), np.round(expected.grid().output, 3))
-    assert len(figs["network"]["layout"]["images"]) == 2 + 2 + 1  # inputs, hidden units, output
+    assert len(figs["network"]["layout"]["images"]) == 1  # the thumbnails' sheet
+    assert len(figs["network"]["data"][-1]["x"]) == 2 * 2 + 2  # one hover point per weight
     assert any(m.value.startswith("**xor, 2 → 2 → 1 tanh**") for m in at.markdown)
 
 
@@ -104,9 +105,9 @@ def test_play_trains_each_redraw_and_pause_stops(ckpt_dir):
     run(at.select_slider(key="pg_speed").set_value(5))
     run(at.button(key="pg_play").click())
     assert step_of(at) == 5  # this run's redraw already trained: the timer repeats it while playing
-    assert "pg_pause" in [b.key for b in at.button] and "pg_play" not in [b.key for b in at.button]
+    assert at.button(key="pg_play").disabled and not at.button(key="pg_pause").disabled
     run(at.button(key="pg_pause").click())
-    assert step_of(at) == 5 and "pg_play" in [b.key for b in at.button]
+    assert step_of(at) == 5 and not at.button(key="pg_play").disabled and at.button(key="pg_pause").disabled
     assert len(figures(at)["loss"]["data"][0]["x"]) == 2  # the loss curve: step 0 and step 5
 
 
@@ -129,9 +130,9 @@ def test_story_buttons_set_the_controls_and_explain(ckpt_dir, key):
     [info] = at.info
     assert info.value.startswith(f"**{lesson.title}.**")
     assert len(re.findall(r"[.!?](\s|$)", lesson.why)) == 2  # the issue asks for two sentences
-    assert "pg_pause" in [b.key for b in at.button]  # it trains at once
-    hidden = len(lesson.setup.hidden)
-    assert len(figures(at)["network"]["layout"]["images"]) == 2 + sum(lesson.setup.hidden) + 1, hidden
+    assert at.button(key="pg_play").disabled  # it trains at once
+    sizes = (2, *lesson.setup.hidden, 1)
+    assert len(array(figures(at)["network"]["data"][-1]["x"])) == sum(a * b for a, b in zip(sizes, sizes[1:]))
 
 
 @pytest.mark.parametrize("key, value, message", [

@@ -23,8 +23,8 @@ BLUE = np.array([37, 99, 235])
 CLASS_COLORS = ("#ea580c", "#2563eb")
 TRAIN_COLOR, TEST_COLOR = "#4f46e5", "#ea580c"  # the loss curves, as on the Train page (ui/charts.py)
 SCALE = [[0.0, "#ea580c"], [0.5, "#ffffff"], [1.0, "#2563eb"]]
-THUMB_PIXELS = 40  # each unit's thumbnail: every other grid point of the 80 x 80 pass
-NODE = 0.36  # a thumbnail's side, in the diagram's units (one layer column apart = 1)
+THUMB_PIXELS = 20  # a thumbnail: every 4th point of the 80 x 80 grid, enough for a unit's shape
+NODE = 0.45  # a thumbnail's side, in the diagram's units (one layer column apart = 1)
 EDGE_BUCKETS = 8  # edges are drawn in this many widths per sign: a few traces, however many edges
 
 
@@ -47,9 +47,9 @@ def unit_values(activation: str, out: np.ndarray) -> np.ndarray:
 
 
 def png_uri(rgb: np.ndarray) -> str:
-    """An RGB array, row 0 at the bottom of the plane, as a PNG data URI (images have row 0 at the top)."""
+    """An RGB(A) array, row 0 at the bottom of the plane, as a PNG data URI (images have row 0 at the top)."""
     buf = io.BytesIO()
-    Image.fromarray(np.flipud(rgb)).save(buf, format="PNG", compress_level=1)  # fast: a frame has ~50 of them
+    Image.fromarray(np.flipud(rgb)).save(buf, format="PNG", compress_level=1)  # fast: one at every redraw
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
@@ -93,15 +93,33 @@ def _thumbnails(pg: Playground, grid: Grid) -> list[list[np.ndarray]]:
     return [[v[::step, ::step] for v in layer] for layer in layers]
 
 
+def thumbnail_sheet(pos, thumbs) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """Every node's thumbnail on one transparent RGBA sheet (row 0 at the bottom, like the plane), and where the
+    sheet goes in the diagram: (left, bottom, width, height). One image, not one per node: fifty small PNGs and
+    their layout entries cost the server and the browser several times more at every redraw."""
+    px = THUMB_PIXELS / NODE  # pixels per diagram unit
+    xs = [x for layer in pos for x, _ in layer]
+    ys = [y for layer in pos for _, y in layer]
+    left, bottom = min(xs) - NODE / 2, min(ys) - NODE / 2
+    width, height = max(xs) - min(xs) + NODE, max(ys) - min(ys) + NODE
+    sheet = np.zeros((round(height * px), round(width * px), 4), dtype=np.uint8)
+    for layer, pictures in zip(pos, thumbs):
+        for (x, y), values in zip(layer, pictures):
+            r, c = round((y - bottom) * px - THUMB_PIXELS / 2), round((x - left) * px - THUMB_PIXELS / 2)
+            h, w = values.shape
+            sheet[r:r + h, c:c + w, :3] = diverging_rgb(values)
+            sheet[r:r + h, c:c + w, 3] = 255
+    return sheet, (left, bottom, width, height)
+
+
 def network_figure(pg: Playground, grid: Grid) -> go.Figure:
     """The network as in Playground: every node a thumbnail of its output over the plane, every edge coloured by
     its weight's sign and as thick as its magnitude; hover over an edge's middle for its weight."""
     sizes = layer_sizes(pg)
     pos = node_positions(sizes)
-    # Images and annotations go in with the layout at once: one add_layout_image call per node costs ~30 ms each.
-    images = [{"source": png_uri(diverging_rgb(values)), "x": x, "y": y, "xref": "x", "yref": "y", "sizex": NODE,
-               "sizey": NODE, "xanchor": "center", "yanchor": "middle", "layer": "above", "sizing": "stretch"}
-              for nodes, thumbs in zip(pos, _thumbnails(pg, grid)) for (x, y), values in zip(nodes, thumbs)]
+    sheet, box = thumbnail_sheet(pos, _thumbnails(pg, grid))
+    images = [{"source": png_uri(sheet), "xref": "x", "yref": "y", "x": box[0], "y": box[1], "sizex": box[2],
+               "sizey": box[3], "xanchor": "left", "yanchor": "bottom", "layer": "above", "sizing": "stretch"}]
     labels = [{"x": x - NODE / 2 - 0.04, "y": y, "text": name, "showarrow": False, "xanchor": "right",
                "font": {"size": 11}} for (x, y), name in zip(pos[0], pg.setup.features)]
     columns = ["inputs", *(f"layer {i + 1}" for i in range(len(pg.setup.hidden))), "output"]
