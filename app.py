@@ -7,6 +7,7 @@ from ui.session import start_workers
 st.set_page_config(page_title="fmnist: train an MLP on Fashion-MNIST", page_icon="👕", layout="wide")
 
 pages = [
+    st.Page("pages/playground.py", title="Playground", icon=":material/scatter_plot:"),
     st.Page("pages/train.py", title="Train", icon="🏋️", default=True),
     st.Page("pages/explore.py", title="Explore", icon="🔎"),
     st.Page("pages/evaluate.py", title="Evaluate", icon="📊"),

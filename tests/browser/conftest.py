@@ -55,7 +55,8 @@ EXCEPTION = "[data-testid='stException']"
 NAV_LINK = "[data-testid='stSidebarNavLink']"
 
 # st.Page's url_path defaults to the script's name; the default page (Train) lives at "/".
-PAGES = {"Train": "", "Explore": "explore", "Evaluate": "evaluate", "Classify": "classify", "Models": "models"}
+PAGES = {"Playground": "playground",
+         "Train": "", "Explore": "explore", "Evaluate": "evaluate", "Classify": "classify", "Models": "models"}
 
 
 def pytest_configure(config):

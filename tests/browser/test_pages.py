@@ -19,6 +19,7 @@ from tests.browser.conftest import NAV_LINK, PAGES, assert_no_exception, choose,
 
 # Something each page shows once it has run to the end, found by widget key where there is one.
 PAGE_CONTENT = {
+    "Playground": ".st-key-pg_surface .js-plotly-plot",
     "Train": ".st-key-train_start button",
     "Explore": ".st-key-explore_true",
     "Evaluate": ".st-key-evaluate_confusion .js-plotly-plot",

@@ -1,0 +1,111 @@
+"""The Playground page in a real browser: it plays (the heatmap changes at every redraw, counted here), pauses,
+steps and resets; the story's buttons fill the controls; the URL they leave behind restores the setup.
+
+Screenshots: test-artifacts/screenshots/playground*.png (the README's are copies of these)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import goto, shot, wait_idle
+
+STATUS = ".st-key-pg_status"
+SURFACE = ".st-key-pg_surface .js-plotly-plot"
+
+
+def page_url(server) -> str:
+    return f"{server.url}/playground"
+
+
+def step(page: Page) -> int:
+    text = page.locator(STATUS).inner_text()  # "Step 1,234 · training loss ..."
+    return int(text.split("·")[0].removeprefix("Step").strip().replace(",", ""))
+
+
+def surface(page: Page) -> str | None:
+    """The heatmap's values as the browser holds them (plotly's typed-array text for numpy data, else JSON); None
+    in the moment a redraw replaces the chart."""
+    return page.evaluate("""sel => { const gd = document.querySelector(sel);
+        if (!gd || !gd.data) return null;
+        const z = gd.data[0].z; return typeof z.bdata === "string" ? z.bdata : JSON.stringify(z); }""", SURFACE)
+
+
+def click(page: Page, key: str) -> None:
+    """Clicks a button by its key once the page has finished the run it is in."""
+    wait_idle(page)
+    page.locator(f".st-key-{key} button").click()
+
+
+def test_play_pause_step_reset(page: Page, server):
+    goto(page, page_url(server))
+    expect(page.locator(SURFACE)).to_be_visible()
+    assert step(page) == 0
+    first = surface(page)
+
+    click(page, "pg_play")
+    expect(page.locator(".st-key-pg_pause button")).to_be_enabled()
+    # While it plays, watch the redraws the browser shows: each one a new step count and a new heatmap. The rate is
+    # printed, not asserted: on a shared two-core machine it says more about the load than about the page.
+    seen, surfaces, start = {step(page)}, {surface(page)}, time.monotonic()
+    while (len(seen) < 6 or len(surfaces) < 6) and time.monotonic() - start < 90:
+        page.wait_for_timeout(20)
+        seen.add(step(page))
+        surfaces.add(surface(page))
+        surfaces.discard(None)
+    elapsed = time.monotonic() - start
+    print(f"\nPlayground redraws while playing: {(len(seen) - 1) / elapsed:.1f} a second "
+          f"({len(seen) - 1} new step counts in {elapsed:.1f} s; load average {os.getloadavg()[0]:.1f})")
+    assert len(seen) >= 6 and len(surfaces) >= 6, (seen, len(surfaces))
+    shot(page, "playground-playing")
+
+    click(page, "pg_pause")
+    expect(page.locator(".st-key-pg_play button")).to_be_enabled()
+    wait_idle(page)
+    paused = step(page)
+    page.wait_for_timeout(800)
+    assert step(page) == paused > 0
+
+    click(page, "pg_step")
+    expect(page.locator(STATUS)).to_contain_text(f"Step {paused + 1:,} ")
+
+    click(page, "pg_reset")
+    expect(page.locator(STATUS)).to_contain_text("Step 0 ")
+    wait_idle(page)
+    assert surface(page) == first  # the same first weights
+
+
+def test_story_buttons_set_the_controls_and_the_link_restores_them(page: Page, server, browser):
+    goto(page, page_url(server))
+    page.get_by_role("button", name="3. Spirals need depth").click()
+    expect(page.locator(".st-key-dataset input")).to_have_value("spirals")
+    expect(page.locator(".st-key-layers input")).to_have_value("3")
+    for i in (1, 2, 3):
+        expect(page.locator(f".st-key-units_{i} input")).to_have_value("8")
+    expect(page.locator(".st-key-lr input[type='range']")).to_have_attribute("aria-valuetext", "0.1")
+    expect(page.get_by_text("Spirals need depth.", exact=False).last).to_be_visible()
+    page.wait_for_function("sel => parseInt(document.querySelector(sel).innerText.replace(/[^0-9]/g, '')) >= 1500",
+                           arg=STATUS, timeout=120_000)  # let it learn the spirals for the screenshot
+    click(page, "pg_pause")
+    wait_idle(page)
+    shot(page, "playground")
+    link = page.url
+    assert "dataset=spirals" in link and "layers=3" in link and "units_3=8" in link
+
+    page.get_by_role("button", name="1. XOR with a line").click()
+    expect(page.locator(".st-key-layers input")).to_have_value("0")
+    expect(page.locator(".st-key-units_1")).to_have_count(0)
+    expect(page.get_by_text("XOR with a line.", exact=False).last).to_be_visible()
+
+    other = browser.new_page()  # a new session, as a person opening a shared link
+    try:
+        goto(other, link)
+        expect(other.locator(".st-key-dataset input")).to_have_value("spirals")
+        expect(other.locator(".st-key-units_2 input")).to_have_value("8")
+        expect(other.locator(".st-key-lr input[type='range']")).to_have_attribute("aria-valuetext", "0.1")
+        expect(other.get_by_text("spirals, 2 → 8 → 8 → 8 → 1 tanh", exact=False)).to_be_visible()
+        assert step(other) == 0
+    finally:
+        other.close()

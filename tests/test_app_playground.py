@@ -1,0 +1,173 @@
+"""The Playground page driven through Streamlit's AppTest: controls, the story's buttons, Play/Pause/Step/Reset,
+bad input refused next to its control, and a link's parameters restoring the setup. The live redraw (a timer) is
+covered by tests/browser/test_playground.py."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from fmnist.playground import LESSONS, Playground, Setup
+from ui.playground_controls import widget_values
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGE = "pages/playground.py"
+
+
+def open_page(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update(query or {})
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def run(changed) -> AppTest:
+    """Runs the page after a widget change (a widget's run() reruns its app)."""
+    at = changed.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def status(at: AppTest) -> str:
+    [line] = [m.value for m in at.markdown if m.value.startswith("Step **")]
+    return line
+
+
+def step_of(at: AppTest) -> int:
+    return int(re.match(r"Step \*\*([\d,]+)\*\*", status(at)).group(1).replace(",", ""))
+
+
+def figures(at: AppTest) -> dict[str, dict]:
+    return {key: json.loads(el.proto.spec)
+            for key, el in zip(("surface", "loss", "network"), at.get("plotly_chart"))}
+
+
+def array(value) -> np.ndarray:
+    """A plotly JSON array: a list, or plotly's typed-array form for numpy data ({"dtype", "bdata", "shape"})."""
+    if isinstance(value, dict):
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
+    return np.array(value, dtype=float)
+
+
+def surface(at: AppTest) -> np.ndarray:
+    return array(figures(at)["surface"]["data"][0]["z"])
+
+
+def controls(at: AppTest) -> dict:
+    keys = ("dataset", "activation")
+    values = {k: at.selectbox(key=k).value for k in keys}
+    values.update({k: at.number_input(key=k).value for k in ("points", "noise", "train_fraction", "seed", "layers",
+                                                             "batch_size", "l1", "l2")})
+    values.update(lr=at.select_slider(key="lr").value, features=list(at.multiselect(key="features").value))
+    values.update({f"units_{i + 1}": at.number_input(key=f"units_{i + 1}").value for i in range(values["layers"])})
+    return values
+
+
+def test_page_opens_on_the_default_setup_at_step_0(ckpt_dir):
+    at = open_page()
+    assert at.title[0].value.startswith("Playground")
+    assert controls(at) == widget_values(Setup())
+    assert step_of(at) == 0 and not at.sidebar.error
+    assert [b.label for b in at.button][:3] == [f"{i + 1}. {lesson.title}" for i, lesson in enumerate(LESSONS.values())]
+    figs = figures(at)
+    expected = Playground(Setup())
+    np.testing.assert_allclose(surface(at), np.round(expected.grid().output, 3))
+    assert len(figs["network"]["layout"]["images"]) == 1  # the thumbnails' sheet
+    assert len(figs["network"]["data"][-1]["x"]) == 2 * 2 + 2  # one hover point per weight
+    assert any(m.value.startswith("**xor, 2 → 2 → 1 tanh**") for m in at.markdown)
+
+
+def test_step_trains_one_batch_and_reset_returns_to_the_first_weights(ckpt_dir):
+    at = open_page()
+    first = surface(at)
+    run(at.button(key="pg_step").click())
+    assert step_of(at) == 1 and not np.array_equal(surface(at), first)
+    pg = Playground(Setup())
+    pg.step()
+    assert f"training loss **{pg.metrics().train_loss:.3f}**" in status(at)
+    run(at.button(key="pg_reset").click())
+    assert step_of(at) == 0
+    np.testing.assert_array_equal(surface(at), first)
+
+
+def test_play_trains_each_redraw_and_pause_stops(ckpt_dir):
+    at = open_page()
+    run(at.select_slider(key="pg_speed").set_value(5))
+    run(at.button(key="pg_play").click())
+    assert step_of(at) == 5  # this run's redraw already trained: the timer repeats it while playing
+    assert at.button(key="pg_play").disabled and not at.button(key="pg_pause").disabled
+    run(at.button(key="pg_pause").click())
+    assert step_of(at) == 5 and not at.button(key="pg_play").disabled and at.button(key="pg_pause").disabled
+    assert len(figures(at)["loss"]["data"][0]["x"]) == 2  # the loss curve: step 0 and step 5
+
+
+def test_training_settings_apply_without_starting_over(ckpt_dir):
+    at = open_page()
+    run(at.button(key="pg_step").click())
+    run(at.select_slider(key="lr").set_value(0.1))
+    assert step_of(at) == 1  # the same network, trained on with the new rate
+    run(at.selectbox(key="activation").set_value("relu"))
+    assert step_of(at) == 0  # a different network starts over
+
+
+@pytest.mark.parametrize("key", list(LESSONS))
+def test_story_buttons_set_the_controls_and_explain(ckpt_dir, key):
+    at = open_page()
+    run(at.number_input(key="noise").set_value(0.3))  # something the lesson must undo
+    run(at.button(key=f"pg_lesson_{key}").click())
+    lesson = LESSONS[key]
+    assert controls(at) == widget_values(lesson.setup)
+    [info] = at.info
+    assert info.value.startswith(f"**{lesson.title}.**")
+    assert len(re.findall(r"[.!?](\s|$)", lesson.why)) == 2  # the issue asks for two sentences
+    assert at.button(key="pg_play").disabled  # it trains at once
+    sizes = (2, *lesson.setup.hidden, 1)
+    assert len(array(figures(at)["network"]["data"][-1]["x"])) == sum(a * b for a, b in zip(sizes, sizes[1:]))
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("units_1", 9, "each layer needs 1 to 8 units"),
+    ("layers", 7, "use 0 to 6 hidden layers (got 7)"),
+    ("noise", -0.5, "noise must be between 0 and 1"),
+    ("points", 0, "use 20 to 2000 points (got 0)"),
+])
+def test_impossible_settings_are_refused_next_to_their_control(ckpt_dir, key, value, message):
+    at = open_page()
+    run(at.number_input(key=key).set_value(value))
+    errors = [e.value for e in at.sidebar.error]
+    assert len(errors) == 1 and message in errors[0]
+    assert at.warning and not at.get("plotly_chart") and "pg_play" not in [b.key for b in at.button]
+    run(at.number_input(key=key).set_value(widget_values(Setup()).get(key, 2)))
+    assert not at.sidebar.error and step_of(at) == 0
+
+
+def test_no_input_features_is_refused(ckpt_dir):
+    at = open_page()
+    run(at.multiselect(key="features").set_value([]))
+    assert "choose at least one input feature" in at.sidebar.error[0].value
+
+
+def test_link_parameters_restore_the_setup(ckpt_dir):
+    query = {"dataset": "spirals", "layers": "3", "units_1": "8", "units_2": "8", "units_3": "8", "lr": "0.1",
+             "noise": "0.1", "features": ["x1", "x2", "sin x1"], "seed": "3"}
+    at = open_page(query)
+    want = LESSONS["depth"].setup.replace(noise=0.1, features=("x1", "x2", "sin x1"), seed=3)
+    assert controls(at) == widget_values(want)
+    assert any(m.value.startswith("**spirals, 3 → 8 → 8 → 8 → 1 tanh**") for m in at.markdown)
+    np.testing.assert_allclose(surface(at), np.round(Playground(want).grid().output, 3))
+
+
+def test_a_link_with_bad_values_is_refused_not_thrown(ckpt_dir):
+    at = open_page({"points": "-3", "dataset": "moons"})
+    assert at.selectbox(key="dataset").value == "xor"  # an unknown dataset is dropped
+    assert "use 20 to 2000 points (got -3)" in at.sidebar.error[0].value

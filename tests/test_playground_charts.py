@@ -1,0 +1,125 @@
+"""The Playground page's figures, built from a real Playground without a browser."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fmnist.playground import Playground, Setup
+from ui.playground_charts import (
+    BLUE,
+    CLASS_COLORS,
+    NODE,
+    ORANGE,
+    THUMB_PIXELS,
+    diverging_rgb,
+    loss_figure,
+    network_figure,
+    node_positions,
+    png_uri,
+    surface_figure,
+    unit_values,
+)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    pg = Playground(Setup(hidden=(3, 2), features=("x1", "x2", "x1*x2")))
+    for _ in range(200):
+        pg.step()
+    return pg
+
+
+def decode(uri: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+
+
+def test_diverging_colours_orange_white_blue():
+    rgb = diverging_rgb(np.array([-1.0, 0.0, 1.0, -3.0, 0.5]))
+    assert rgb[0].tolist() == ORANGE.tolist() and rgb[1].tolist() == [255, 255, 255]
+    assert rgb[2].tolist() == BLUE.tolist() and rgb[3].tolist() == ORANGE.tolist()  # clipped
+    assert rgb[4].tolist() == [146, 177, 245]  # half way from white to blue
+
+
+def test_unit_values_fit_each_activation_into_minus_one_to_one():
+    out = np.array([0.0, 0.25, 1.0])
+    np.testing.assert_allclose(unit_values("sigmoid", out), [-1, -0.5, 1])
+    np.testing.assert_allclose(unit_values("relu", out * 4), [0, 0.25, 1])
+    np.testing.assert_allclose(unit_values("tanh", out), out)
+    assert not unit_values("relu", np.zeros(3)).any()  # a dead unit stays white, no division by zero
+
+
+def test_png_puts_the_planes_bottom_row_at_the_images_bottom():
+    rgb = np.zeros((4, 3, 3), dtype=np.uint8)
+    rgb[0] = 255  # row 0 of a grid is y = -EXTENT: the bottom
+    img = decode(png_uri(rgb))
+    assert img.shape == (4, 3, 3) and img[-1].min() == 255 and img[0].max() == 0
+
+
+def test_surface_is_the_grid_output_under_every_point(trained):
+    grid = trained.grid()
+    fig = surface_figure(trained, grid)
+    heat, *points = fig.data
+    np.testing.assert_allclose(heat.z, np.round(grid.output, 3))
+    assert heat.zmin == 0 and heat.zmax == 1
+    assert sum(len(t.x) for t in points) == len(trained.y_train) + len(trained.y_test)
+    train0 = next(t for t in points if t.name == "train, class 0")
+    assert len(train0.x) == int((trained.y_train == 0).sum()) and train0.marker.color == CLASS_COLORS[0]
+    assert len(surface_figure(trained, grid, show_test=False).data) == 3
+
+
+def test_network_draws_every_unit_and_every_weight(trained):
+    grid = trained.grid()
+    fig = network_figure(trained, grid)
+    [image] = fig.layout.images  # all thumbnails on one sheet
+    sheet = np.flipud(decode(image.source))  # row 0 at the bottom again, like the grid
+    pos = node_positions([3, 3, 2, 1])
+    assert (image.x, image.y) == (-NODE / 2, pos[1][-1][1] - NODE / 2)  # left of the inputs, under the lowest unit
+    px = sheet.shape[1] / image.sizex
+    assert sheet.shape[0] == round(image.sizey * px) and int((sheet[..., 3] == 255).sum()) == 9 * THUMB_PIXELS ** 2
+
+    def thumbnail(x, y):
+        r, c = round((y - image.y) * px - THUMB_PIXELS / 2), round((x - image.x) * px - THUMB_PIXELS / 2)
+        return sheet[r:r + THUMB_PIXELS, c:c + THUMB_PIXELS, :3]
+
+    # The first hidden unit's thumbnail is its activation over the plane (every 4th grid point), the output's the
+    # surface, as orange-white-blue.
+    np.testing.assert_array_equal(thumbnail(*pos[1][0]), diverging_rgb(grid.units[0][0][::4, ::4]))
+    np.testing.assert_array_equal(thumbnail(*pos[3][0]), diverging_rgb(2 * grid.output[::4, ::4] - 1))
+    weights = np.concatenate([w.ravel() for w in trained.net.weights])
+    hover = next(t for t in fig.data if t.name == "weights")
+    np.testing.assert_allclose(sorted(hover.customdata), sorted(weights))
+    lines = [t for t in fig.data if t.mode == "lines"]
+    assert sum(np.isnan(t.x).sum() for t in lines) == len(weights)  # one segment per weight
+    for t in lines:
+        assert t.line.color == CLASS_COLORS[t.name == "positive"]
+    widest = max(lines, key=lambda t: t.line.width)
+    strongest = weights[np.argmax(np.abs(weights))]
+    assert widest.name == ("positive" if strongest > 0 else "negative")
+    assert [a.text for a in fig.layout.annotations] == ["x1", "x2", "x1*x2"]
+    assert list(fig.layout.xaxis.ticktext) == ["inputs", "layer 1", "layer 2", "output"]
+
+
+def test_a_linear_model_is_inputs_straight_to_the_output():
+    pg = Playground(Setup(hidden=()))
+    fig = network_figure(pg, pg.grid())
+    assert len(next(t for t in fig.data if t.name == "weights").x) == 2
+    sheet = decode(fig.layout.images[0].source)
+    assert int((sheet[..., 3] == 255).sum()) == 3 * THUMB_PIXELS ** 2  # two inputs and the output
+
+
+def test_loss_curves_follow_the_history():
+    pg = Playground(Setup(dataset="gaussians"))
+    history = [pg.metrics()]
+    for _ in range(5):
+        for _ in range(20):
+            pg.step()
+        history.append(pg.metrics())
+    train, test = loss_figure(history).data
+    assert list(train.x) == [0, 20, 40, 60, 80, 100]
+    assert list(train.y) == [m.train_loss for m in history] and list(test.y) == [m.test_loss for m in history]
+    assert train.y[-1] < train.y[0]
