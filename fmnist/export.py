@@ -138,6 +138,9 @@ def write(files: dict[Path, bytes]) -> list[Path]:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             os.replace(tmp, path)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise OSError(exc.errno, exc.strerror, str(path)) from None  # named by the file asked for, not the temp
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
