@@ -1,4 +1,4 @@
-"""`python -m fmnist train | evaluate | predict | bench | data | playground`: the engine without the app."""
+"""`python -m fmnist train | evaluate | predict | export | bench | data | playground`: the engine without the app."""
 
 from __future__ import annotations
 
@@ -183,6 +183,36 @@ def cmd_predict(args) -> int:
     return 1 if failed else 0
 
 
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
+
+
+def cmd_export(args) -> int:
+    from .checkpoints import SUFFIX
+    from .export import export_files, out_path, write
+
+    # --out is checked before the checkpoint is read: a bad argument is reported as one, at once.
+    try:
+        out = out_path(Path(args.checkpoint).name.removesuffix(SUFFIX), args.format, args.out)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    ckpt = load_checkpoint(args.checkpoint)
+    if args.format != "script" and not args.json:
+        print(f"Exporting {ckpt.name} as {args.format} (a few seconds) ...", file=sys.stderr, flush=True)
+    files = export_files(ckpt, args.format, out)
+    try:
+        paths = write(files)
+    except OSError as exc:
+        print(f"error: could not write {exc.filename or out}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    sizes = ", ".join(f"{p} ({_size(len(files[p]))})" for p in paths)
+    text = f"Wrote {sizes}"
+    if args.format == "script":
+        text += f". Test the weights: python {paths[0]} --weights {paths[1]}; train again: python {paths[0]}"
+    _emit(args, {"format": args.format, "checkpoint": str(ckpt.path), "files": [str(p) for p in paths]}, text)
+    return 0
+
+
 def cmd_data(args) -> int:
     from .data import DataError, download, download_root, find_files, load_dataset
 
@@ -279,6 +309,15 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("images", nargs="+", help="png, jpg, webp, bmp, gif ... files")
     pr.add_argument("--json", action="store_true")
     pr.set_defaults(func=cmd_predict)
+
+    x = sub.add_parser("export", help="a checkpoint as a standalone PyTorch script, an ONNX or a torch.export file")
+    x.add_argument("checkpoint", help="a .safetensors path or a name in checkpoints/")
+    x.add_argument("--format", required=True, choices=["script", "onnx", "pt2"],
+                   help="script: a training script needing only torch + torchvision, its weights next to it (.pt); "
+                        "onnx: for onnxruntime, Netron and other tools; pt2: for torch.export.load")
+    x.add_argument("--out", help="file (.py, .onnx or .pt2) or folder to write to (default: NAME.EXT here)")
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=cmd_export)
 
     b = sub.add_parser("bench", help="the notebook's pipeline against ours, same device and steps")
     b.add_argument("--device", default="auto", choices=DEVICES)

@@ -1,4 +1,5 @@
-"""Models: the saved checkpoints. Choose the active model, compare training curves, download or delete a file."""
+"""Models: the saved checkpoints. Choose the active model, compare training curves, download or delete a file, take a
+model out of fmnist as a script, ONNX or torch.export file."""
 
 import datetime as dt
 
@@ -6,6 +7,7 @@ import streamlit as st
 
 from fmnist.checkpoints import CheckpointError
 from ui import charts
+from ui.exports import show_exports
 from ui.insight import show_checkpoint_filters, show_run_differences
 from ui.router import ensure_router
 from ui.session import active_model_caption, active_model_name, set_active_model, store
@@ -103,6 +105,8 @@ active = active_model_name()
 st.caption(f"{len(rows)} checkpoint(s) in `{store().root}`. Active model: **{active or 'none'}**.")
 show_table(rows)
 pick = show_actions(rows, active)
+st.subheader("Take it out of fmnist")
+show_exports(store().path_for(pick), pick, readable=any(r["name"] == pick and r["error"] is None for r in rows))
 st.subheader("Compare")
 show_comparison(rows, active)
 st.subheader("What the first layer learned")
