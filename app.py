@@ -12,6 +12,7 @@ pages = [
     st.Page("pages/evaluate.py", title="Evaluate", icon="📊"),
     st.Page("pages/classify.py", title="Classify", icon="✏️"),
     st.Page("pages/models.py", title="Models", icon="🗂️"),
+    st.Page("pages/sweep.py", title="Sweep", icon="🧪"),
 ]
 warm_up_in_background()
 st.navigation(pages).run()

@@ -34,7 +34,7 @@ SAMPLERS = ("tpe", "random", "grid")
 # Optuna's default waits for 5 finished trials before it prunes; sweeps here are often 10-20 trials, so 3.
 PRUNE_AFTER = 3
 STOP_REASON = "stopped before it finished"
-_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig) if f.name != "preset"}
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig) if f.name != "preset"}
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI and the page say what happens, in their own words
 
@@ -76,7 +76,7 @@ class Param:
 
 def _kind_of(name: str) -> type:
     """The Python type of a TrainConfig field, from its default (tuple for hidden)."""
-    return type(_FIELDS[name].default)
+    return type(FIELDS[name].default)
 
 
 def config_value(name: str, value):
@@ -121,8 +121,8 @@ def parse_param(text: str, base: TrainConfig) -> Param:
     name = name.strip().replace("-", "_")
     if not eq or not spec:
         raise SweepError(f"{text!r}: give a parameter as FIELD=SPEC, e.g. lr=loguniform:1e-4:1e-1")
-    if name not in _FIELDS:
-        raise SweepError(f"{name!r} is not a training setting; choose one of {', '.join(_FIELDS)}")
+    if name not in FIELDS:
+        raise SweepError(f"{name!r} is not a training setting; choose one of {', '.join(FIELDS)}")
     kind, _, rest = spec.partition(":")
     if kind not in KINDS:
         raise SweepError(f"{text!r}: unknown kind {kind!r}; use loguniform:LOW:HIGH, uniform:LOW:HIGH, int:LOW:HIGH "
@@ -261,7 +261,9 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
                              "pip install 'psycopg[binary]'; MySQL: pip install pymysql)") from None
         except sqlalchemy.exc.SQLAlchemyError as exc:
             # Two processes creating the tables of a new file at once: the loser sees them half made; once more.
-            if attempt < 9 and ("already exists" in str(exc) or "locked" in str(exc)):
+            racing = isinstance(exc, sqlalchemy.exc.IntegrityError) or any(
+                m in str(exc) for m in ("already exists", "locked", "duplicate key"))
+            if attempt < 9 and racing:
                 time.sleep(0.2 + 0.1 * attempt)
                 continue
             raise SweepError(f"cannot use storage {describe_storage(url)}: {_first_line(exc)}") from None
