@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -219,3 +220,22 @@ def test_read_only_storage_is_refused(readonly_storage, capsys):
                   "--param", "lr=uniform:0.1:0.2"])
     err = capsys.readouterr().err.strip()
     assert exit_.value.code == 2 and "is read-only" in err and len(err.splitlines()) == 1, err
+
+
+def test_stopping_the_page_sweep_leaves_no_trial_running(tmp_path, dataset):
+    from fmnist.sweep_runner import ParallelSweep
+
+    study = in_memory_study("page-stop")
+    params = sweep.parse_params(["lr=loguniform:1e-3:1e-2"], BASE)
+    runner = ParallelSweep(study, BASE.replace(epochs=3), params, 4, checkpoints.CheckpointStore(tmp_path), dataset,
+                           parallel=2).start()
+    deadline = time.monotonic() + 300
+    while not any(t.snapshot.step for t in runner.live()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    runner.stop()
+    assert runner.join(120)
+    states = [t.state for t in study.trials]
+    assert TrialState.RUNNING not in states and TrialState.FAIL in states, states
+    assert states.count(TrialState.WAITING) == states.count(TrialState.FAIL)  # each stopped trial queued again
+    assert all(t.user_attrs["fail_reason"] == sweep.STOP_REASON for t in study.trials if t.state == TrialState.FAIL)
+    assert not list(tmp_path.glob("*.safetensors"))  # a stopped trial keeps no checkpoint

@@ -66,10 +66,19 @@ def param_inputs(fields: list[str], base: TrainConfig) -> list[sweep.Param] | No
     return params if ok and params else None
 
 
+@st.cache_resource(show_spinner=False)
+def _storage(url: str) -> optuna.storages.BaseStorage:
+    """One connection pool per storage URL and server, not one per page refresh."""
+    return sweep.open_storage(url)
+
+
 def load_study(name: str, storage: str) -> optuna.Study | None:
     try:
-        return optuna.load_study(study_name=name, storage=sweep.open_storage(storage))
+        return optuna.load_study(study_name=name, storage=_storage(storage))
     except KeyError:  # no such study yet
+        return None
+    except sweep.SweepError as exc:
+        st.error(str(exc), icon=":material/error:")
         return None
 
 
