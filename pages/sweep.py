@@ -43,7 +43,8 @@ with left:
     except sweep.SweepError as exc:
         st.error(str(exc), icon=":material/error:")
         name_ok = False
-    preset = st.selectbox("Every other setting from", sorted(PRESETS), key="sweep_preset", disabled=running)
+    preset = st.selectbox("Every other setting from", sorted(PRESETS), index=sorted(PRESETS).index("seed"),
+                          key="sweep_preset", disabled=running, help="seed = the classic notebook, best = our recipe")
     fields = st.multiselect("Fields to vary", [f for f in sweep.FIELDS if f not in ("device", "val_size")],
                             default=["lr"], key="sweep_fields", disabled=running)
 with right:

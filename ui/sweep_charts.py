@@ -56,7 +56,7 @@ def trial_rows(trials: list[optuna.trial.FrozenTrial], live: list[LiveTrial]) ->
     rows = []
     for t in sorted(trials, key=lambda t: -t.number):
         row = {"trial": t.number, "state": t.state.name.lower(), **{k: _show(v) for k, v in t.params.items()},
-               "val acc": t.value, "test acc": t.user_attrs.get("test_acc"), "progress": None, "ETA (s)": None,
+               "val acc": t.value, "test acc": t.user_attrs.get("test_acc"), "progress": None, "ETA": None,
                "note": t.user_attrs.get("fail_reason", "")}
         history = t.user_attrs.get("history") or []
         if t.state == optuna.trial.TrialState.PRUNED and history:
@@ -64,7 +64,7 @@ def trial_rows(trials: list[optuna.trial.FrozenTrial], live: list[LiveTrial]) ->
         if t.number in running:
             snap = running[t.number].snapshot
             row["progress"] = snap.step / snap.total_steps if snap.total_steps else 0.0
-            row["ETA (s)"] = round(snap.eta_s) if snap.eta_s is not None else None
+            row["ETA"] = round(snap.eta_s) if snap.eta_s is not None else None
             if snap.status == "stopping":
                 row["note"] = "stopping"
         elif t.state == optuna.trial.TrialState.COMPLETE:

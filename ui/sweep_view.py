@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass, field
 
 import optuna
+import pandas as pd
 import streamlit as st
 
 from fmnist import checkpoints, sweep
@@ -99,10 +100,14 @@ def show_table(study: optuna.Study, holder: SessionSweep) -> int | None:
     if not rows:
         st.info("No trials yet.")
         return None
-    picked = st.dataframe(rows, hide_index=True, key="sweep_trials", on_select="rerun", selection_mode="single-row",
+    table = pd.DataFrame(rows)
+    for column in ("val acc", "test acc", "progress", "ETA"):  # numbers, so an empty cell is blank, not "None"
+        table[column] = pd.to_numeric(table[column])
+    picked = st.dataframe(table, hide_index=True, key="sweep_trials", on_select="rerun", selection_mode="single-row",
                           column_config={"val acc": st.column_config.NumberColumn(format="%.2f%%"),
                                          "test acc": st.column_config.NumberColumn(format="%.2f%%"),
-                                         "progress": st.column_config.ProgressColumn(min_value=0, max_value=1)})
+                                         "progress": st.column_config.ProgressColumn(min_value=0, max_value=1),
+                                         "ETA": st.column_config.NumberColumn(format="%d s")})
     selected = picked.selection.rows if picked is not None else []
     return rows[selected[0]]["trial"] if selected else None
 
