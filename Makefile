@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8501
 APT_DATA := dataset-fashion-mnist
 
-.PHONY: run test data browser bench gpu-check lint clean
+.PHONY: run test data browser postgres bench gpu-check lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,10 +39,20 @@ browser:
 	      { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
 	  else echo "Chromium not found and cannot be installed here: browser tests will be skipped"; fi; }
 
+# The sweep test against PostgreSQL starts a server from Debian's postgresql binaries; without them (and without root
+# to install them) it skips and says so.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing PostgreSQL for the sweep tests ..."; \
+	    apt-get install -y -q postgresql >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && apt-get install -y -q postgresql >/dev/null; }; \
+	  else echo "PostgreSQL not found and cannot be installed here: its sweep test will be skipped"; fi; }
+
 run: data
 	$(BIN)/streamlit run app.py --server.port $(PORT)
 
-test: data browser $(VENV)/.stamp-dev
+test: data browser postgres $(VENV)/.stamp-dev
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

@@ -13,6 +13,7 @@ pages = [
     st.Page("pages/evaluate.py", title="Evaluate", icon="📊"),
     st.Page("pages/classify.py", title="Classify", icon="✏️"),
     st.Page("pages/models.py", title="Models", icon="🗂️"),
+    st.Page("pages/sweep.py", title="Sweep", icon="🧪"),
 ]
 start_workers()
 st.navigation(pages).run()

@@ -1,4 +1,5 @@
-"""`python -m fmnist train | evaluate | predict | export | bench | data | playground`: the engine without the app."""
+"""`python -m fmnist train | evaluate | predict | export | bench | data | playground | sweep`: the engine without
+the app."""
 
 from __future__ import annotations
 
@@ -288,6 +289,63 @@ def cmd_playground(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from . import sweep
+
+    try:
+        return _run_sweep(args, sweep)
+    except sweep.SweepError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _run_sweep(args, sweep) -> int:
+    import signal
+
+    from .data import load_dataset
+
+    name = sweep.check_study_name(args.study)
+    sweep.check_trials(args.trials)
+    base = sweep.base_config(config_from_args(args), val_size=args.val_size)
+    params = sweep.parse_params(args.param, base)
+    both = [p.field for p in params if getattr(args, p.field, None) is not None]
+    if both:
+        raise UsageError(f"{', '.join(both)}: fixed with a flag and varied with --param; give one of them")
+    storage = args.storage or sweep.default_storage()
+    study = sweep.open_study(name, storage, sweep.make_sampler(args.sampler, params))
+    store = sweep.checkpoint_store(name)
+    command = "python -m fmnist " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
+    runner = sweep.SequentialSweep(study, base, params, store, load_dataset(), command)
+    if not args.json:
+        print(f"Study {name!r} in {sweep.describe_storage(storage)}: {args.trials} trials of {base.describe()}, "
+              f"varying {', '.join(p.spec() for p in params)}", flush=True)
+
+    def on_epoch(run, ev):
+        if not args.json:
+            print(f"  trial {run.number} epoch {ev.epoch}/{ev.epochs}: val acc {ev.val_acc:.2f}%"
+                  + ("  (pruned)" if run.pruned else ""), flush=True)
+
+    def stop(signum, frame):  # first Ctrl-C: end the running trial cleanly; a second one interrupts at once
+        signal.signal(signum, signal.default_int_handler)
+        runner.stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+    for out in runner.run(args.trials, on_epoch):
+        values = "  ".join(f"{k}={v}" for k, v in out.params.items())
+        acc = f"val acc {out.val_acc:.2f}%" if out.val_acc is not None else "no val acc"
+        test = f"  test acc {out.test_acc:.2f}%" if out.test_acc is not None else ""
+        why = f": {out.reason}" if out.reason else ""
+        _emit(args, out.as_dict(), f"Trial {out.trial} {out.state}{why}  {values}  {acc}{test}  "
+                                   f"[{out.elapsed_s:.1f} s]")
+    result = {"summary": True, "stopped": runner.stopping, **sweep.summary(study, store)}
+    best = result["best"]
+    text = (f"Best: trial {best['trial']} val acc {best['val_acc']:.2f}% ({best['params']})" if best
+            else "No trial has completed yet")
+    _emit(args, result, ("Stopped; the interrupted trial is queued again: run the same command to resume. "
+                         if runner.stopping else "") + text + f". Study trials: {result['trials']}")
+    return 130 if runner.stopping else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m fmnist", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -353,6 +411,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instead of training, time one step plus one 80x80 grid pass of this network")
     g.add_argument("--json", action="store_true", help="one JSON object per line; accuracies in percent")
     g.set_defaults(func=cmd_playground)
+
+    sw = sub.add_parser("sweep", help="a hyper-parameter search on Optuna; several processes can share one study")
+    sw.add_argument("--study", required=True, help="study name (also the folder checkpoints/sweeps/NAME/)")
+    sw.add_argument("--trials", type=int, required=True, help="trials this command runs (at most 500)")
+    sw.add_argument("--param", action="append", default=[], metavar="FIELD=SPEC",
+                    help="a TrainConfig field to vary: loguniform:LOW:HIGH, uniform:LOW:HIGH, int:LOW:HIGH or "
+                         "choice:A|B|C (hidden: choice:512,256|128); repeat for more fields")
+    sw.add_argument("--storage", help="Optuna storage URL (sqlite:///..., postgresql://..., journal:PATH; "
+                                      "default: FMNIST_SWEEP_STORAGE or sweeps/studies.db)")
+    sw.add_argument("--sampler", choices=("tpe", "random", "grid"), default="tpe", help="default: tpe")
+    add_config_args(sw)  # the fields not varied: the preset's, or fixed with the same flags as train
+    sw.add_argument("--json", action="store_true", help="one JSON object per trial, then a summary")
+    sw.set_defaults(func=cmd_sweep)
     return p
 
 

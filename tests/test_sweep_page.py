@@ -1,0 +1,113 @@
+"""The Sweep page (AppTest) and its figure builders (ui/sweep_charts.py) on real Optuna studies."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import optuna
+import plotly.graph_objects as go
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from fmnist import checkpoints
+from ui import sweep_charts
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "sweep.py")
+# The tiny model of tests/conftest.py, fixed through single choices; only the learning rate is searched.
+TINY_SPECS = {"hidden": "choice:32", "batch_size": "choice:512", "optimizer": "choice:adam",
+              "lr": "loguniform:1e-3:3e-2"}
+
+
+def epoch_rows(accs: list[float]) -> list[dict]:
+    return [{"epoch": i + 1, "train_loss": 1.0, "train_acc": a - 1, "val_loss": 1.0, "val_acc": a, "test_acc": a - 2,
+             "elapsed_s": i + 1.0} for i, a in enumerate(accs)]
+
+
+@pytest.fixture
+def study() -> optuna.Study:
+    """A finished study in the format the sweeps write: three complete trials and a pruned one."""
+    s = optuna.create_study(direction="maximize")
+    dists = {"lr": optuna.distributions.FloatDistribution(1e-4, 1e-1, log=True),
+             "hidden": optuna.distributions.CategoricalDistribution(["32", "64,32"])}
+    for lr, hidden, accs in ((1e-3, "32", [80.0, 83.0]), (1e-2, "64,32", [82.0, 85.5]), (3e-2, "32", [79.0, 81.0])):
+        s.add_trial(optuna.trial.create_trial(params={"lr": lr, "hidden": hidden}, distributions=dists, value=accs[-1],
+                                              user_attrs={"history": epoch_rows(accs), "test_acc": accs[-1] - 2},
+                                              intermediate_values=dict(enumerate(accs, 1))))
+    s.add_trial(optuna.trial.create_trial(params={"lr": 1e-4, "hidden": "32"}, distributions=dists,
+                                          state=optuna.trial.TrialState.PRUNED, intermediate_values={1: 40.0},
+                                          user_attrs={"history": epoch_rows([40.0])}))
+    return s
+
+
+def test_study_figures_are_optunas_four(study):
+    figs = sweep_charts.study_figures(study)
+    assert all(isinstance(figs[k], go.Figure) for k in ("history", "parallel", "importance", "slice")), figs
+    # Optuna 5 draws parallel coordinates as one line per complete trial across labelled axes.
+    parallel = figs["parallel"]
+    lines = [t for t in parallel.data if t.mode == "lines"]
+    assert len(lines) == 3  # the pruned trial has no objective value
+    assert set(parallel.layout.xaxis.ticktext) == {"validation accuracy (%)", "lr", "hidden"}
+    assert sorted(float(line.customdata[0][1]) for line in lines) == [81.0, 83.0, 85.5]
+    assert {bar for bar in figs["importance"].data[0].y} == {"lr", "hidden"}
+
+
+def test_an_empty_study_says_when_figures_come():
+    figs = sweep_charts.study_figures(optuna.create_study(direction="maximize"))
+    assert set(figs.values()) == {"appears once a trial has completed"}
+
+
+def test_trial_rows_and_curves(study):
+    rows = sweep_charts.trial_rows(study.trials, [])
+    assert [r["trial"] for r in rows] == [3, 2, 1, 0]
+    assert rows[0]["state"] == "pruned" and rows[0]["note"] == "pruned after epoch 1"
+    assert rows[2] | {"progress": 1.0} == rows[2] and rows[2]["val acc"] == 85.5 and rows[2]["hidden"] == "64,32"
+    fig = sweep_charts.trial_curves(study.trials[1])
+    assert [t.name for t in fig.data] == ["train", "validation", "test"]
+    assert list(fig.data[1].y) == [82.0, 85.5]
+
+
+@pytest.fixture
+def sweep_page(ckpt_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("FMNIST_SWEEP_STORAGE", f"sqlite:///{tmp_path / 'studies.db'}")
+    return AppTest.from_file(PAGE, default_timeout=120).run()
+
+
+def set_specs(at: AppTest, specs: dict) -> AppTest:
+    at.multiselect(key="sweep_fields").set_value(list(specs)).run()
+    for field, spec in specs.items():
+        at.text_input(key=f"sweep_spec_{field}").set_value(spec)
+    return at.run()
+
+
+def test_a_bad_range_is_shown_under_its_input_and_start_is_off(sweep_page):
+    page = sweep_page
+    set_specs(page, {"lr": "loguniform:0.1:0.001"})
+    assert [e.value for e in page.error] == ["'lr=loguniform:0.1:0.001': the range is reversed (LOW 0.1 is above "
+                                            "HIGH 0.001)"]
+    assert page.button(key="sweep_start").disabled
+
+
+def test_page_runs_trials_as_jobs_and_makes_the_best_active(sweep_page, ckpt_dir):
+    page = sweep_page
+    set_specs(page, TINY_SPECS)
+    page.number_input(key="sweep_trials_n").set_value(2)
+    page.number_input(key="sweep_epochs").set_value(1)
+    page.number_input(key="sweep_val").set_value(2000)
+    page.run()
+    assert any("--param lr=loguniform:0.001:0.03" in c.value for c in page.caption)  # the same sweep as a command
+    page.button(key="sweep_start").click().run()
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        states = [r["state"] for r in page.dataframe[0].value.to_dict("records")] if page.dataframe else []
+        if len(states) == 2 and all(s in ("complete", "pruned", "fail") for s in states):
+            break
+        time.sleep(1)
+        page.run()
+    assert states == ["complete", "complete"], states
+    page.button(key="sweep_best").click().run()
+    name = page.session_state["active_model"]
+    assert name.startswith("sweep-sweep-1-trial-") and (ckpt_dir / (name + checkpoints.SUFFIX)).is_file()
+    meta = checkpoints.load(ckpt_dir / (name + checkpoints.SUFFIX)).meta
+    assert meta["sweep"]["study"] == "sweep-1" and meta["config"]["hidden"] == [32]
+    assert [c.value for c in page.get("plotly_chart")]  # Optuna's figures are drawn

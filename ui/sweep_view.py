@@ -1,0 +1,145 @@
+"""The Sweep page's Streamlit pieces: the session's running sweep, the parameter inputs, the live trials table and
+figures, and making a trial the active model."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import optuna
+import pandas as pd
+import streamlit as st
+
+from fmnist import checkpoints, sweep
+from fmnist.config import TrainConfig
+from fmnist.sweep_runner import ParallelSweep
+from ui import sweep_charts
+from ui.session import set_active_model, store
+
+# What a field offers when first picked: a range or choices worth searching, in the CLI's syntax.
+DEFAULT_SPECS = {
+    "lr": "loguniform:1e-4:1e-1", "hidden": "choice:256|512,256|1024,128,64", "batch_size": "choice:64|128|256",
+    "optimizer": "choice:sgd|momentum|adam|adamw", "dropout": "uniform:0:0.5", "weight_decay": "loguniform:1e-5:1e-1",
+    "activation": "choice:relu|gelu|tanh", "schedule": "choice:constant|onecycle|cosine",
+    "label_smoothing": "uniform:0:0.2", "batch_norm": "choice:true|false", "augment": "choice:true|false",
+    "seed": "int:0:9", "epochs": "int:1:5", "keep_best": "choice:true|false",
+}
+FIGURES = (("parallel", "Parallel coordinates"), ("history", "Optimisation history"),
+           ("importance", "Parameter importance"), ("slice", "Slice"))
+
+
+@dataclass
+class SessionSweep:
+    runner: ParallelSweep | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def running(self) -> bool:
+        return self.runner is not None and self.runner.alive
+
+    def close(self) -> None:
+        if self.runner is not None:
+            self.runner.stop()
+            self.runner.join(10)
+
+
+def _release(holder: SessionSweep) -> None:
+    holder.close()
+
+
+@st.cache_resource(scope="session", on_release=_release, show_spinner=False)
+def session_sweep() -> SessionSweep:
+    """Stopped (its trials recorded and queued again) when the browser session disconnects."""
+    return SessionSweep()
+
+
+def param_inputs(fields: list[str], base: TrainConfig) -> list[sweep.Param] | None:
+    """One input per field in the CLI's FIELD=SPEC syntax, its error right under it; None while any is wrong."""
+    params, ok = [], True
+    for name in fields:
+        text = st.text_input(name, DEFAULT_SPECS.get(name, "choice:"), key=f"sweep_spec_{name}",
+                             help="loguniform:LOW:HIGH, uniform:LOW:HIGH, int:LOW:HIGH or choice:A|B|C")
+        try:
+            params.append(sweep.parse_param(f"{name}={text}", base))
+        except sweep.SweepError as exc:
+            st.error(str(exc), icon=":material/error:")
+            ok = False
+    return params if ok and params else None
+
+
+@st.cache_resource(show_spinner=False)
+def _storage(url: str) -> optuna.storages.BaseStorage:
+    """One connection pool per storage URL and server, not one per page refresh."""
+    return sweep.open_storage(url)
+
+
+def load_study(name: str, storage: str) -> optuna.Study | None:
+    try:
+        return optuna.load_study(study_name=name, storage=_storage(storage))
+    except KeyError:  # no such study yet
+        return None
+    except sweep.SweepError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return None
+
+
+def start(holder: SessionSweep, name: str, storage: str, sampler: str, base: TrainConfig,
+          params: list[sweep.Param], trials: int, parallel: int) -> None:
+    with holder.lock:
+        if holder.running:
+            return
+        study = sweep.open_study(name, storage, sweep.make_sampler(sampler, params))
+        holder.runner = ParallelSweep(study, base, params, trials, sweep.checkpoint_store(name),
+                                      parallel).start()
+
+
+def show_table(study: optuna.Study, holder: SessionSweep) -> int | None:
+    """The trials table; returns the trial number of the row the user clicked."""
+    live = holder.runner.live() if holder.runner is not None else []
+    rows = sweep_charts.trial_rows(study.get_trials(deepcopy=False), live)
+    if not rows:
+        st.info("No trials yet.")
+        return None
+    table = pd.DataFrame(rows)
+    for column in ("val acc", "test acc", "progress", "ETA"):  # numbers, so an empty cell is blank, not "None"
+        table[column] = pd.to_numeric(table[column])
+    picked = st.dataframe(table, hide_index=True, key="sweep_trials", on_select="rerun", selection_mode="single-row",
+                          column_config={"val acc": st.column_config.NumberColumn(format="%.2f%%"),
+                                         "test acc": st.column_config.NumberColumn(format="%.2f%%"),
+                                         "progress": st.column_config.ProgressColumn(min_value=0, max_value=1),
+                                         "ETA": st.column_config.NumberColumn(format="%d s")})
+    selected = picked.selection.rows if picked is not None else []
+    return rows[selected[0]]["trial"] if selected else None
+
+
+def show_figures(study: optuna.Study) -> None:
+    figures = sweep_charts.study_figures(study)
+    tabs = st.tabs([title for _, title in FIGURES])
+    for tab, (key, title) in zip(tabs, FIGURES):
+        with tab:
+            fig = figures[key]
+            if isinstance(fig, str):
+                st.caption(f"{title}: {fig}.")
+            else:
+                st.plotly_chart(fig, key=f"sweep_fig_{key}", config={"displaylogo": False})
+
+
+def active_name(study: str, number: int) -> str:
+    """The name of a trial's copy in the top checkpoints folder, where every page looks for models."""
+    return f"sweep-{study[:60]}-trial-{number}"
+
+
+def make_active(study: optuna.Study) -> None:
+    """Copies the best trial's checkpoint to the top folder (the app's store lists that folder only) and makes it
+    the session's active model."""
+    try:
+        best = study.best_trial
+        path = sweep.checkpoint_store(study.study_name).path_for(sweep.trial_name(best.number))
+        ckpt = checkpoints.load(path)
+        name = active_name(study.study_name, best.number)
+        store().save(name, ckpt.model(), ckpt.meta)
+    except (ValueError, checkpoints.CheckpointError) as exc:
+        st.error(f"Cannot use the best trial: {exc}", icon=":material/error:")
+        return
+    set_active_model(name)
+    st.success(f"Trial {best.number} ({best.value:.2f}% validation accuracy) is the active model, as **{name}**.")
