@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import plotly.graph_objects as go
 
 # The current run in colour, earlier runs in a faint grey behind it so they read as context, not data.
@@ -91,16 +92,18 @@ def step_loss_figure(runs: list[RunCurves], smoothing: float | None = None) -> g
             continue
         x, y = reduce_points([s for s, _ in run.steps], [loss for _, loss in run.steps])
         weight = auto_smoothing(len(y)) if smoothing is None else smoothing
+        smooth = np.asarray(ema(y, weight))
+        x, y = np.asarray(x), np.asarray(y)  # plotly validates arrays at once, lists value by value
         if run.current:
             fig.add_trace(go.Scatter(x=x, y=y, name="loss (raw)", mode="lines", opacity=RAW_OPACITY,
                                      line={"color": TRAIN_COLOR, "width": 1}))
-            fig.add_trace(go.Scatter(x=x, y=ema(y, weight), name="loss (smoothed)", mode="lines",
+            fig.add_trace(go.Scatter(x=x, y=smooth, name="loss (smoothed)", mode="lines",
                                      line={"color": TRAIN_COLOR, "width": 2}))
             for change in run.lr_changes:
                 fig.add_vline(x=change["step"], line_dash="dot", line_color="#6b7280",
                               annotation_text=f"lr ×{change['scale']:g}", annotation_position="top")
         else:
-            fig.add_trace(go.Scatter(x=x, y=ema(y, weight), name=run.label, mode="lines",
+            fig.add_trace(go.Scatter(x=x, y=smooth, name=run.label, mode="lines",
                                      opacity=EARLIER_OPACITY, line={"color": EARLIER_COLOR, "width": 1}))
     return _layout(fig, "Training loss per step", "step", "loss")
 
