@@ -3,7 +3,7 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from ui import inspect
+from ui import prediction_view
 from ui.router import ensure_router
 
 ensure_router()  # first: a first visit straight to this page must still go through app.py
@@ -11,8 +11,8 @@ ensure_router()  # first: a first visit straight to this page must still go thro
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]
 
 st.title("✏️ Classify your own image")
-name = inspect.require_model()
-model = inspect.active_model(name)
+name = prediction_view.require_model()
+model = prediction_view.active_model(name)
 
 
 def clear_canvas() -> None:
@@ -35,8 +35,8 @@ with draw_tab:
         st.button("🧹 Clear", key="classify_clear", on_click=clear_canvas)
     with result_col:
         # Under AppTest (and before the browser's first report) the canvas returns no image: that is "blank".
-        outcome = inspect.classify_canvas(model, canvas.image_data)
-        inspect.show_outcome(outcome, key="classify_draw_probs", model=model,
+        outcome = prediction_view.classify_canvas(model, canvas.image_data)
+        prediction_view.show_outcome(outcome, key="classify_draw_probs", model=model,
                              blank_hint="draw an item on the black canvas.")
 
 with upload_tab:
@@ -46,7 +46,7 @@ with upload_tab:
         st.caption("PNG, JPEG, WebP, BMP or GIF. It is turned into a 28 x 28 gray image like the training data.")
     else:
         data = upload.getvalue()
-        outcome = inspect.classify_bytes(model, data, upload.name)
-        inspect.show_outcome(outcome, key="classify_upload_probs", model=model, original=data,
+        outcome = prediction_view.classify_bytes(model, data, upload.name)
+        prediction_view.show_outcome(outcome, key="classify_upload_probs", model=model, original=data,
                              original_caption=upload.name,
                              blank_hint=f"{upload.name} is blank or a single colour.")

@@ -5,8 +5,8 @@ import numpy as np
 import streamlit as st
 
 from fmnist.data import CLASSES
-from ui import inspect
-from ui.inspect_charts import (
+from ui import prediction_view
+from ui.prediction_charts import (
     LEAST_CONFIDENT,
     MOST_CONFIDENT,
     cell_from_selection,
@@ -22,9 +22,9 @@ CHART = "evaluate_confusion"
 MAX_IMAGES = 30
 
 st.title("📊 Evaluate the active model")
-name = inspect.require_model()
-ev = inspect.evaluation(name)
-_, labels = inspect.held_out_images()
+name = prediction_view.require_model()
+ev = prediction_view.evaluation(name)
+_, labels = prediction_view.held_out_images()
 
 total = int(ev.confusion.sum())
 mistakes = total - int(np.trace(ev.confusion))
@@ -82,4 +82,4 @@ else:
     shown = "most confident first" if order == MOST_CONFIDENT else "least confident first"
     st.markdown(f"**{len(cell):,}** test images of class {CLASSES[true_class]} predicted as "
                 f"{CLASSES[pred_class]}; showing {min(len(cell), MAX_IMAGES)}, {shown}.")
-    inspect.image_grid(cell[:MAX_IMAGES], ev, columns=6)
+    prediction_view.image_grid(cell[:MAX_IMAGES], ev, columns=6)

@@ -3,8 +3,8 @@
 import streamlit as st
 
 from fmnist.data import CLASSES
-from ui import inspect
-from ui.inspect_charts import (
+from ui import prediction_view
+from ui.prediction_charts import (
     CORRECTNESS,
     MOST_CONFIDENT,
     SORTS,
@@ -21,10 +21,10 @@ PER_PAGE = 24
 ANY = "All classes"
 
 st.title("🔎 Explore the test set")
-name = inspect.require_model()
-ev = inspect.evaluation(name)
-model = inspect.active_model(name)
-_, labels = inspect.held_out_images()
+name = prediction_view.require_model()
+ev = prediction_view.evaluation(name)
+model = prediction_view.active_model(name)
+_, labels = prediction_view.held_out_images()
 
 
 def show_most_confident_mistakes() -> None:
@@ -67,7 +67,7 @@ with grid_col:
         filters = (as_class(true_name), as_class(pred_name), CORRECTNESS.index(correctness), SORTS.index(sort))
         page = st.pagination(page_count(len(indices), PER_PAGE), key="explore_page_" + "_".join(map(str, filters)),
                              persist_state="session")
-        inspect.image_grid(page_of(indices, page, PER_PAGE), ev, columns=4, pick=pick, key="explore_pick")
+        prediction_view.image_grid(page_of(indices, page, PER_PAGE), ev, columns=4, pick=pick, key="explore_pick")
 
 with detail_col:
     st.subheader("One image up close")
@@ -75,4 +75,4 @@ with detail_col:
     st.session_state.setdefault("explore_selected", int(indices[0]) if len(indices) else 0)
     selected = st.number_input("Test image index", min_value=0, max_value=len(labels) - 1, step=1,
                                key="explore_selected", help="Or press Inspect under a tile", persist_state="session")
-    inspect.image_detail(int(selected), ev, model, key="explore_probs")
+    prediction_view.image_detail(int(selected), ev, model, key="explore_probs")

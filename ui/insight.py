@@ -17,7 +17,7 @@ from ui.insight_charts import (
     projection_animation,
     settings_diff,
 )
-from ui.inspect_charts import upscale
+from ui.prediction_charts import upscale
 
 TABS = ("Per class", "First layer", "Learned space")
 TAB_KEY = "train_insight_tab"

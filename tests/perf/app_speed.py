@@ -13,7 +13,7 @@ Playwright on Debian's Chromium (/usr/bin/chromium or FMNIST_CHROMIUM; never a d
 3. Explore and Evaluate, each visited twice through the sidebar; the second visit has the model and its test-set
    predictions cached: click -> page content visible and script finished;
 4. in-process, with the server gone: a 280x280 RGBA drawing classified (fmnist.images.prepare_canvas +
-   fmnist.predict.probabilities, median of 50), also through the app's own path (ui.inspect.classify_canvas)
+   fmnist.predict.probabilities, median of 50), also through the app's own path (ui.prediction_view.classify_canvas)
    and the saliency map the Classify page shows beside the prediction; the same for a 2 x 1024 model.
 
 Prints a table of target vs measured (or JSON with --json) and the load average, which matters: the figures on a
@@ -307,7 +307,7 @@ def classification_measurements(default_checkpoint: Path) -> list[Result]:
     from fmnist.images import prepare_canvas
     from fmnist.model import MLP
     from fmnist.predict import probabilities
-    from ui.inspect import classify_canvas, explain
+    from ui.prediction_view import classify_canvas, explain
 
     model = checkpoints.load(default_checkpoint).model()
     rgba = drawing()
@@ -322,9 +322,9 @@ def classification_measurements(default_checkpoint: Path) -> list[Result]:
     return [
         Result("Drawing classified (prepare_canvas + probabilities)", 0.1, engine,
                f"median of 50, p90 {1000 * engine_p90:.1f} ms; {described}"),
-        Result("Drawing classified, app path (ui.inspect.classify_canvas)", 0.1, app,
+        Result("Drawing classified, app path (ui.prediction_view.classify_canvas)", 0.1, app,
                f"median of 50, p90 {1000 * app_p90:.1f} ms; inference on one thread"),
-        Result("Saliency map of the drawing (ui.inspect.explain)", 0.1, why,
+        Result("Saliency map of the drawing (ui.prediction_view.explain)", 0.1, why,
                f"median of 50, p90 {1000 * why_p90:.1f} ms; integrated gradients, 32 steps"),
         Result("Drawing classified, app path, 2 x 1024 model", 0.1, big_app,
                f"median of 50, p90 {1000 * big_app_p90:.1f} ms; the best preset's layers, untrained"),

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from fmnist.data import CLASSES
-from ui.inspect_charts import (
+from ui.prediction_charts import (
     LEAST_CONFIDENT,
     MOST_CONFIDENT,
     NEUTRAL,

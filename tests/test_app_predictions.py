@@ -25,8 +25,8 @@ from fmnist.images import normalize
 from fmnist.model import MLP
 from fmnist.predict import probabilities
 from tests.timing import call_times
-from ui.inspect import classify_bytes, classify_canvas, explain
-from ui.inspect_charts import MOST_CONFIDENT, confidences, filter_indices
+from ui.prediction_charts import MOST_CONFIDENT, confidences, filter_indices
+from ui.prediction_view import classify_bytes, classify_canvas, explain
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ("pages/explore.py", "pages/evaluate.py", "pages/classify.py")

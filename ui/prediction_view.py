@@ -16,7 +16,7 @@ from fmnist.explain import saliency
 from fmnist.images import BlankImageError, ImageError, normalize, prepare_canvas, prepare_image
 from fmnist.predict import probabilities
 from ui import session
-from ui.inspect_charts import (
+from ui.prediction_charts import (
     confidences,
     probability_figure,
     saliency_figure,
