@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import checkpoints
+from . import resume as resume_files
 from .config import TrainConfig
 from .data import Dataset
 from .model import DeviceError, resolve_device
@@ -158,9 +159,11 @@ class TurnControl(RunControl):
 class TrainingJob:
     def __init__(self, config: TrainConfig, store: checkpoints.CheckpointStore | None = None,
                  dataset: Dataset | None = None, name: str | None = None, log_every: int = 25,
-                 insight: bool = False):
+                 insight: bool = False, owner: str | None = None, resume: str | None = None):
         self.config = config.validated()
         self.store = store or checkpoints.CheckpointStore()
+        self.owner = owner or checkpoints.MACHINE_OWNER  # #12: who may delete the checkpoint; resume: a file to go on
+        self.resume = resume_files.for_run(self.store, self.config, self.owner, resume)
         self.dataset = dataset
         self.name = name
         self.log_every = log_every
@@ -196,7 +199,7 @@ class TrainingJob:
             if isinstance(self.control, TurnControl):
                 self.control.take_turn()  # setting up (model, first data copy) is computing too
             for ev in train(self.config, self.dataset, self.control, log_every=self.log_every,
-                            insight=self.insight):
+                            insight=self.insight, resume=self.resume):
                 with self._lock:
                     self._apply(ev)
                 if ev.kind == "done":
@@ -237,8 +240,9 @@ class TrainingJob:
         status = "stopped" if result.stopped else "done"
         try:
             name = self.name or self.store.unique_name(result.config, result.test_acc)
-            path = self.store.save_new(name, result.model, meta)
-            self._update(status=status, checkpoint=path.name.removesuffix(checkpoints.SUFFIX))
+            saved = checkpoints.save_run(self.store, name, result.model, meta, self.owner)  # #12: quotas
+            self._update(status=status, checkpoint=saved.path.name.removesuffix(checkpoints.SUFFIX),
+                         notes=self.snapshot().notes + saved.notes)
         except (checkpoints.CheckpointError, OSError) as exc:
             self._update(status=status, save_error=f"{exc}. The run's metrics are kept in this session.")
 

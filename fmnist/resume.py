@@ -147,3 +147,11 @@ def discard(store: checkpoints.CheckpointStore, name: str, owner: str, admin: bo
         raise ResumeError(f"{name}: this run is being trained right now")
     path.unlink(missing_ok=True)
     lock_path(path).unlink(missing_ok=True)
+
+
+def for_run(store: checkpoints.CheckpointStore, config: TrainConfig, owner: str,
+            resume: str | Path | None = None) -> ResumeFile:
+    """A new run's file in the store's .resume/, or the given file of an interrupted run to go on with."""
+    if resume:
+        return ResumeFile(Path(resume), owner, resume=True)
+    return ResumeFile(new_path(store.root, config), owner)

@@ -19,6 +19,7 @@ from fmnist.data import device_tensors, load_dataset
 from fmnist.evaluate import Evaluation, evaluate
 from fmnist.jobs import JobSnapshot, TrainingJob, running_jobs
 from fmnist.train import warm_up
+from ui.owner import owner_id
 
 
 def checkpoint_dir() -> Path:
@@ -100,13 +101,13 @@ class SessionRuns:
     history: list[JobSnapshot] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def start(self, config: TrainConfig) -> TrainingJob:
+    def start(self, config: TrainConfig, resume: str | None = None) -> TrainingJob:
         with self.lock:
             if self.job is not None and not self.job.snapshot().finished:
                 raise RuntimeError("a run is already in progress in this session")
             if self.job is not None:  # earlier runs are drawn as curves only: their insight is dropped
                 self.history.append(dataclasses.replace(self.job.snapshot(), insight=[]))
-            self.job = TrainingJob(config, store(), dataset(), insight=True).start()
+            self.job = TrainingJob(config, store(), dataset(), insight=True, owner=owner_id(), resume=resume).start()
             return self.job
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import streamlit as st
 
 from fmnist.config import ACTIVATIONS, DEVICES, MAX_LAYERS, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig
+from fmnist.memory import memory_problem
 from fmnist.model import DeviceError, device_label, resolve_device
 from ui import share
 
@@ -49,7 +50,8 @@ def widget_values(config: TrainConfig) -> dict:
 
 
 def config_sidebar() -> tuple[TrainConfig | None, dict[str, str]]:
-    """Renders the form; returns (config, {}) when it is valid, else (None, {field: message})."""
+    """Renders the form; returns (config, {}) when it is valid, (None, {field: message}) when it is not, and
+    (config, {"memory": message}) when it is valid but needs more memory than is free now."""
     _read_url()
     _init_state()
     slots: dict = {}  # field name -> an st.empty() right under its control, filled once errors are known
@@ -71,7 +73,13 @@ def config_sidebar() -> tuple[TrainConfig | None, dict[str, str]]:
     for name, message in errors.items():
         slots.get(name, slots["hidden"]).error(message)  # every field has a slot; "hidden" is the fallback
     _share(None if errors else config)
-    return (None, errors) if errors else (config, {})
+    if errors:
+        return None, errors
+    problem = memory_problem(config)  # a valid run that would not fit in the memory free now: Start stays disabled
+    if problem:
+        slots["batch_size"].error(f"Not enough memory: {problem}.")
+        return config, {"memory": problem}
+    return config, {}
 
 
 def _read_url() -> None:
