@@ -163,7 +163,7 @@ class TrainingJob:
         self.config = config.validated()
         self.store = store or checkpoints.CheckpointStore()
         self.owner = owner or checkpoints.MACHINE_OWNER  # #12: who may delete the checkpoint; resume: a file to go on
-        self.resume = resume_files.for_run(self.store, self.config, self.owner, resume)
+        self.resume_file = resume_files.for_run(self.store, self.config, self.owner, resume)
         self.dataset = dataset
         self.name = name
         self.log_every = log_every
@@ -199,7 +199,7 @@ class TrainingJob:
             if isinstance(self.control, TurnControl):
                 self.control.take_turn()  # setting up (model, first data copy) is computing too
             for ev in train(self.config, self.dataset, self.control, log_every=self.log_every,
-                            insight=self.insight, resume=self.resume):
+                            insight=self.insight, resume=self.resume_file):
                 with self._lock:
                     self._apply(ev)
                 if ev.kind == "done":
