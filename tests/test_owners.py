@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from fmnist import checkpoints
-from fmnist.checkpoints import CheckpointError, CheckpointStore, Quotas, QuotaExceeded, build_meta, save_run
+from fmnist.checkpoints import CheckpointError, CheckpointStore, QuotaExceeded, Quotas, build_meta, save_run
 from fmnist.jobs import TrainingJob
 
 
