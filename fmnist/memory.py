@@ -134,10 +134,11 @@ def memory_problem(config: TrainConfig, dataset_loaded: bool = True, free: int |
 
 
 def advice(config: TrainConfig, est: Estimate) -> str:
+    """What to change, the part that weighs most first."""
     weights = sum(est.parts.get(k, 0) for k in ("weights", "gradients", "optimizer state", "optimizer update"))
-    tips = ["use a smaller batch", "narrower or fewer layers"]
+    tips = ["a smaller batch", "narrower or fewer layers"]
     if weights > est.parts.get("activations", 0):
         tips.reverse()
         if config.optimizer != "sgd":
             tips.append("plain SGD (no optimizer state)")
-    return "; ".join(f"{t}" for t in tips[:1]) + " or " + " or ".join(tips[1:])
+    return "use " + ", or ".join(tips)

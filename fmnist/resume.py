@@ -71,17 +71,20 @@ class ResumeFile:
     def finish(self) -> None:
         """The run ended as its user wanted: nothing left to resume."""
         self.path.unlink(missing_ok=True)
-        lock_path(self.path).unlink(missing_ok=True)
         self.release()
+
+    def release(self) -> None:
+        """The trainer is done with the file: an interrupted run's stays; a run without one leaves nothing."""
+        if self._lock is None:
+            return
+        if not self.path.exists():
+            lock_path(self.path).unlink(missing_ok=True)
+        self._lock.close()
+        self._lock = None
         try:
             self.path.parent.rmdir()  # only when empty: other runs' files stay
         except OSError:
             pass
-
-    def release(self) -> None:
-        if self._lock is not None:
-            self._lock.close()
-            self._lock = None
 
 
 def read(path: Path, tensors: bool = True) -> tuple[dict, dict[str, torch.Tensor]]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from fmnist import resume
+from fmnist import checkpoints, resume
 from fmnist.config import TrainConfig
 from fmnist.train import train
 
@@ -78,17 +78,9 @@ def test_an_interrupted_run_is_listed_and_resumed_to_its_last_epoch(ckpt_dir, st
     assert job.join(300)
     snap = job.snapshot()
     assert snap.status == "done" and [e["epoch"] for e in snap.epochs] == [2]
-    from fmnist.checkpoints import read_meta
-
-    meta = read_meta(ckpt_dir / f"{snap.checkpoint}.safetensors")
+    meta = checkpoints.read_meta(ckpt_dir / f"{snap.checkpoint}.safetensors")
     assert [h["epoch"] for h in meta["history"]] == [1, 2] and meta["owner"] == at.session_state["owner_id"]
-    assert not path.exists() and resume.interrupted(resume_store(ckpt_dir)) == []
-
-
-def resume_store(root):
-    from fmnist.checkpoints import CheckpointStore
-
-    return CheckpointStore(root)
+    assert not path.exists() and resume.interrupted(checkpoints.CheckpointStore(ckpt_dir)) == []
 
 
 def test_start_is_disabled_with_the_estimate_when_a_run_cannot_fit(ckpt_dir, monkeypatch):
