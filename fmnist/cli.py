@@ -147,8 +147,8 @@ def cmd_train(args) -> int:
         elif ev.kind == "done":
             r = ev.result
             meta = checkpoints.build_meta(r.config, r.history, r.test_acc, r.test_loss, r.elapsed_s, r.device,
-                                          command=command, stopped=r.stopped, best_epoch=r.best_epoch,
-                                          lr_changes=r.lr_changes)
+                                          command=command, owner=checkpoints.MACHINE_OWNER, stopped=r.stopped,
+                                          best_epoch=r.best_epoch, lr_changes=r.lr_changes)
             if out is None:
                 path = store.save(store.unique_name(r.config, r.test_acc), r.model, meta)
             else:
