@@ -4,9 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+# Local by default: only this machine can open the app. `make serve` (or HOST=0.0.0.0) shares it on the network.
+HOST ?= 127.0.0.1
 APT_DATA := dataset-fashion-mnist
 
-.PHONY: run test data browser postgres bench gpu-check lint clean
+.PHONY: run serve test data browser postgres bench gpu-check lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,7 +52,12 @@ postgres:
 	  else echo "PostgreSQL not found and cannot be installed here: its sweep test will be skipped"; fi; }
 
 run: data
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	@[ "$(HOST)" != 0.0.0.0 ] || $(BIN)/python -m fmnist.addresses $(PORT)
+	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT)
+
+# Every interface: for a class or a team. Prints the addresses to hand out; see README "Sharing the app".
+serve:
+	@$(MAKE) --no-print-directory run HOST=0.0.0.0
 
 test: data browser postgres $(VENV)/.stamp-dev
 	$(BIN)/ruff check .

@@ -31,6 +31,8 @@ VERSION = 1
 SUFFIX = ".safetensors"
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 DEFAULT_NAME = "default"
+MACHINE_OWNER = "cli"  # checkpoints made on the command line, and those older than owners: the machine's owner
+RESUME_DIR = ".resume"  # hidden from the listing: one file per run under way or interrupted (fmnist/resume.py)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
 
 
@@ -91,14 +93,17 @@ def run_meta(result: TrainResult, command: str, **extra) -> dict:
 
 
 def save(path: Path, model: torch.nn.Module, meta: dict, exclusive: bool = False) -> Path:
+    from safetensors.torch import save as st_save
+
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    return write_atomic(Path(path), st_save(tensors, metadata={"fmnist": json.dumps(meta)}), exclusive)
+
+
+def write_atomic(path: Path, blob: bytes, exclusive: bool = False) -> Path:
     """Atomic: the bytes go to a hidden temporary file in the same folder, then one rename makes them visible,
     so a crash or a full disk never leaves a partial checkpoint under the real name. `exclusive` never replaces
     an existing file (a hard link fails if the name is taken), so two sessions cannot overwrite each other."""
-    from safetensors.torch import save as st_save
-
     path = Path(path)
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    blob = st_save(tensors, metadata={"fmnist": json.dumps(meta)})
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -200,8 +205,9 @@ def check_name(name: str) -> str:
 class CheckpointStore:
     """The checkpoints folder; every path it hands out is checked to lie inside it."""
 
-    def __init__(self, root: Path = CHECKPOINT_DIR):
-        self.root = Path(root)
+    def __init__(self, root: Path | None = None):
+        # FMNIST_CHECKPOINT_DIR lets tests and parallel servers (and the CLI beside them) use a folder of their own.
+        self.root = Path(root or os.environ.get("FMNIST_CHECKPOINT_DIR") or CHECKPOINT_DIR)
 
     def path_for(self, name: str) -> Path:
         path = (self.root / (check_name(name) + SUFFIX)).resolve()
@@ -250,15 +256,16 @@ class CheckpointStore:
                 continue
         raise CheckpointError(f"{base}: no free name for the checkpoint")
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str, owner: str = MACHINE_OWNER, admin: bool = False) -> None:
         path = self.path_for(name)
         if check_name(name) == DEFAULT_NAME:
             raise CheckpointError("the shipped default model cannot be deleted")
         if not path.is_file():
             raise CheckpointError(f"{name}: no such checkpoint")
+        _check_allowed(path, owner, admin, "delete")
         path.unlink()
 
-    def rename(self, old: str, new: str) -> Path:
+    def rename(self, old: str, new: str, owner: str = MACHINE_OWNER, admin: bool = False) -> Path:
         src, dst = self.path_for(old), self.path_for(new)
         if check_name(old) == DEFAULT_NAME:
             raise CheckpointError("the shipped default model cannot be renamed")
@@ -266,5 +273,104 @@ class CheckpointStore:
             raise CheckpointError(f"{old}: no such checkpoint")
         if dst.exists():
             raise CheckpointError(f"{new}: a checkpoint of that name already exists")
+        _check_allowed(src, owner, admin, "rename")
         os.replace(src, dst)
         return dst
+
+    def resume_dir(self) -> Path:
+        return self.root / RESUME_DIR
+
+    def total_bytes(self) -> int:
+        """Everything in the folder (resume files included): what the folder cap bounds."""
+        return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file()) if self.root.is_dir() else 0
+
+
+def owner_of(meta: dict | None) -> str:
+    """Who made a checkpoint: an app session's opaque id, or the machine owner (CLI runs, older files)."""
+    owner = (meta or {}).get("owner")
+    return owner if isinstance(owner, str) and owner else MACHINE_OWNER
+
+
+def change_refused(name: str, meta: dict | None, owner: str, admin: bool = False) -> str | None:
+    """Why `owner` may not delete or rename this checkpoint, or None when it may."""
+    if name == DEFAULT_NAME:
+        return "the shipped default model is never deleted"
+    if admin or owner_of(meta) == owner:
+        return None
+    if owner_of(meta) == MACHINE_OWNER:
+        return "made on the command line (or before owners were recorded): only an admin may delete it here"
+    return "made by another session: only that session or an admin may delete it"
+
+
+def _check_allowed(path: Path, owner: str, admin: bool, verb: str) -> None:
+    try:
+        meta = read_meta(path)
+    except CheckpointError:
+        meta = None  # an unreadable file has no owner to ask: the machine owner's, like a file from before owners
+    reason = change_refused(path.name.removesuffix(SUFFIX), meta, owner, admin)
+    if reason:
+        raise CheckpointError(f"cannot {verb} {path.name.removesuffix(SUFFIX)}: {reason}")
+
+
+class QuotaExceeded(CheckpointError):
+    """The checkpoints folder is full by the server's own cap: the run is kept in the session, not saved."""
+
+
+@dataclass(frozen=True)
+class Quotas:
+    """A shared server's bounds: checkpoints kept per owner, and the folder's total size."""
+
+    max_runs: int = 20
+    max_mb: float = 2048
+
+    @classmethod
+    def from_env(cls, env=os.environ) -> Quotas:
+        def number(key: str, default, kind):
+            try:
+                value = kind(env.get(key, default))
+            except ValueError:
+                raise CheckpointError(f"{key}={env[key]!r} is not a number") from None
+            if value < 1:
+                raise CheckpointError(f"{key} must be at least 1 (got {value})")
+            return value
+
+        return cls(number("FMNIST_MAX_RUNS_PER_SESSION", cls.max_runs, int),
+                   number("FMNIST_MAX_CHECKPOINT_MB", cls.max_mb, float))
+
+
+@dataclass
+class Saved:
+    path: Path
+    removed: list[str]  # the owner's oldest checkpoints removed to stay within max_runs
+    notes: list[str]  # one sentence per removal, for the page
+
+
+def save_run(store: CheckpointStore, name: str, model: torch.nn.Module, meta: dict, owner: str = MACHINE_OWNER,
+             quotas: Quotas | None = None) -> Saved:
+    """How a finished run is saved on a shared server: refused (QuotaExceeded, nothing written) when the folder
+    would pass its size cap; then, beyond `max_runs` checkpoints of this owner, the owner's oldest are removed.
+    The shipped default is never counted, removed or replaced."""
+    quotas = quotas or Quotas.from_env()
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    size = sum(t.numel() * t.element_size() for t in tensors.values())
+    used, cap = store.total_bytes(), quotas.max_mb * 1e6
+    if used + size > cap:
+        raise QuotaExceeded(f"the checkpoints folder holds {used / 1e6:,.0f} MB and this run needs "
+                            f"{size / 1e6:,.1f} MB more, past the server's cap of {quotas.max_mb:,.0f} MB "
+                            "(FMNIST_MAX_CHECKPOINT_MB): it was not saved. Delete checkpoints you no longer need "
+                            "on the Models page")
+    path = store.save_new(name, model, {**meta, "owner": owner})
+    removed = _prune(store, owner, quotas.max_runs, keep=path)
+    notes = [f"Removed your oldest checkpoint {r}: a session keeps at most {quotas.max_runs} "
+             "(FMNIST_MAX_RUNS_PER_SESSION)." for r in removed]
+    return Saved(path, removed, notes)
+
+
+def _prune(store: CheckpointStore, owner: str, max_runs: int, keep: Path) -> list[str]:
+    mine = [r for r in store.list() if r["name"] != DEFAULT_NAME and r["meta"] is not None
+            and owner_of(r["meta"]) == owner and r["path"].resolve() != keep.resolve()]
+    mine.sort(key=lambda r: (r["meta"].get("created") or "", r["mtime"]))
+    excess = mine[:max(0, len(mine) + 1 - max_runs)]
+    for row in excess:
+        row["path"].unlink(missing_ok=True)
+    return [r["name"] for r in excess]

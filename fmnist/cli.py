@@ -82,25 +82,58 @@ def config_from_args(args) -> TrainConfig:
     return config.validated()
 
 
+def resume_file(args, config: TrainConfig, folder: Path):
+    """The run's resume file: the one given to --resume (which it goes on writing), else a new one in `folder`."""
+    from . import resume
+
+    if args.resume:
+        return resume.ResumeFile(Path(args.resume), resume=True)
+    return resume.ResumeFile(resume.new_path(folder, config))
+
+
+def config_to_resume(args) -> TrainConfig:
+    from . import resume
+
+    given = [f.name for f in dataclasses.fields(TrainConfig)
+             if f.name != "preset" and getattr(args, f.name, None) is not None]
+    if given:
+        raise UsageError(f"--resume continues a run with its own settings; leave out --{given[0].replace('_', '-')}")
+    try:
+        return resume.read_config(Path(args.resume))
+    except resume.ResumeError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_train(args) -> int:
     from . import checkpoints, progress
+    from . import resume as resume_files
+    from .memory import memory_problem
     from .model import DeviceError, resolve_device
     from .train import train
 
-    config = config_from_args(args)
+    config = config_to_resume(args) if args.resume else config_from_args(args)
     try:
         device = resolve_device(config.device)
     except DeviceError as exc:
         raise UsageError(str(exc)) from None
+    problem = memory_problem(config, dataset_loaded=False, device_type=device.type)
+    if problem:
+        raise UsageError(problem)
     store = checkpoints.CheckpointStore()
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix != checkpoints.SUFFIX:
         raise UsageError(f"--out must end in {checkpoints.SUFFIX}")
+    resume = resume_file(args, config, out.parent if out else store.root)
     command = "python -m fmnist " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
     if not args.json:
         print(f"Training {config.describe()} on {config.device}", flush=True)
+    if args.resume:
+        done = resume_files.read(resume.path, tensors=False)[0].get("epoch", 0)
+        print(f"Resuming {resume.path.name} after epoch {done} of {config.epochs}", file=sys.stderr, flush=True)
+    print(f"Resume file: {resume.path} (if this run is interrupted: python -m fmnist train --resume "
+          f"{shlex.quote(str(resume.path))})", file=sys.stderr, flush=True)
     bar = progress.epoch_bar(sys.stdout, config, args.json)
-    for ev in train(config, log_every=progress.log_every(bar, device)):
+    for ev in train(config, log_every=progress.log_every(bar, device), resume=resume):
         if bar is not None:
             bar.update(ev)  # erases itself before any other line
         if ev.kind == "note":
@@ -119,7 +152,7 @@ def cmd_train(args) -> int:
             return 1
         elif ev.kind == "done":
             r = ev.result
-            meta = checkpoints.run_meta(r, command)
+            meta = checkpoints.run_meta(r, command, owner=checkpoints.MACHINE_OWNER)
             if out is None:
                 path = store.save_new(store.unique_name(r.config, r.test_acc), r.model, meta)
             else:
@@ -353,6 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model and save a checkpoint")
     add_config_args(t)
     t.add_argument("--out", help="checkpoint path (default: a unique name in checkpoints/)")
+    t.add_argument("--resume", metavar="FILE", help="continue an interrupted run from its resume file "
+                   "(checkpoints/.resume/*.safetensors, printed when the run started) to its planned epochs")
     t.add_argument("--json", action="store_true", help="one JSON object per line")
     t.set_defaults(func=cmd_train)
 

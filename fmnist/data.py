@@ -139,6 +139,7 @@ def load_dataset(data_dir: str | os.PathLike | None = None) -> Dataset:
         return _cache[key]
 
 
+EVAL_CHUNK = 10_000  # images evaluated at once: the memory guard (fmnist/memory.py) counts on it
 BLACK = (0.0 - MEAN) / STD  # a black pixel after normalisation: the background, padding and saliency baseline
 
 

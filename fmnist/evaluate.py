@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .data import CLASSES
+from .data import CLASSES, EVAL_CHUNK
 
 
 @dataclass
@@ -55,7 +55,7 @@ def evaluate_logits(logits: torch.Tensor, labels: torch.Tensor, with_predictions
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, x: torch.Tensor, chunk: int = 10_000) -> torch.Tensor:
+def predict_logits(model: nn.Module, x: torch.Tensor, chunk: int = EVAL_CHUNK) -> torch.Tensor:
     """Logits for normalised inputs (N, 784) in large chunks, in eval mode."""
     was_training = model.training
     model.eval()
@@ -65,7 +65,7 @@ def predict_logits(model: nn.Module, x: torch.Tensor, chunk: int = 10_000) -> to
     return out
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = 10_000) -> Evaluation:
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = EVAL_CHUNK) -> Evaluation:
     """Everything the app and the CLI show about a model on a labelled set."""
     logits = predict_logits(model, x, chunk)
     return evaluate_logits(logits, y.to(logits.device))

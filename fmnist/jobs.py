@@ -9,6 +9,7 @@ out-of-memory kill) ends that worker alone. The message protocol is described in
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import os
 import signal
 import subprocess
@@ -280,6 +281,16 @@ def pool() -> WorkerPool:
         return _pool
 
 
+def quotas() -> dict | None:
+    """The server's checkpoint quotas (FMNIST_MAX_RUNS_PER_SESSION, FMNIST_MAX_CHECKPOINT_MB), read where the
+    server's environment is: a worker started earlier may not have it. None when they are misset: the worker's save
+    then says why."""
+    try:
+        return dataclasses.asdict(checkpoints.Quotas.from_env())
+    except checkpoints.CheckpointError:
+        return None
+
+
 def running_jobs() -> int:
     """Runs training in this server now, all sessions together (not those waiting for a slot)."""
     return pool().running()
@@ -288,10 +299,13 @@ def running_jobs() -> int:
 class TrainingJob:
     def __init__(self, config: TrainConfig, store: checkpoints.CheckpointStore | None = None,
                  name: str | None = None, log_every: int = 25, insight: bool = False,
-                 workers: WorkerPool | None = None, meta: dict | None = None):
+                 workers: WorkerPool | None = None, meta: dict | None = None, owner: str | None = None,
+                 resume: str | None = None):
         self.config = config.validated()
         self.store = store or checkpoints.CheckpointStore()
         self.name, self.log_every, self.insight, self.meta = name, log_every, insight, dict(meta or {})
+        # Who may delete the checkpoint (fmnist.checkpoints owners), and an interrupted run's file to go on with.
+        self.owner, self.resume = owner or checkpoints.MACHINE_OWNER, resume
         self.pool = workers or pool()
         self.worker: Worker | None = None
         self.created = time.time()
@@ -315,7 +329,7 @@ class TrainingJob:
         worker.send({"op": "start", "job": {
             "config": self.config.to_dict(), "store": str(self.store.root.resolve()), "name": self.name,
             "log_every": self.log_every, "insight": self.insight, "threads": threads, "paused": self._paused,
-            "meta": self.meta}})
+            "meta": self.meta, "owner": self.owner, "resume": self.resume, "quotas": quotas()}})
 
     def _queued(self, position: int) -> None:
         self._update(queue_position=position)
@@ -342,6 +356,7 @@ class TrainingJob:
                 s.status = "stopped" if ev["stopped"] else "done"
                 s.device, s.test_acc, s.lr_changes = ev["device"], ev["test_acc"], ev["lr_changes"]
                 s.checkpoint, s.save_error = ev["checkpoint"], ev["save_error"]
+                s.notes.extend(ev["notes"])
 
     def _ended(self, reason: str) -> None:
         """The worker has exited. Without a result first, it died: the curves received so far stay."""

@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import resume as resume_files
+from .checkpoints import CheckpointError
 from .config import TrainConfig
 from .data import BLACK, Dataset, device_tensors
 from .evaluate import evaluate_logits, predict_logits
@@ -406,9 +408,89 @@ def warm_up(device: str = "cpu") -> None:
     opt.step()
 
 
+@dataclass
+class _Resumed:
+    """Where a run starts: nothing done yet, or the last completed epoch of an interrupted run."""
+
+    epoch: int = 0
+    step: int = 0
+    history: list[dict] = field(default_factory=list)
+    lr_scale: float = 1.0
+    lr_changes: list[dict] = field(default_factory=list)
+    best: tuple = (-1.0, None, None)  # (val acc, epoch, weights)
+    elapsed_s: float = 0.0
+
+
+def _resume_state(resume: resume_files.ResumeFile | None, config: TrainConfig, model: nn.Module,
+                  opt: torch.optim.Optimizer, rng: torch.Generator) -> _Resumed:
+    """Claims the run's resume file and, when continuing a run, puts its last completed epoch back in place
+    (in place: a captured CUDA graph keeps pointing at the same tensors)."""
+    if resume is None:
+        return _Resumed()
+    resume.claim()
+    if not resume.resume:
+        return _Resumed()
+    meta, t = resume_files.read(resume.path)
+    if TrainConfig.from_dict(meta["config"]) != config:
+        raise resume_files.ResumeError(f"{resume.path.name} holds another run's settings")
+    with torch.no_grad():
+        for k, v in model.state_dict().items():
+            v.copy_(t["model." + k])
+    params = [p for g in opt.param_groups for p in g["params"]]
+    for key, v in t.items():
+        if key.startswith("opt."):
+            _, i, name = key.split(".", 2)
+            state, current = opt.state[params[int(i)]], opt.state[params[int(i)]].get(name)
+            if isinstance(current, torch.Tensor) and current.shape == v.shape:
+                current.copy_(v)
+            else:  # a fresh optimizer has no state yet: Adam's step count stays on the CPU, moments on the device
+                state[name] = v if name == "step" else v.to(params[int(i)].device)
+    rng.set_state(t["rng.trainer"])
+    torch.set_rng_state(t["rng.torch"])  # dropout and augmentation draw from the global generator
+    if "rng.cuda" in t and torch.cuda.is_available():
+        torch.cuda.set_rng_state(t["rng.cuda"])
+    best_w = {k.removeprefix("best."): v for k, v in t.items() if k.startswith("best.")} or None
+    return _Resumed(meta["epoch"], meta["step"], meta["history"], meta["lr_scale"], meta["lr_changes"],
+                    (meta["best_val_acc"], meta["best_epoch"], best_w), meta["elapsed_s"])
+
+
+def _save_resume(resume: resume_files.ResumeFile | None, config: TrainConfig, model: nn.Module,
+                 opt: torch.optim.Optimizer, rng: torch.Generator, history: list[dict], step: int, lr_scale: float,
+                 lr_changes: list[dict], best: tuple, elapsed_s: float) -> Iterator[NoteEvent]:
+    """Writes the epoch just completed, after the epoch's last RNG draw. A failed write (a full disk) costs only
+    the ability to resume: the run goes on, and says so once."""
+    if resume is None:
+        return
+    tensors = {"model." + k: v for k, v in model.state_dict().items()}
+    params = {id(p): i for i, p in enumerate(p for g in opt.param_groups for p in g["params"])}
+    for p, state in opt.state.items():
+        tensors.update({f"opt.{params[id(p)]}.{k}": v for k, v in state.items() if isinstance(v, torch.Tensor)})
+    tensors.update({"rng.trainer": rng.get_state(), "rng.torch": torch.get_rng_state()})
+    if next(model.parameters()).device.type == "cuda":
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    if best[2] is not None:
+        tensors.update({"best." + k: v for k, v in best[2].items()})
+    meta = {"config": config.to_dict(), "epoch": len(history), "step": step, "history": history,
+            "lr_scale": lr_scale, "lr_changes": lr_changes, "best_val_acc": best[0], "best_epoch": best[1],
+            "elapsed_s": elapsed_s}
+    try:
+        resume.write(tensors, meta)
+    except CheckpointError as exc:
+        if not resume.failed:
+            resume.failed = True
+            yield NoteEvent(f"{exc}: this run could not be resumed after a crash")
+
+
+def _end_resume(resume: resume_files.ResumeFile | None) -> None:
+    if resume is not None:
+        resume.finish()
+
+
 def train(config: TrainConfig, dataset: Dataset | None = None, control: RunControl | None = None,
-          log_every: int = 25, cuda_graph: bool = True, insight: bool = False) -> Iterator[Event]:
-    """Trains per `config`, yielding events. Never raises for a failed run: it yields FailedEvent instead."""
+          log_every: int = 25, cuda_graph: bool = True, insight: bool = False,
+          resume: resume_files.ResumeFile | None = None) -> Iterator[Event]:
+    """Trains per `config`, yielding events. Never raises for a failed run: it yields FailedEvent instead.
+    With `resume`, each completed epoch is kept in that file (fmnist/resume.py), and a run already in it goes on."""
     config = config.validated()
     control = control or RunControl()
     history: list[dict] = []
@@ -437,6 +519,9 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
         if use_graph and (note := stepper.try_capture(config.batch_size)):
             opt = stepper.opt  # the eager fallback's optimizer, rebuilt without capturable
             yield NoteEvent(note)
+        r = _resume_state(resume, config, model, opt, rng)
+        history.extend(r.history)
+        step = r.step
 
         n = x_all.shape[0] if rows is None else rows.shape[0]
         bs = config.batch_size
@@ -444,10 +529,10 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
         if config.batch_norm and n % bs == 1:
             steps_per_epoch -= 1  # batch norm cannot train on a batch of one image
         total = steps_per_epoch * config.epochs
-        lr_scale, lr_changes = 1.0, []
+        lr_scale, lr_changes = r.lr_scale, r.lr_changes
         lr = lr_at(0, total, config.lr, config.schedule)
-        best = (-1.0, None, None)  # (val acc, epoch, weights)
-        start = time.perf_counter()
+        best = r.best  # (val acc, epoch, weights)
+        start = time.perf_counter() - r.elapsed_s
         paused = 0.0  # seconds spent paused so far: left out of elapsed time and throughput
         mark = (start, 0, 0.0)  # time, step and paused seconds at the previous StepEvent
         ep_loss = torch.zeros((), device=device)
@@ -455,7 +540,7 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
         ep_seen = 0
         previous_projection = None
 
-        for epoch in range(1, config.epochs + 1):
+        for epoch in range(r.epoch + 1, config.epochs + 1):
             perm = _loader_order(rng, n).to(device)
             if rows is not None:
                 perm = rows[perm]
@@ -482,6 +567,7 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
                         yield FailedEvent(
                             f"the loss became {mean_loss} at epoch {epoch}, step {step}: training diverged. "
                             "Try a lower learning rate (or batch norm).", epoch, step)
+                        _end_resume(resume)  # a diverged run is over, not interrupted
                         return
                     now = time.perf_counter()
                     active = now - mark[0] - (paused - mark[2])
@@ -507,6 +593,8 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
             ep_correct.zero_()
             ep_seen = 0
             history.append(ev.as_dict())
+            yield from _save_resume(resume, config, model, opt, rng, history, step, lr_scale, lr_changes, best,
+                                    time.perf_counter() - start - paused)
             yield ev
 
         best_epoch = best[1]
@@ -515,6 +603,7 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
         stepper.release()
         test_loss, test_acc, _ = _evaluate(model, x_test, y_test)
         model.eval()
+        _end_resume(resume)
         yield DoneEvent(TrainResult(config, model, history, test_acc, test_loss, time.perf_counter() - start - paused,
                                     device_label(device), control.stopped, best_epoch, lr_changes=lr_changes))
     except torch.cuda.OutOfMemoryError:
@@ -522,3 +611,6 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
                           "or train on the CPU", epoch, step)
     except Exception as exc:  # the worker thread must report, not die silently
         yield FailedEvent(f"{type(exc).__name__}: {exc}", epoch, step)
+    finally:
+        if resume is not None:
+            resume.release()  # an unfinished run's file stays, free to be resumed

@@ -72,6 +72,7 @@ def main(argv: list[str]) -> None:
 
 def run(job: dict, inbox: Connection, outbox: Connection) -> None:
     from . import checkpoints
+    from . import resume as resume_files
     from .config import TrainConfig
     from .model import DeviceError, device_label, resolve_device
     from .train import RunControl, train
@@ -87,7 +88,10 @@ def run(job: dict, inbox: Connection, outbox: Connection) -> None:
     except DeviceError:
         device = config.device  # train() fails the run with the reason
     outbox.send({"kind": "started", "device": device})
-    for ev in train(config, control=control, log_every=job.get("log_every", 25), insight=job.get("insight", False)):
+    store = checkpoints.CheckpointStore(job["store"])
+    resume = resume_files.for_run(store, config, job["owner"], job.get("resume"))
+    for ev in train(config, control=control, log_every=job.get("log_every", 25), insight=job.get("insight", False),
+                    resume=resume):
         if ev.kind == "done":
             outbox.send(finish(ev.result, job, checkpoints))
         else:
@@ -112,12 +116,14 @@ def finish(result, job: dict, checkpoints) -> dict:
     """Saves the run where the server asked; a failed save keeps every metric in the server's snapshot and says why."""
     out = {"kind": "done", "test_acc": result.test_acc, "test_loss": result.test_loss, "device": result.device,
            "stopped": result.stopped, "best_epoch": result.best_epoch, "lr_changes": list(result.lr_changes),
-           "checkpoint": None, "save_error": None}
+           "checkpoint": None, "save_error": None, "notes": []}
     store = checkpoints.CheckpointStore(job["store"])
     meta = checkpoints.run_meta(result, job.get("command", "the fmnist app's Train page"), **job.get("meta", {}))
     try:
         name = job.get("name") or store.unique_name(result.config, result.test_acc)
-        out["checkpoint"] = store.save_new(name, result.model, meta).name.removesuffix(checkpoints.SUFFIX)
+        quotas = checkpoints.Quotas(**job["quotas"]) if job.get("quotas") else None  # the server's, else the env's
+        saved = checkpoints.save_run(store, name, result.model, meta, job["owner"], quotas)
+        out["checkpoint"], out["notes"] = saved.path.name.removesuffix(checkpoints.SUFFIX), saved.notes
     except (checkpoints.CheckpointError, OSError) as exc:
         out["save_error"] = f"{exc}. The run's metrics are kept in this session."
     return out

@@ -1,27 +1,29 @@
-"""Models: the saved checkpoints. Choose the active model, compare training curves, download or delete a file, take a
-model out of fmnist as a script, ONNX or torch.export file."""
+"""Models: the saved checkpoints. Choose the active model, compare training curves, download, or delete a file of
+your own; resume an interrupted run; take a model out of fmnist as a script, ONNX or torch.export file."""
 
 import datetime as dt
 
 import streamlit as st
 
-from fmnist.checkpoints import CheckpointError
+from fmnist.checkpoints import CheckpointError, change_refused
 from ui import charts
 from ui.exports import show_exports
 from ui.insight import show_checkpoint_filters, show_run_differences
+from ui.interrupted import made_by, show_interrupted
+from ui.owner import admin_sidebar, is_admin, owner_id
 from ui.router import ensure_router
 from ui.session import active_model_caption, active_model_name, set_active_model, store
 
 ensure_router()  # first: a first visit straight to this page must still go through app.py
 
-COLUMNS = ["name", "layers", "optimizer", "epochs", "test accuracy", "date", "size", "error"]
+COLUMNS = ["name", "layers", "optimizer", "epochs", "test accuracy", "date", "size", "made by", "error"]
 
 
 def table_row(row: dict) -> dict:
     """One line of the table; an unreadable file keeps its name, size and the reason it cannot be used."""
     out = dict.fromkeys(COLUMNS)
     out.update(name=row["name"], size=size_text(row["size"]), error=row["error"] or "",
-               date=date_text(row["meta"], row["mtime"]))
+               date=date_text(row["meta"], row["mtime"]), **{"made by": made_by(row["meta"])})
     meta = row["meta"]
     if meta is not None:
         config = meta.get("config") or {}
@@ -47,7 +49,7 @@ def date_text(meta: dict | None, mtime: float) -> str:
 def delete(name: str) -> None:
     """A button callback, so the table drawn after it no longer lists the file."""
     try:
-        store().delete(name)
+        store().delete(name, owner_id(), is_admin())
         st.session_state["models_message"] = ("success", f"Deleted {name}.")
     except CheckpointError as exc:
         st.session_state["models_message"] = ("error", str(exc))
@@ -73,8 +75,11 @@ def show_actions(rows: list[dict], active: str | None) -> str:
     path = store().path_for(pick)
     cols[1].download_button("Download", data=path.read_bytes, file_name=path.name, key="models_download",
                             mime="application/octet-stream")
-    sure = cols[2].checkbox("I am sure", key="models_delete_sure")
-    cols[2].button("Delete", key="models_delete", on_click=delete, args=(pick,), disabled=not sure)
+    meta = next(r["meta"] for r in rows if r["name"] == pick)
+    refused = change_refused(pick, meta, owner_id(), is_admin())  # others' checkpoints: listed, not deletable
+    sure = cols[2].checkbox("I am sure", key="models_delete_sure", disabled=refused is not None)
+    cols[2].button("Delete", key="models_delete", on_click=delete, args=(pick,), disabled=not sure or bool(refused),
+                   help=f"Not yours to delete: {refused}" if refused else None)
     kind, text = st.session_state.pop("models_message", (None, None))
     if kind:
         getattr(st, kind)(text)
@@ -96,8 +101,10 @@ def show_comparison(rows: list[dict], active: str | None) -> None:
 
 
 active_model_caption()
+admin_sidebar()
 st.title("Saved models")
 rows = store().list()
+show_interrupted()
 if not rows:
     st.info(f"No checkpoints yet in `{store().root}`: train one on the Train page.")
     st.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from fmnist import jobs
+from fmnist import checkpoints, jobs
 from fmnist.config import BEST, TrainConfig
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -188,11 +187,18 @@ def test_a_failed_run_shows_its_error(ckpt_dir, started):
     assert len(at.get("plotly_chart")) == 3  # the charts stay
 
 
+def save_as(ckpt_dir: Path, name: str, owner: str) -> None:
+    """A copy of the tiny default model saved as `name` by the session (or CLI) `owner`."""
+    ckpt = checkpoints.load(ckpt_dir / "default.safetensors")
+    checkpoints.save(ckpt_dir / f"{name}.safetensors", ckpt.model(), {**ckpt.meta, "name": name, "owner": owner})
+
+
 def test_models_page_lists_activates_and_deletes_with_confirmation(ckpt_dir):
-    shutil.copy(ckpt_dir / "default.safetensors", ckpt_dir / "other.safetensors")
     (ckpt_dir / "broken.safetensors").write_bytes(b"not a checkpoint")
     at = app()
     at.switch_page("pages/models.py").run()
+    save_as(ckpt_dir, "other", at.session_state["owner_id"])  # made by this session: its own to delete
+    at.run()
     assert not at.exception, at.exception
 
     table = at.dataframe[0].value
@@ -214,7 +220,6 @@ def test_models_page_lists_activates_and_deletes_with_confirmation(ckpt_dir):
     assert "other" not in set(at.dataframe[0].value["name"])
 
     at.selectbox(key="models_pick").set_value("default").run()
-    at.checkbox(key="models_delete_sure").check().run()
-    at.button(key="models_delete").click().run()
-    assert "cannot be deleted" in texts(at.error)
+    assert at.button(key="models_delete").disabled and at.checkbox(key="models_delete_sure").disabled
+    assert "never deleted" in at.button(key="models_delete").help
     assert (ckpt_dir / "default.safetensors").is_file()

@@ -123,7 +123,7 @@ def test_presets_train_an_epoch_on_cuda(preset):
 
 
 def test_the_apps_worker_trains_on_cuda(tmp_path, dataset):
-    job = TrainingJob(TINY.replace(device="cuda"), CheckpointStore(tmp_path), dataset, log_every=10).start()
+    job = TrainingJob(TINY.replace(device="cuda"), CheckpointStore(tmp_path), log_every=10).start()
     try:
         assert job.join(300), "the worker did not finish"
         snap = job.snapshot()

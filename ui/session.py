@@ -20,6 +20,7 @@ import streamlit as st
 from fmnist import checkpoints
 from fmnist.config import TrainConfig
 from fmnist.jobs import JobSnapshot, TrainingJob, pool, running_jobs
+from ui.owner import owner_id
 
 if TYPE_CHECKING:
     import torch
@@ -120,13 +121,13 @@ class SessionRuns:
     history: list[JobSnapshot] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def start(self, config: TrainConfig) -> TrainingJob:
+    def start(self, config: TrainConfig, resume: str | None = None) -> TrainingJob:
         with self.lock:
             if self.job is not None and not self.job.snapshot().finished:
                 raise RuntimeError("a run is already in progress in this session")
             if self.job is not None:  # earlier runs are drawn as curves only: their insight is dropped
                 self.history.append(dataclasses.replace(self.job.snapshot(), insight=[]))
-            self.job = TrainingJob(config, store(), insight=True).start()
+            self.job = TrainingJob(config, store(), insight=True, owner=owner_id(), resume=resume).start()
             return self.job
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ import streamlit as st
 from fmnist.config import ACTIVATIONS, DEVICES, MAX_LAYERS, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig
 from fmnist.devices import problem
 from fmnist.jobs import pool
+from fmnist.memory import memory_problem
 from ui import share
 
 PRESET_KEY = "cfg_preset"
@@ -50,7 +51,8 @@ def widget_values(config: TrainConfig) -> dict:
 
 
 def config_sidebar() -> tuple[TrainConfig | None, dict[str, str]]:
-    """Renders the form; returns (config, {}) when it is valid, else (None, {field: message})."""
+    """Renders the form; returns (config, {}) when it is valid, (None, {field: message}) when it is not, and
+    (config, {"memory": message}) when it is valid but needs more memory than is free now."""
     _read_url()
     _init_state()
     slots: dict = {}  # field name -> an st.empty() right under its control, filled once errors are known
@@ -70,7 +72,15 @@ def config_sidebar() -> tuple[TrainConfig | None, dict[str, str]]:
     for name, message in errors.items():
         slots.get(name, slots["hidden"]).error(message)  # every field has a slot; "hidden" is the fallback
     _share(None if errors else config)
-    return (None, errors) if errors else (config, {})
+    if errors:
+        return None, errors
+    found = pool().devices()
+    where = found["auto"].split()[0] if config.device == "auto" and found else config.device
+    too_big = memory_problem(config, device_type=where if where != "auto" else "cpu")  # Start stays disabled
+    if too_big:
+        slots["batch_size"].error(f"Not enough memory: {too_big}.")
+        return config, {"memory": too_big}
+    return config, {}
 
 
 def _read_url() -> None:

@@ -1,0 +1,109 @@
+"""Resume after a crash (fmnist/resume.py, the trainer's _resume_state/_save_resume, `train --resume`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fmnist import checkpoints, resume
+from fmnist.cli import main
+from fmnist.config import SEED
+from fmnist.train import RunControl, train
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY_ARGS = ["--hidden", "32", "--batch-size", "512", "--optimizer", "adam", "--lr", "0.003", "--device", "cpu"]
+
+
+def test_sigkill_at_epoch_3_of_5_then_resume_ends_at_epoch_5_with_the_whole_history(tmp_path, capsys):
+    env = {**os.environ, "FMNIST_CHECKPOINT_DIR": str(tmp_path)}
+    out = tmp_path / "run.safetensors"
+    proc = subprocess.Popen([sys.executable, "-m", "fmnist", "train", *TINY_ARGS, "--epochs", "5", "--json",
+                             "--out", str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        for line in proc.stdout:
+            if json.loads(line).get("epoch") == 3:
+                proc.send_signal(signal.SIGKILL)  # no chance to clean up: what a crash or the OOM killer does
+                break
+        assert proc.wait(60) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stderr = proc.stderr.read()
+    (path,) = (tmp_path / ".resume").glob("*.safetensors")
+    assert f"--resume {path}" in stderr and not out.exists()
+    assert [r["epoch"] for r in resume.interrupted(checkpoints.CheckpointStore(tmp_path))] == [3]
+
+    assert main(["train", "--resume", str(path), "--json", "--out", str(out)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [e["epoch"] for e in lines[:-1]] == [4, 5] and lines[-1]["epochs"] == 5
+    meta = checkpoints.load(out).meta
+    assert [h["epoch"] for h in meta["history"]] == [1, 2, 3, 4, 5]  # no gap, nothing twice
+    elapsed = [h["elapsed_s"] for h in meta["history"]]
+    assert elapsed == sorted(elapsed)  # time goes on from where the run was
+    assert not path.exists() and list((tmp_path).glob(".resume/*")) == []  # the finished run leaves nothing
+
+
+
+
+def test_resuming_the_seed_preset_after_epoch_2_gives_the_uninterrupted_epoch_3(tmp_path, dataset):
+    """The seed preset's shuffles come from one RNG stream; the resume file keeps it exactly (CPU)."""
+    live = resume.ResumeFile(tmp_path / "live.safetensors")
+    control = RunControl()
+    after_two = tmp_path / "after-epoch-2.safetensors"
+    uninterrupted = {}
+    for ev in train(SEED.replace(device="cpu"), dataset, control, log_every=10_000, resume=live):
+        if ev.kind == "epoch":
+            uninterrupted[ev.epoch] = ev.test_acc
+            if ev.epoch == 2:
+                shutil.copy(live.path, after_two)  # the file as a crash right after epoch 2 would leave it
+            if ev.epoch == 3:
+                control.stop()
+    resumed = {}
+    control = RunControl()
+    for ev in train(SEED.replace(device="cpu"), dataset, control, log_every=10_000,
+                    resume=resume.ResumeFile(after_two, resume=True)):
+        if ev.kind == "epoch":
+            resumed[ev.epoch] = ev.test_acc
+            control.stop()
+    assert list(resumed) == [3]
+    print(f"seed preset epoch 3: uninterrupted {uninterrupted[3]:.2f}%, resumed after epoch 2 {resumed[3]:.2f}%")
+    assert resumed[3] == pytest.approx(uninterrupted[3], abs=0.01)
+
+
+def test_a_run_under_way_is_not_listed_and_cannot_be_claimed_twice(tmp_path, tiny_config, dataset):
+    store = checkpoints.CheckpointStore(tmp_path)
+    rf = resume.ResumeFile(resume.new_path(tmp_path, tiny_config.replace(epochs=2)))
+    events = train(tiny_config.replace(epochs=2), dataset, resume=rf)
+    next(ev for ev in events if ev.kind == "epoch")
+    assert rf.path.is_file() and resume.interrupted(store) == []  # its trainer holds the lock
+    with pytest.raises(resume.ResumeError, match="being trained right now"):
+        resume.ResumeFile(rf.path, resume=True).claim()
+    events.close()  # the trainer is gone: the run is interrupted now
+    (row,) = resume.interrupted(store)
+    assert row["epoch"] == 1 and row["epochs"] == 2 and row["owner"] == "cli"
+    with pytest.raises(resume.ResumeError, match="another session's run"):
+        resume.discard(store, row["name"], owner="someone-else")
+    resume.discard(store, row["name"], owner="cli")
+    assert resume.interrupted(store) == [] and not rf.path.exists()
+
+
+def test_resume_refuses_a_checkpoint_and_settings_flags(tmp_path, trained_checkpoint, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--resume", str(trained_checkpoint)])
+    assert exc.value.code == 2 and "not an fmnist resume file" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--resume", str(trained_checkpoint), "--epochs", "3"])
+    assert exc.value.code == 2 and "leave out --epochs" in capsys.readouterr().err
+
+
+@pytest.fixture
+def trained_checkpoint(checkpoint_dir):
+    return checkpoint_dir / "default.safetensors"
