@@ -97,7 +97,7 @@ def cmd_train(args) -> int:
     config = config_from_args(args)
     try:
         device = resolve_device(config.device)
-        if config.precision == "bf16" and bf16_problem(device):
+        if args.precision == "bf16" and bf16_problem(device):  # asked for; a preset's bf16 falls back to fp32
             raise DeviceError(bf16_problem(device))
     except DeviceError as exc:
         raise UsageError(str(exc)) from None

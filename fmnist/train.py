@@ -22,7 +22,7 @@ from .config import TrainConfig
 from .data import Dataset, device_tensors, load_dataset
 from .evaluate import evaluate_logits, predict_logits
 from .explain import first_layer_filters, hidden_features, pca_2d
-from .model import MLP, DeviceError, device_label, resolve_device
+from .model import MLP, device_label, resolve_device
 
 
 @dataclass
@@ -347,24 +347,41 @@ class WeightAverage:
         torch._foreach_lerp_(self._dst, self._src, 1 - d)
 
 
-def notebook_eval_passes(rng: torch.Generator, config: TrainConfig, model: nn.Module, x: torch.Tensor,
-                         y: torch.Tensor, rows: torch.Tensor | None) -> tuple[float | None, float | None]:
+def notebook_eval_draws(rng: torch.Generator, n: int) -> torch.Tensor:
     """After each epoch the notebook iterates its shuffled training loader, then its test loader, to evaluate.
     Each pass draws from the global RNG (base seed, and the sampler's seed for the shuffled one), which moves the
-    next epoch's shuffle: the same draws here keep our batches the notebook's. With eval_train the training
-    pass is also scored, in eval mode, over the images that pass yields (all but the dropped partial batch):
-    (accuracy %, mean loss), else (None, None): the notebook's accuracy, batch order aside (which cannot change it).
-    Its printed loss is not comparable: it divides a sum of batch means by the number of images."""
-    n = x.shape[0] if rows is None else rows.shape[0]
+    next epoch's shuffle: the same draws here keep our batches the notebook's. Returns the order of the
+    training-set pass."""
     order = _loader_order(rng, n)  # the train-eval pass: base seed + sampler seed
     _draw_seed(rng)  # the test pass: base seed (its sampler is sequential)
+    return order
+
+
+def train_eval_score(config: TrainConfig, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                     rows: torch.Tensor | None, order: torch.Tensor) -> tuple[float | None, float | None]:
+    """With eval_train, the notebook's "Train Acc.": eval mode over the images its training-set pass (in `order`)
+    yields, all but the dropped partial batch; (accuracy %, mean loss), else (None, None). Batch order cannot
+    change the figure, so all images are scored at once. The notebook's printed loss is not this mean: it divides
+    a sum of batch means by the number of images."""
     if not config.eval_train:
         return None, None
+    n = order.shape[0]
     kept = (order[:n - n % config.batch_size] if config.drop_last else order).to(x.device)
     idx = kept if rows is None else rows[kept]  # rows of x
     logits = predict_logits(model, x)  # chunked views of the shared tensor: no copy of the training images
     ev = evaluate_logits(logits.index_select(0, idx), y.index_select(0, idx), with_predictions=False)
     return ev.accuracy, ev.loss
+
+
+def seeded_init(config: TrainConfig) -> tuple[MLP, torch.Generator]:
+    """The model drawn as the notebook draws it right after torch.manual_seed, and the rest of that RNG stream
+    in a private generator (the global RNG is shared by every session's thread: seed and draw in one go)."""
+    with _SEED_LOCK:
+        torch.manual_seed(config.seed)
+        model = MLP(config)  # drawn on the CPU, so the init is the same on every device
+        rng = torch.Generator()
+        rng.set_state(torch.get_rng_state())
+    return model, rng
 
 
 def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, list[float]]:
@@ -401,8 +418,9 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
     epoch, step = 0, 0
     try:
         device = resolve_device(config.device)
-        if config.precision == "bf16" and bf16_problem(device):
-            raise DeviceError(bf16_problem(device))
+        if config.precision == "bf16" and bf16_problem(device):  # a preset's bf16 on a machine without it
+            yield NoteEvent(f"training in fp32: {bf16_problem(device)}")
+            config = config.replace(precision="fp32")
         dataset = dataset or load_dataset()
         x_all, y_all, x_test, y_test = device_tensors(dataset, device)
         # Batches are index lists into the whole training set, shared by every session: the hold-out only leaves
@@ -413,11 +431,7 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
         else:
             rows, x_val, y_val = None, None, None
 
-        with _SEED_LOCK:  # the global RNG is shared by every session's thread: seed and draw the init in one go
-            torch.manual_seed(config.seed)
-            model = MLP(config)  # drawn on the CPU, so the init is the same on every device
-            rng = torch.Generator()
-            rng.set_state(torch.get_rng_state())  # the rest of the notebook's RNG stream, privately
+        model, rng = seeded_init(config)
         model = model.to(device)
         model.train()
         use_graph = cuda_graph and device.type == "cuda"
@@ -487,7 +501,7 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
                     mark = (now, step, paused)
             if control.stopped:
                 break
-            train_eval = notebook_eval_passes(rng, config, scored, x_all, y_all, rows)
+            train_eval = train_eval_score(config, scored, x_all, y_all, rows, notebook_eval_draws(rng, n))
             test_loss, test_acc, class_acc = _evaluate(scored, x_test, y_test)
             val_loss = val_acc = None
             if x_val is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fmnist.config import TrainConfig
+from fmnist.config import BEST, SEED, TrainConfig
 from fmnist.jobs import JobSnapshot
 from ui import charts
 from ui.charts import RunCurves
@@ -120,3 +120,14 @@ def test_from_snapshot_copies_so_later_job_updates_do_not_leak_in():
     run = charts.from_snapshot(snap)
     snap.steps.append((50, 0.9))
     assert run.steps == [(25, 1.0)]
+
+
+def test_seed_preset_runs_show_the_notebooks_published_figures_and_the_eval_mode_training_accuracy():
+    epochs = [{**e, "train_eval_acc": 72.0 + e["epoch"]} for e in _epochs(3)]
+    fig = charts.epoch_accuracy_figure([RunCurves("now", [], epochs)], charts.reference_for(SEED))
+    t = _traces(fig)
+    assert list(t["train (eval mode)"].y) == [73.0, 74.0, 75.0]
+    assert list(t["notebook (published) test"].x) == [20] and list(t["notebook (published) test"].y) == [87.81]
+    assert list(t["notebook (published) train (eval mode)"].y) == [90.89]
+    assert charts.reference_for(SEED.replace(preset="custom")) == () == charts.reference_for(BEST)
+    assert len(charts.epoch_accuracy_figure([RunCurves("now", [], epochs)]).data) == 3
