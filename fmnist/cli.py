@@ -64,7 +64,7 @@ _FIELD_HELP = {
 def add_config_args(p: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field; defaults stay None so only what is given overrides the preset."""
     p.add_argument("--preset", choices=list(PRESETS), default="seed",
-                   help="starting point: quick = 90%% in a minute, seed = the classic notebook, "
+                   help="starting point: quick = 90%% in under a minute of CPU time, seed = the classic notebook, "
                         "best = our recipe (default: seed)")
     for f in dataclasses.fields(TrainConfig):
         if f.name == "preset":

@@ -58,7 +58,7 @@ def config_sidebar() -> tuple[TrainConfig | None, dict[str, str]]:
         st.header("Training setup")
         st.selectbox("Preset", [*PRESETS, CUSTOM], key=PRESET_KEY, on_change=_apply_preset,
                      persist_state="session",
-                     help="quick: 90% in about a minute; seed: the classic notebook; best: our recipe")
+                     help="quick: 90% in under a minute of CPU time; seed: the classic notebook; best: our recipe")
         _model_controls(slots)
         _training_controls(slots)
         _data_controls(slots)
