@@ -9,10 +9,10 @@ import torch
 from torch import nn
 
 from .architecture import flops_per_sample
-from .config import SEED
+from .config import SEED, TrainConfig
 from .data import device_tensors, find_files, load_dataset, torchvision_root
 from .model import MLP, device_label, resolve_device
-from .train import _loader_order, _Step, make_optimizer, train
+from .train import _loader_order, _Step, bf16_problem, make_optimizer, train
 
 
 def _sync(device: torch.device) -> None:
@@ -73,29 +73,50 @@ def notebook_samples_per_s(device: torch.device, steps: int, warmup: int = 20) -
     return steps * 64 / elapsed
 
 
-def ours_samples_per_s(device: torch.device, steps: int, warmup: int = 20, notes: list[str] | None = None) -> float:
-    """The trainer's own step (CUDA graph on GPUs, with train()'s eager fallback) on the seed preset; a failed
-    capture's note is appended to `notes`."""
+def ours_samples_per_s(device: torch.device, steps: int, warmup: int = 20, config: TrainConfig = SEED,
+                       notes: list[str] | None = None) -> float:
+    """The trainer's own step (CUDA graph on GPUs, with train()'s eager fallback), on the seed preset unless told
+    otherwise; a failed capture's note is appended to `notes`."""
     x, y, _, _ = device_tensors(load_dataset(), device)
-    torch.manual_seed(SEED.seed)
-    model = MLP(SEED).to(device).train()
+    torch.manual_seed(config.seed)
+    model = MLP(config).to(device).train()
     use_graph = device.type == "cuda"
-    opt = make_optimizer(SEED, model, device, capturable=use_graph)
-    step = _Step(model, opt, SEED, x, y, device)
-    if use_graph and (note := step.try_capture(SEED.batch_size)) and notes is not None:
+    opt = make_optimizer(config, model, device, capturable=use_graph)
+    step = _Step(model, opt, config, x, y, device)
+    bs = config.batch_size
+    if use_graph and (note := step.try_capture(bs)) and notes is not None:
         notes.append(note)
     rng = torch.Generator().manual_seed(0)
     perm = _loader_order(rng, x.shape[0]).to(device)
-    per_epoch = x.shape[0] // SEED.batch_size
+    per_epoch = x.shape[0] // bs
     for i in range(warmup + steps):
         if i == warmup:
             _sync(device)
             t = time.perf_counter()
         j = i % per_epoch
-        step(perm[j * 64:(j + 1) * 64])
+        step(perm[j * bs:(j + 1) * bs])
     step.take()[0].item()
     elapsed = time.perf_counter() - t
-    return steps * 64 / elapsed
+    return steps * bs / elapsed
+
+
+PRECISION_BATCHES = (64, 256)
+
+
+def precision_figures(device: torch.device, steps: int, say: Callable[[str], None]) -> dict:
+    """Samples/s of the seed preset's model in fp32 and bf16 autocast, at the notebook's batch and at 256:
+    bf16's faster matmuls pay off only once a batch is large enough to outweigh autocast's casts."""
+    if bf16_problem(device):
+        say(f"bf16: not measured ({bf16_problem(device)})")
+        return {}
+    out = {}
+    for bs in PRECISION_BATCHES:
+        row = {p: ours_samples_per_s(device, steps, config=SEED.replace(batch_size=bs, precision=p))
+               for p in ("fp32", "bf16")}
+        say(f"batch {bs}: fp32 {row['fp32']:,.0f} samples/s, bf16 {row['bf16']:,.0f} samples/s "
+            f"({row['bf16'] / row['fp32']:.2f}x)")
+        out[f"batch_{bs}"] = {p: round(v, 1) for p, v in row.items()}
+    return out
 
 
 def full_seed_run(device: torch.device) -> float:
@@ -129,6 +150,9 @@ def run_bench(device_name: str = "auto", steps: int = 300, full: bool | None = N
               "peak_fraction": round(fraction, 4), "matmul_gflops": round(peak / 1e9, 1), "cuda_graph": graph}
     if notes:
         result["notes"] = notes
+    precision = precision_figures(device, steps, say)
+    if precision:
+        result["precision_samples_per_s"] = precision
     if full if full is not None else device.type == "cuda":
         secs = full_seed_run(device)
         say(f"20 seed-preset epochs with per-epoch evaluation: {secs:.2f} s")

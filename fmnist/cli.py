@@ -10,7 +10,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from .config import ACTIVATIONS, DEVICES, OPTIMIZERS, PRESETS, SCHEDULES, ConfigError, TrainConfig
+from .config import ACTIVATIONS, DEVICES, OPTIMIZERS, PRECISIONS, PRESETS, SCHEDULES, ConfigError, TrainConfig
 from .playground import ACTIVATIONS as PLAYGROUND_ACTIVATIONS
 from .playground import DATASETS as PLAYGROUND_DATASETS
 
@@ -50,17 +50,25 @@ _FIELD_HELP = {
     "epochs": ("epochs", int, None),
     "label_smoothing": ("label smoothing", _positive_float, None),
     "augment": ("random shifts of up to 2 pixels", None, None),
+    "flip": ("random left-right mirror of half of each batch", None, None),
+    "drop_last": ("drop the last partial batch of each epoch, as the notebook's DataLoader", None, None),
+    "ema": ("decay of an exponential moving average of the weights, scored instead of them (0 = off)",
+            _positive_float, None),
+    "eval_train": ("after each epoch also score the training images in eval mode, as the notebook", None, None),
     "val_size": ("training images held out for validation", int, None),
     "keep_best": ("restore the epoch with the best validation accuracy", None, None),
     "seed": ("random seed", int, None),
     "device": ("device", str, DEVICES),
+    "precision": ("arithmetic of the training step: bf16 autocasts it (CPUs with bf16 support, CUDA)", str,
+                  PRECISIONS),
 }
 
 
 def add_config_args(p: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field; defaults stay None so only what is given overrides the preset."""
-    p.add_argument("--preset", choices=sorted(PRESETS), default="seed",
-                   help="starting point: seed = the classic notebook, best = our recipe (default: seed)")
+    p.add_argument("--preset", choices=list(PRESETS), default="seed",
+                   help="starting point: quick = 90%% in under a minute of CPU time, seed = the classic notebook, "
+                        "best = our recipe (default: seed)")
     for f in dataclasses.fields(TrainConfig):
         if f.name == "preset":
             continue
@@ -74,6 +82,8 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
 
 def config_from_args(args) -> TrainConfig:
     base = PRESETS[args.preset]
+    if args.preset == "seed" and getattr(args, "precision", None) not in (None, "fp32"):
+        raise UsageError("the seed preset reproduces the notebook in fp32; use --precision with another preset")
     changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                if f.name != "preset" and getattr(args, f.name, None) is not None}
     config = base.replace(**changes)
@@ -109,11 +119,13 @@ def cmd_train(args) -> int:
     from . import resume as resume_files
     from .memory import memory_problem
     from .model import DeviceError, resolve_device
-    from .train import train
+    from .train import bf16_problem, train
 
     config = config_to_resume(args) if args.resume else config_from_args(args)
     try:
         device = resolve_device(config.device)
+        if args.precision == "bf16" and bf16_problem(device):  # asked for; a preset's bf16 falls back to fp32
+            raise DeviceError(bf16_problem(device))
     except DeviceError as exc:
         raise UsageError(str(exc)) from None
     problem = memory_problem(config, dataset_loaded=False, device_type=device.type)
@@ -143,9 +155,12 @@ def cmd_train(args) -> int:
             line["elapsed_s"] = round(ev.elapsed_s, 3)
             if ev.val_acc is not None:
                 line.update(val_loss=ev.val_loss, val_acc=ev.val_acc)
+            if ev.train_eval_acc is not None:
+                line.update(train_eval_loss=ev.train_eval_loss, train_eval_acc=ev.train_eval_acc)
             val = f"  val acc {ev.val_acc:.2f}%" if ev.val_acc is not None else ""
+            evals = f" (eval mode {ev.train_eval_acc:.2f}%)" if ev.train_eval_acc is not None else ""
             _emit(args, line, f"Epoch {ev.epoch:>2}/{ev.epochs}  train loss {ev.train_loss:.4f}  "
-                              f"train acc {ev.train_acc:.2f}%{val}  test loss {ev.test_loss:.4f}  "
+                              f"train acc {ev.train_acc:.2f}%{evals}{val}  test loss {ev.test_loss:.4f}  "
                               f"test acc {ev.test_acc:.2f}%  [{ev.elapsed_s:.1f} s]")
         elif ev.kind == "failed":
             _emit(args, {"error": ev.reason, "epoch": ev.epoch}, f"Training failed: {ev.reason}")

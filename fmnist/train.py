@@ -6,6 +6,7 @@ to do with them. A RunControl lets another thread pause, resume, stop or change 
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
@@ -53,6 +54,10 @@ class EpochEvent:
     lr: float
     elapsed_s: float
     insight: dict | None = None  # first-layer filters and the 2-D projection, when asked for
+    # With eval_train (the seed preset): the notebook's "Train Acc.", eval mode over the training images its
+    # loader yields after the epoch (59,968 with drop_last), and the mean loss over them.
+    train_eval_acc: float | None = None
+    train_eval_loss: float | None = None
     kind: str = "epoch"
 
     def as_dict(self) -> dict:
@@ -198,14 +203,20 @@ def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
             g["lr"] = lr
 
 
-def shift_batch(x: torch.Tensor, max_shift: int = 2, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Random translation of each image by up to max_shift pixels, as one gather (no per-sample Python)."""
+def shift_batch(x: torch.Tensor, max_shift: int = 2, generator: torch.Generator | None = None,
+                flip: bool = False) -> torch.Tensor:
+    """Random translation of each image by up to max_shift pixels and, with `flip`, a left-right mirror of a random
+    half (every Fashion-MNIST class is symmetric as a label), as one gather (no per-sample Python)."""
     b = x.shape[0]
     img = F.pad(x.view(b, 28, 28), (max_shift,) * 4, value=BLACK)
     d = torch.randint(0, 2 * max_shift + 1, (2, b, 1), device=x.device, generator=generator)
     ar = torch.arange(28, device=x.device)
     rows = (ar + d[0])[:, :, None]
-    cols = (ar + d[1])[:, None, :]
+    cols = ar.expand(b, 28)
+    if flip:
+        mirror = torch.rand(b, 1, device=x.device, generator=generator) < 0.5
+        cols = torch.where(mirror, 27 - cols, cols)
+    cols = (cols + d[1])[:, None, :]
     return img[torch.arange(b, device=x.device)[:, None, None], rows, cols].reshape(b, 784)
 
 
@@ -235,7 +246,8 @@ class _Step:
         self.static_idx = None
         # Shifts draw from a generator of the run's own: another run's draws cannot move them, and a capture
         # can put it back exactly as it was (dropout, which takes no generator, uses the device's default one).
-        self.rng = torch.Generator(device=x.device).manual_seed(config.seed) if config.augment else None
+        self.rng = (torch.Generator(device=x.device).manual_seed(config.seed) if config.augment or config.flip
+                    else None)
 
     def _body(self, idx: torch.Tensor, zero: str = "none") -> None:
         # Gradients: freed before an eager step; zeroed in place around a graph (whose captured backward writes
@@ -246,10 +258,11 @@ class _Step:
             self.opt.zero_grad(set_to_none=False)
         xb = self.x.index_select(0, idx)
         yb = self.y.index_select(0, idx)
-        if self.config.augment:
-            xb = shift_batch(xb, generator=self.rng)
-        logits = self.model(xb)
-        loss = F.cross_entropy(logits, yb, label_smoothing=self.config.label_smoothing)
+        if self.config.augment or self.config.flip:
+            xb = shift_batch(xb, 2 if self.config.augment else 0, generator=self.rng, flip=self.config.flip)
+        with autocast(self.config, self.x.device):
+            logits = self.model(xb)
+            loss = F.cross_entropy(logits, yb, label_smoothing=self.config.label_smoothing)
         loss.backward()
         self.opt.step()
         with torch.no_grad():
@@ -383,6 +396,77 @@ def _loader_order(rng: torch.Generator, n: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(_draw_seed(rng)))
 
 
+def autocast(config: TrainConfig, device: torch.device):
+    """bf16 autocast for the forward pass and loss when asked for (matmuls in bf16, reductions in fp32)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+
+
+def bf16_problem(device: torch.device) -> str | None:
+    """Why bf16 cannot be used on this device, or None when it can."""
+    if device.type == "cuda":
+        return None if torch.cuda.is_bf16_supported() else "this GPU has no bf16 support: use --precision fp32"
+    if device.type == "cpu":
+        return None if torch.ops.mkldnn._is_mkldnn_bf16_supported() else \
+            "this CPU has no bf16 instructions (AVX512-BF16 or AMX): use --precision fp32"
+    return f"bf16 is offered on CPUs and CUDA GPUs, not on {device.type}: use --precision fp32"
+
+
+class WeightAverage:
+    """An exponential moving average of the weights and batch-norm statistics, scored instead of the raw
+    weights: it smooths out the noise of the last steps. The decay ramps up from 0 (as in timm's ModelEmaV2 warm-up)
+    so the early average is not dominated by the random init."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.model = copy.deepcopy(model)
+        self.decay = decay
+        self.updates = 0
+        self._src = [t for t in model.state_dict().values() if t.is_floating_point()]
+        self._dst = [t for t in self.model.state_dict().values() if t.is_floating_point()]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        torch._foreach_lerp_(self._dst, self._src, 1 - d)
+
+
+def notebook_eval_draws(rng: torch.Generator, n: int) -> torch.Tensor:
+    """After each epoch the notebook iterates its shuffled training loader, then its test loader, to evaluate.
+    Each pass draws from the global RNG (base seed, and the sampler's seed for the shuffled one), which moves the
+    next epoch's shuffle: the same draws here keep our batches the notebook's. Returns the order of the
+    training-set pass."""
+    order = _loader_order(rng, n)  # the train-eval pass: base seed + sampler seed
+    _draw_seed(rng)  # the test pass: base seed (its sampler is sequential)
+    return order
+
+
+def train_eval_score(config: TrainConfig, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                     rows: torch.Tensor | None, order: torch.Tensor) -> tuple[float | None, float | None]:
+    """With eval_train, the notebook's "Train Acc.": eval mode over the images its training-set pass (in `order`)
+    yields, all but the dropped partial batch; (accuracy %, mean loss), else (None, None). Batch order cannot
+    change the figure, so all images are scored at once. The notebook's printed loss is not this mean: it divides
+    a sum of batch means by the number of images."""
+    if not config.eval_train:
+        return None, None
+    n = order.shape[0]
+    kept = (order[:n - n % config.batch_size] if config.drop_last else order).to(x.device)
+    idx = kept if rows is None else rows[kept]  # rows of x
+    logits = predict_logits(model, x)  # chunked views of the shared tensor: no copy of the training images
+    ev = evaluate_logits(logits.index_select(0, idx), y.index_select(0, idx), with_predictions=False)
+    return ev.accuracy, ev.loss
+
+
+def seeded_init(config: TrainConfig) -> tuple[MLP, torch.Generator]:
+    """The model drawn as the notebook draws it right after torch.manual_seed, and the rest of that RNG stream
+    in a private generator (the global RNG is shared by every session's thread: seed and draw in one go)."""
+    with _SEED_LOCK:
+        torch.manual_seed(config.seed)
+        model = MLP(config)  # drawn on the CPU, so the init is the same on every device
+        rng = torch.Generator()
+        rng.set_state(torch.get_rng_state())
+    return model, rng
+
+
 def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, list[float]]:
     ev = evaluate_logits(predict_logits(model, x), y, with_predictions=False)
     return ev.loss, ev.accuracy, ev.class_accuracy
@@ -497,6 +581,9 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
     epoch, step = 0, 0
     try:
         device = resolve_device(config.device)
+        if config.precision == "bf16" and bf16_problem(device):  # a preset's bf16 on a machine without it
+            yield NoteEvent(f"training in fp32: {bf16_problem(device)}")
+            config = config.replace(precision="fp32")
         x_all, y_all, x_test, y_test = device_tensors(dataset, device)
         # Batches are index lists into the whole training set, shared by every session: the hold-out only leaves
         # its rows out, and a run never copies the training images (188 MB as float32).
@@ -506,11 +593,7 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
         else:
             rows, x_val, y_val = None, None, None
 
-        with _SEED_LOCK:  # the global RNG is shared by every session's thread: seed and draw the init in one go
-            torch.manual_seed(config.seed)
-            model = MLP(config)  # drawn on the CPU, so the init is the same on every device
-            rng = torch.Generator()
-            rng.set_state(torch.get_rng_state())  # the rest of the notebook's RNG stream, privately
+        model, rng = seeded_init(config)
         model = model.to(device)
         model.train()
         use_graph = cuda_graph and device.type == "cuda"
@@ -522,10 +605,12 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
         r = _resume_state(resume, config, model, opt, rng)
         history.extend(r.history)
         step = r.step
+        average = WeightAverage(model, config.ema) if config.ema else None  # after a resume: from its weights
+        scored = average.model if average else model  # what is evaluated, kept and returned
 
         n = x_all.shape[0] if rows is None else rows.shape[0]
         bs = config.batch_size
-        steps_per_epoch = math.ceil(n / bs)
+        steps_per_epoch = n // bs if config.drop_last else math.ceil(n / bs)
         if config.batch_norm and n % bs == 1:
             steps_per_epoch -= 1  # batch norm cannot train on a batch of one image
         total = steps_per_epoch * config.epochs
@@ -555,6 +640,8 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
                 lr = lr_at(step, total, config.lr, config.schedule) * lr_scale
                 _set_lr(opt, lr)
                 stepper(perm[i * bs:(i + 1) * bs])
+                if average:
+                    average.update()
                 step += 1
                 # Step 1 is published at once, so a chart has its first point as soon as training is under way.
                 if step % log_every == 0 or step == 1 or i == steps_per_epoch - 1:
@@ -576,19 +663,19 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
                     mark = (now, step, paused)
             if control.stopped:
                 break
-            test_loss, test_acc, class_acc = _evaluate(model, x_test, y_test)
-            _draw_seed(rng)  # the notebook's test DataLoader draws a seed per pass too
+            train_eval = train_eval_score(config, scored, x_all, y_all, rows, notebook_eval_draws(rng, n))
+            test_loss, test_acc, class_acc = _evaluate(scored, x_test, y_test)
             val_loss = val_acc = None
             if x_val is not None:
-                val_loss, val_acc, _ = _evaluate(model, x_val, y_val)
+                val_loss, val_acc, _ = _evaluate(scored, x_val, y_val)
                 if val_acc > best[0]:
                     keep = config.keep_best
-                    best = (val_acc, epoch, {k: v.clone() for k, v in model.state_dict().items()} if keep else None)
-            extra = _insight(model, x_test, previous_projection) if insight else None
+                    best = (val_acc, epoch, {k: v.clone() for k, v in scored.state_dict().items()} if keep else None)
+            extra = _insight(scored, x_test, previous_projection) if insight else None
             previous_projection = extra["projection"] if extra else None
             ev = EpochEvent(epoch, config.epochs, ep_loss.item() / ep_seen, 100.0 * ep_correct.item() / ep_seen,
                             test_loss, test_acc, class_acc, val_loss, val_acc, lr, time.perf_counter() - start - paused,
-                            extra)
+                            extra, *train_eval)
             ep_loss.zero_()
             ep_correct.zero_()
             ep_seen = 0
@@ -599,12 +686,12 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
 
         best_epoch = best[1]
         if config.keep_best and best[2] is not None:
-            model.load_state_dict(best[2])  # chosen on validation accuracy, never on the test set
+            scored.load_state_dict(best[2])  # chosen on validation accuracy, never on the test set
         stepper.release()
-        test_loss, test_acc, _ = _evaluate(model, x_test, y_test)
-        model.eval()
+        test_loss, test_acc, _ = _evaluate(scored, x_test, y_test)
+        scored.eval()
         _end_resume(resume)
-        yield DoneEvent(TrainResult(config, model, history, test_acc, test_loss, time.perf_counter() - start - paused,
+        yield DoneEvent(TrainResult(config, scored, history, test_acc, test_loss, time.perf_counter() - start - paused,
                                     device_label(device), control.stopped, best_epoch, lr_changes=lr_changes))
     except torch.cuda.OutOfMemoryError:
         yield FailedEvent("the GPU ran out of memory: try a smaller batch or fewer/narrower layers, "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fmnist.config import TrainConfig
+from fmnist.config import BEST, SEED, TrainConfig
 from fmnist.jobs import JobSnapshot
 from ui import charts
 from ui.charts import RunCurves
@@ -140,3 +140,14 @@ def test_a_500_epoch_run_sends_at_most_2000_points_a_curve_and_keeps_its_spikes(
 
 def test_reducing_leaves_short_curves_alone():
     assert charts.reduce_points([1, 2, 3], [3.0, 1.0, 2.0]) == ([1, 2, 3], [3.0, 1.0, 2.0])
+
+
+def test_seed_preset_runs_show_the_notebooks_published_figures_and_the_eval_mode_training_accuracy():
+    epochs = [{**e, "train_eval_acc": 72.0 + e["epoch"]} for e in _epochs(3)]
+    fig = charts.epoch_accuracy_figure([RunCurves("now", [], epochs)], charts.reference_for(SEED))
+    t = _traces(fig)
+    assert list(t["train (eval mode)"].y) == [73.0, 74.0, 75.0]
+    assert list(t["notebook (published) test"].x) == [20] and list(t["notebook (published) test"].y) == [87.81]
+    assert list(t["notebook (published) train (eval mode)"].y) == [90.89]
+    assert charts.reference_for(SEED.replace(preset="custom")) == () == charts.reference_for(BEST)
+    assert len(charts.epoch_accuracy_figure([RunCurves("now", [], epochs)]).data) == 3

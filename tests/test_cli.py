@@ -92,6 +92,9 @@ def test_data_command(capsys):
     (["train", "--lr", "nan"], "learning rate"),
     (["train", "--out", "x.pt"], "--out must end in .safetensors"),
     (["bench", "--steps", "0"], "--steps"),
+    (["train", "--preset", "seed", "--precision", "bf16"], "reproduces the notebook in fp32"),
+    (["train", "--preset", "best", "--precision", "fp16"], "invalid choice"),
+    (["train", "--ema", "1.5"], "ema:"),
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, needle, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -129,3 +132,9 @@ def test_help_on_each_command(cmd, capsys):
     with pytest.raises(SystemExit) as exc:
         main([cmd, "--help"])
     assert exc.value.code == 0 and "usage: python -m fmnist " + cmd in capsys.readouterr().out
+
+
+def test_seed_preset_prints_the_notebooks_eval_mode_training_accuracy(tmp_path, capsys):
+    code, lines = run_json(capsys, ["train", "--preset", "seed", "--hidden", "32", "--epochs", "1", "--json",
+                                    "--out", str(tmp_path / "s.safetensors")])
+    assert code == 0 and 50 < lines[0]["train_eval_acc"] <= 100 and lines[0]["train_eval_loss"] > 0

@@ -11,8 +11,10 @@ def test_seed_preset_is_the_notebook():
     assert SEED.hidden == (1024, 128, 64) and SEED.activation == "relu" and SEED.optimizer == "sgd"
     assert (SEED.lr, SEED.batch_size, SEED.epochs, SEED.seed) == (0.01, 64, 20, 123)
     assert not SEED.batch_norm and SEED.dropout == 0 and SEED.schedule == "constant" and not SEED.augment
+    assert SEED.drop_last and SEED.eval_train and SEED.precision == "fp32" and not SEED.flip and SEED.ema == 0
     assert SEED.errors() == {} and BEST.errors() == {}
-    assert set(PRESETS) == {"seed", "best"}
+    assert list(PRESETS) == ["quick", "seed", "best"]  # quick first: the app lists them in this order
+    assert all(p.errors() == {} and p.preset == name for name, p in PRESETS.items())
 
 
 @pytest.mark.parametrize("changes,field", [
@@ -36,6 +38,11 @@ def test_seed_preset_is_the_notebook():
     ({"label_smoothing": -0.1}, "label_smoothing"),
     ({"keep_best": True}, "keep_best"),
     ({"batch_norm": True, "batch_size": 1}, "batch_size"),
+    ({"ema": 0.2}, "ema"),
+    ({"ema": 1.0}, "ema"),
+    ({"precision": "fp16"}, "precision"),
+    ({"drop_last": 1}, "drop_last"),
+    ({"flip": "yes"}, "flip"),
 ])
 def test_each_bad_field_gets_its_own_message(changes, field):
     errors = SEED.replace(**changes).errors()

@@ -15,6 +15,8 @@ import plotly.graph_objects as go
 TRAIN_COLOR = "#4f46e5"
 TEST_COLOR = "#ea580c"
 VAL_COLOR = "#16a34a"
+TRAIN_EVAL_COLOR = "#0891b2"
+REFERENCE_COLOR = "#111827"
 EARLIER_COLOR = "#9ca3af"
 EARLIER_OPACITY = 0.45
 RAW_OPACITY = 0.3
@@ -22,9 +24,19 @@ SMOOTHING = 0.1  # EMA weight of each new point: about the last ten points (250 
 
 METRIC_LABELS = {
     "train_loss": "training loss", "test_loss": "test loss", "val_loss": "validation loss",
-    "train_acc": "training accuracy (%)", "test_acc": "test accuracy (%)", "val_acc": "validation accuracy (%)",
+    "train_acc": "training accuracy (%)", "train_eval_acc": "training accuracy, eval mode (%)",
+    "test_acc": "test accuracy (%)", "val_acc": "validation accuracy (%)",
     "lr": "learning rate",
 }
+
+# What the tutorial published for its notebook (its printed log shows the last epoch only): the seed preset's
+# reference, drawn on the epoch accuracy chart so a learner sees whether a run reproduces it.
+NOTEBOOK_PUBLISHED = ({"epoch": 20, "train_eval_acc": 90.89, "test_acc": 87.81},)
+
+
+def reference_for(config) -> tuple[dict, ...]:
+    """The published figures a run of this config can be compared with: the notebook's for the seed preset."""
+    return NOTEBOOK_PUBLISHED if getattr(config, "preset", None) == "seed" else ()
 
 
 @dataclass
@@ -112,8 +124,16 @@ def epoch_loss_figure(runs: list[RunCurves]) -> go.Figure:
     return _epoch_figure(runs, ("train_loss", "test_loss", "val_loss"), "Loss per epoch", "loss")
 
 
-def epoch_accuracy_figure(runs: list[RunCurves]) -> go.Figure:
-    return _epoch_figure(runs, ("train_acc", "test_acc", "val_acc"), "Accuracy per epoch", "accuracy (%)")
+def epoch_accuracy_figure(runs: list[RunCurves], reference: tuple[dict, ...] = ()) -> go.Figure:
+    """Accuracy per epoch; `reference` (see reference_for) adds published figures as black crosses."""
+    fig = _epoch_figure(runs, ("train_acc", "train_eval_acc", "test_acc", "val_acc"), "Accuracy per epoch",
+                        "accuracy (%)")
+    for metric in ("train_eval_acc", "test_acc"):
+        x, y = _series(list(reference), metric)
+        if y:
+            fig.add_trace(go.Scatter(x=x, y=y, name=f"notebook (published) {SPLIT_NAMES[metric]}", mode="markers",
+                                     marker={"symbol": "x", "size": 10, "color": REFERENCE_COLOR}))
+    return fig
 
 
 def compare_figure(runs: list[RunCurves], metric: str) -> go.Figure:
@@ -127,25 +147,25 @@ def compare_figure(runs: list[RunCurves], metric: str) -> go.Figure:
     return _layout(fig, label[:1].upper() + label[1:], "epoch", label)
 
 
-SPLIT_NAMES = {"train": "train", "test": "test", "val": "validation"}
+SPLIT_NAMES = {"train_loss": "train", "train_acc": "train", "train_eval_acc": "train (eval mode)",
+               "test_loss": "test", "test_acc": "test", "val_loss": "validation", "val_acc": "validation"}
+COLORS = {"train": TRAIN_COLOR, "train (eval mode)": TRAIN_EVAL_COLOR, "test": TEST_COLOR, "validation": VAL_COLOR}
 
 
 def _epoch_figure(runs: list[RunCurves], metrics: tuple[str, ...], title: str, y_title: str) -> go.Figure:
-    colors = dict(zip(metrics, (TRAIN_COLOR, TEST_COLOR, VAL_COLOR)))
     fig = go.Figure()
     for run in _earlier_first(runs):
         for metric in metrics:
             x, y = _series(run.epochs, metric)
             if not y:  # val_* are None without a validation split
                 continue
-            kind = SPLIT_NAMES[metric.split("_")[0]]
+            kind = SPLIT_NAMES[metric]
             if run.current:
-                fig.add_trace(go.Scatter(x=x, y=y, name=kind, mode="lines+markers",
-                                         line={"color": colors[metric]}))
+                fig.add_trace(go.Scatter(x=x, y=y, name=kind, mode="lines+markers", line={"color": COLORS[kind]}))
             else:
                 fig.add_trace(go.Scatter(x=x, y=y, name=f"{run.label} {kind}", mode="lines", opacity=EARLIER_OPACITY,
                                          line={"color": EARLIER_COLOR, "width": 1,
-                                               "dash": "solid" if kind == "train" else "dot"}))
+                                               "dash": "solid" if kind.startswith("train") else "dot"}))
     return _layout(fig, title, "epoch", y_title)
 
 

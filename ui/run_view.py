@@ -42,7 +42,8 @@ def show_charts(runs, snap) -> None:
     st.plotly_chart(charts.step_loss_figure(curves), key="train_chart_steps")
     left, right = st.columns(2)
     left.plotly_chart(charts.epoch_loss_figure(curves), key="train_chart_loss")
-    right.plotly_chart(charts.epoch_accuracy_figure(curves), key="train_chart_acc")
+    reference = charts.reference_for(snap.config)  # the notebook's published figures, for the seed preset
+    right.plotly_chart(charts.epoch_accuracy_figure(curves, reference), key="train_chart_acc")
     show_insight(snap)
 
 
