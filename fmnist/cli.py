@@ -97,9 +97,7 @@ def cmd_train(args) -> int:
     if not args.json:
         print(f"Training {config.describe()} on {config.device}", flush=True)
     bar = progress.epoch_bar(sys.stdout, config, args.json)
-    for ev in train(config, log_every=progress.log_every(bar, device)):
-        if bar is not None:
-            bar.update(ev)  # erases itself before any other line
+    for ev in progress.drawn(bar, train(config, log_every=progress.log_every(bar, device))):
         if ev.kind == "note":
             print(ev.message, file=sys.stderr, flush=True)
         elif ev.kind == "epoch":
