@@ -145,9 +145,7 @@ def cmd_train(args) -> int:
     print(f"Resume file: {resume.path} (if this run is interrupted: python -m fmnist train --resume "
           f"{shlex.quote(str(resume.path))})", file=sys.stderr, flush=True)
     bar = progress.epoch_bar(sys.stdout, config, args.json)
-    for ev in train(config, log_every=progress.log_every(bar, device), resume=resume):
-        if bar is not None:
-            bar.update(ev)  # erases itself before any other line
+    for ev in progress.drawn(bar, train(config, log_every=progress.log_every(bar, device), resume=resume)):
         if ev.kind == "note":
             print(ev.message, file=sys.stderr, flush=True)
         elif ev.kind == "epoch":

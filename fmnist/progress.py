@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable, Iterator
 from typing import TextIO
 
 SHOW_AFTER_S = 2.0  # FMNIST_PROGRESS_AFTER_S overrides it (the tests set 0)
@@ -70,3 +71,17 @@ def log_every(bar: EpochBar | None, device) -> int:
     """Steps between the trainer's step events. With a bar on the CPU, every step: a slow network's 25 steps can take
     many seconds, and a CPU step is synchronous anyway; on a GPU a read of the loss every step would stall it."""
     return 1 if bar is not None and device.type == "cpu" else 25
+
+
+def drawn(bar: EpochBar | None, events: Iterable) -> Iterator:
+    """The trainer's events, each shown on the bar before the caller prints it; the bar is erased however the loop
+    ends (Ctrl-C included), so the terminal is left with whole lines."""
+    if bar is None:
+        yield from events
+        return
+    try:
+        for ev in events:
+            bar.update(ev)
+            yield ev
+    finally:
+        bar.clear()

@@ -83,16 +83,18 @@ def test_a_failed_capture_falls_back_from_the_start_on_the_thread_s_own_stream()
 
 def test_a_finished_run_does_not_hold_the_graphs_memory():
     config = TINY.replace(hidden=(1024,), device="cuda")
-    train_to_done(config)  # the dataset's device tensors are made once; later runs reuse them
-    gc.collect()
-    before = torch.cuda.memory_allocated()
     events, result = train_to_done(config)
     del events
     gc.collect()
+    with_model = torch.cuda.memory_allocated()
     weights = sum(p.numel() * p.element_size() for p in result.model.parameters())
-    kept = torch.cuda.memory_allocated() - before
     assert all(p.grad is None for p in result.model.parameters())
-    assert kept < 1.5 * weights, f"{kept:,} bytes kept for {weights:,} bytes of weights"
+    del result
+    gc.collect()
+    # What the kept model holds (caches such as cuBLAS's workspaces stay either way): its weights, not also the
+    # gradients and whatever else of the graph's memory pool.
+    held = with_model - torch.cuda.memory_allocated()
+    assert held < 1.5 * weights, f"{held:,} bytes held for {weights:,} bytes of weights"
 
 
 def test_runs_started_together_in_one_process_all_capture():
@@ -119,7 +121,8 @@ def test_presets_train_an_epoch_on_cuda(preset):
     events, result = train_to_done(preset.replace(epochs=1, device="cuda"))
     assert [e.message for e in events if e.kind == "note"] == []
     assert result.device.startswith("cuda") and len(result.history) == 1
-    assert result.test_acc > (75 if preset is SEED else 82), result.test_acc
+    # On the CPU: 74.81% after the seed preset's first epoch (docs/benchmarks.md); the best preset is near 85%.
+    assert result.test_acc > (70 if preset is SEED else 82), result.test_acc
 
 
 def test_the_apps_worker_trains_on_cuda(tmp_path, dataset):

@@ -47,9 +47,9 @@ def test_a_terminal_shows_the_bar_within_each_epoch(tmp_path):
     raw, code = run_on_pty([*TINY_ARGS, "--out", str(tmp_path / "m.safetensors")])
     assert code == 0, raw
     bars = [(int(e), int(s)) for e, s in BAR.findall(raw)]
-    for epoch in (1, 2):  # redrawn as the steps go by, in both epochs
+    for epoch in (1, 2):  # drawn in both epochs (at most every 0.1 s), the steps moving on
         done = [s for e, s in bars if e == epoch]
-        assert len(done) >= 2 and done == sorted(set(done)) and 0 < done[0] and done[-1] < 235, raw
+        assert done and done == sorted(set(done)) and 0 < done[0] and done[-1] < 235, raw
     # Each bar is erased before the next line: the finished screen holds the usual lines only.
     lines = screen(raw)
     assert lines[0].startswith("Training ") and lines[-1].startswith("Test accuracy")
