@@ -86,8 +86,8 @@ def test_story_buttons_set_the_controls_and_the_link_restores_them(page: Page, s
     expect(page.locator(".st-key-hidden input")).to_have_value("8,8,8")
     expect(page.locator(".st-key-lr input[type='range']")).to_have_attribute("aria-valuetext", "0.1")
     expect(page.get_by_text("Spirals need depth.", exact=False).last).to_be_visible()
-    page.wait_for_function("sel => parseInt(document.querySelector(sel).innerText.replace(/[^0-9]/g, '')) >= 1500",
-                           arg=STATUS, timeout=120_000)  # let it learn the spirals for the screenshot
+    page.wait_for_function("""sel => { const m = /Step ([0-9,]+)/.exec(document.querySelector(sel).innerText);
+        return m && parseInt(m[1].replace(/,/g, "")) >= 1500; }""", arg=STATUS, timeout=240_000)  # learn the spirals
     click(page, "pg_pause")
     wait_idle(page)
     shot(page, "playground")
