@@ -81,6 +81,8 @@ def test_play_pause_step_reset(page: Page, server):
 
 def test_story_buttons_set_the_controls_and_the_link_restores_them(page: Page, server, browser):
     goto(page, page_url(server))
+    page.locator(".st-key-pg_speed input[type='range']").press("End")  # 50 steps a redraw: the spirals learn sooner
+    wait_idle(page)
     page.get_by_role("button", name="3. Spirals need depth").click()
     expect(page.locator(".st-key-dataset input")).to_have_value("spirals")
     expect(page.locator(".st-key-hidden input")).to_have_value("8,8,8")
