@@ -1,6 +1,6 @@
 """Playground: the tutorial's first half in the plane. A line fails on XOR, two hidden units draw the two lines that
 solve it, and spirals need depth. Each hidden unit is drawn as its own output over the plane while the network
-trains live, several times a second, on this CPU (numpy, no torch)."""
+trains live on the CPU (numpy, no torch)."""
 
 import streamlit as st
 

@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from fmnist.playground import LESSONS, Playground, Setup
@@ -66,10 +65,10 @@ def surface(at: AppTest) -> np.ndarray:
 def controls(at: AppTest) -> dict:
     keys = ("dataset", "activation")
     values = {k: at.selectbox(key=k).value for k in keys}
-    values.update({k: at.number_input(key=k).value for k in ("points", "noise", "train_fraction", "seed", "layers",
+    values.update({k: at.number_input(key=k).value for k in ("points", "noise", "train_fraction", "seed",
                                                              "batch_size", "l1", "l2")})
-    values.update(lr=at.select_slider(key="lr").value, features=list(at.multiselect(key="features").value))
-    values.update({f"units_{i + 1}": at.number_input(key=f"units_{i + 1}").value for i in range(values["layers"])})
+    values.update(lr=at.select_slider(key="lr").value, features=list(at.multiselect(key="features").value),
+                  hidden=at.text_input(key="hidden").value)
     return values
 
 
@@ -83,7 +82,7 @@ def test_page_opens_on_the_default_setup_at_step_0(ckpt_dir):
     expected = Playground(Setup())
     np.testing.assert_allclose(surface(at), np.round(expected.grid().output, 3))
     assert len(figs["network"]["layout"]["images"]) == 1  # the thumbnails' sheet
-    assert len(figs["network"]["data"][-1]["x"]) == 2 * 2 + 2  # one hover point per weight
+    assert len(array(figs["network"]["data"][-1]["x"])) == 2 * 2 + 2  # one hover point per weight
     assert any(m.value.startswith("**xor, 2 → 2 → 1 tanh**") for m in at.markdown)
 
 
@@ -120,45 +119,47 @@ def test_training_settings_apply_without_starting_over(ckpt_dir):
     assert step_of(at) == 0  # a different network starts over
 
 
-@pytest.mark.parametrize("key", list(LESSONS))
-def test_story_buttons_set_the_controls_and_explain(ckpt_dir, key):
+def test_story_buttons_set_the_controls_and_explain(ckpt_dir):
     at = open_page()
-    run(at.number_input(key="noise").set_value(0.3))  # something the lesson must undo
-    run(at.button(key=f"pg_lesson_{key}").click())
-    lesson = LESSONS[key]
-    assert controls(at) == widget_values(lesson.setup)
-    [info] = at.info
-    assert info.value.startswith(f"**{lesson.title}.**")
-    assert len(re.findall(r"[.!?](\s|$)", lesson.why)) == 2  # the issue asks for two sentences
-    assert at.button(key="pg_play").disabled  # it trains at once
-    sizes = (2, *lesson.setup.hidden, 1)
-    assert len(array(figures(at)["network"]["data"][-1]["x"])) == sum(a * b for a, b in zip(sizes, sizes[1:]))
+    run(at.number_input(key="noise").set_value(0.3))  # something each lesson must undo
+    for key, lesson in LESSONS.items():
+        run(at.button(key=f"pg_lesson_{key}").click())
+        assert controls(at) == widget_values(lesson.setup), key
+        [info] = at.info
+        assert info.value.startswith(f"**{lesson.title}.**")
+        assert len(re.findall(r"[.!?](\s|$)", lesson.why)) == 2  # the issue asks for two sentences
+        assert at.button(key="pg_play").disabled and step_of(at) > 0  # it trains at once
+        sizes = (2, *lesson.setup.hidden, 1)
+        weights = array(figures(at)["network"]["data"][-1]["x"])
+        assert len(weights) == sum(a * b for a, b in zip(sizes, sizes[1:]))
+        run(at.button(key="pg_pause").click())
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("units_1", 9, "each layer needs 1 to 8 units"),
-    ("layers", 7, "use 0 to 6 hidden layers (got 7)"),
-    ("noise", -0.5, "noise must be between 0 and 1"),
-    ("points", 0, "use 20 to 2000 points (got 0)"),
-])
-def test_impossible_settings_are_refused_next_to_their_control(ckpt_dir, key, value, message):
+BAD = [("hidden", "9", "each layer needs 1 to 8 units (got 9)"),
+       ("hidden", "2,2,2,2,2,2,2", "use 0 to 6 hidden layers (got 7)"),
+       ("hidden", "8,x", "give the units of each layer as whole numbers"),
+       ("noise", -0.5, "noise must be between 0 and 1"),
+       ("points", 0, "use 20 to 2000 points (got 0)")]
+
+
+def test_impossible_settings_are_refused_next_to_their_control(ckpt_dir):
     at = open_page()
-    run(at.number_input(key=key).set_value(value))
-    errors = [e.value for e in at.sidebar.error]
-    assert len(errors) == 1 and message in errors[0]
-    assert at.warning and not at.get("plotly_chart") and "pg_play" not in [b.key for b in at.button]
-    run(at.number_input(key=key).set_value(widget_values(Setup()).get(key, 2)))
-    assert not at.sidebar.error and step_of(at) == 0
+    def widget(key):
+        return at.text_input(key=key) if key == "hidden" else at.number_input(key=key)
 
-
-def test_no_input_features_is_refused(ckpt_dir):
-    at = open_page()
+    for key, value, message in BAD:
+        run(widget(key).set_value(value))
+        errors = [e.value for e in at.sidebar.error]
+        assert len(errors) == 1 and message in errors[0], (key, errors)
+        assert at.warning and not at.get("plotly_chart") and "pg_play" not in [b.key for b in at.button]
+        run(widget(key).set_value(widget_values(Setup())[key]))
+        assert not at.sidebar.error and step_of(at) == 0
     run(at.multiselect(key="features").set_value([]))
     assert "choose at least one input feature" in at.sidebar.error[0].value
 
 
 def test_link_parameters_restore_the_setup(ckpt_dir):
-    query = {"dataset": "spirals", "layers": "3", "units_1": "8", "units_2": "8", "units_3": "8", "lr": "0.1",
+    query = {"dataset": "spirals", "hidden": "8,8,8", "lr": "0.1",
              "noise": "0.1", "features": ["x1", "x2", "sin x1"], "seed": "3"}
     at = open_page(query)
     want = LESSONS["depth"].setup.replace(noise=0.1, features=("x1", "x2", "sin x1"), seed=3)

@@ -128,7 +128,7 @@ def network_figure(pg: Playground, grid: Grid) -> go.Figure:
     fig = go.Figure(_edges(pos, pg.net.weights))
     fig.update_layout(images=images, annotations=labels,
         xaxis={"range": [-0.75, len(sizes) - 0.6], "showgrid": False, "zeroline": False, "side": "top", **ticks},
-        yaxis={"range": [-top, top], "visible": False},
+        yaxis={"range": [-top, top], "visible": False, "scaleanchor": "x", "constrain": "domain"},  # square nodes
         height=max(260, 58 * max(sizes)), margin={"l": 0, "r": 0, "t": 30, "b": 0}, showlegend=False,
         plot_bgcolor="white", uirevision="network")
     return fig

@@ -1,8 +1,10 @@
 """The Playground page's setup form in the sidebar, and the guided story's buttons that fill it.
 
 Every control is bound to the URL (Streamlit's bind="query-params", the widget key is the parameter name), so the
-address bar always holds the setup: ?dataset=spirals&layers=3&units_1=8&units_2=8&units_3=8&lr=0.1 opens that
-network, and a value equal to its default is left out. Streamlit drops a bound parameter it cannot use (an unknown
+address bar always holds the setup: ?dataset=spirals&hidden=8,8,8&lr=0.1 opens that network, and a value equal to
+its default is left out. The hidden layers are one text field, as in the CLI (--hidden 8,8,8), because a bound
+control that appears later (a "units in layer 3" input) does not write a value it got from a story button into the
+URL. Streamlit drops a bound parameter it cannot use (an unknown
 dataset); a number it can read but Setup refuses (noise=-1) fills the control and is explained under it, as any
 value typed there is. The controls have no bounds of their own: Setup.errors() is the one place that says what is
 allowed, and why.
@@ -16,19 +18,27 @@ from fmnist.playground import ACTIVATIONS, DATASETS, FEATURES, LESSONS, MAX_LAYE
 
 DEFAULT = Setup()
 LR_STEPS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
-NEW_UNITS = 4  # a layer added with + starts with this many units
 
 
-def units_key(i: int) -> str:
-    return f"units_{i + 1}"
+def hidden_text(hidden: tuple[int, ...]) -> str:
+    return ",".join(map(str, hidden)) or "0"
+
+
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """"8,8,8" -> (8, 8, 8); "0" or "" -> () (no hidden layer); ValueError with the reason otherwise."""
+    words = [w for w in text.replace(" ", "").split(",") if w]
+    try:
+        widths = tuple(int(w) for w in words)
+    except ValueError:
+        raise ValueError("give the units of each layer as whole numbers, like 8,8,8 (0 = no hidden layer)") from None
+    return () if widths in ((), (0,)) else widths
 
 
 def widget_values(setup: Setup) -> dict:
     """The session-state values that make the form show `setup`."""
     values = {name: getattr(setup, name) for name in ("dataset", "points", "noise", "train_fraction", "seed",
                                                        "activation", "lr", "batch_size", "l1", "l2")}
-    values.update(features=list(setup.features), layers=len(setup.hidden))
-    values.update({units_key(i): w for i, w in enumerate(setup.hidden)})
+    values.update(features=list(setup.features), hidden=hidden_text(setup.hidden))
     return values
 
 
@@ -62,12 +72,10 @@ def setup_sidebar() -> tuple[Setup | None, dict[str, str]]:
         slot(slots, "features", st.multiselect("Input features", FEATURES, default=list(DEFAULT.features),
                                                **_bound("features")))
         st.subheader("Network")
-        layers = st.number_input("Hidden layers", value=len(DEFAULT.hidden), step=1, **_bound("layers"),
-                                 help="0 = no hidden layer: the linear model, a single line")
-        for i in range(min(max(layers, 0), MAX_LAYERS)):
-            st.number_input(f"Units in layer {i + 1}", value=NEW_UNITS if i else DEFAULT.hidden[0], step=1,
-                            **_bound(units_key(i)))
-        slots["hidden"] = st.empty()
+        slot(slots, "hidden", st.text_input("Hidden layers: units in each", value=hidden_text(DEFAULT.hidden),
+                                            **_bound("hidden"), help=f"Comma-separated, e.g. 8,8,8 for three "
+                                            f"layers of 8 (up to {MAX_LAYERS} layers of 1 to 8); 0 = no hidden "
+                                            "layer, the linear model: a single line"))
         slot(slots, "activation", st.selectbox("Activation", ACTIVATIONS, **_bound("activation")))
         st.subheader("Training")
         options = sorted({*LR_STEPS, st.session_state.get("lr", DEFAULT.lr)})
@@ -81,7 +89,7 @@ def setup_sidebar() -> tuple[Setup | None, dict[str, str]]:
                                           **_bound("l2")))
     setup, errors = read_setup(st.session_state)
     for name, message in errors.items():
-        slots.get(name, slots["hidden"]).error(message, icon=":material/error:")
+        slots[name].error(message, icon=":material/error:")
     return setup, errors
 
 
@@ -92,15 +100,12 @@ def slot(slots: dict, name: str, _value) -> None:
 
 def read_setup(state) -> tuple[Setup | None, dict[str, str]]:
     """The Setup the form's values describe, or None and the reasons per field."""
-    layers = state["layers"]
-    if not 0 <= layers <= MAX_LAYERS:
-        errors = Setup(hidden=()).replace(**_values(state, ())).errors()
-        return None, {**errors, "hidden": f"use 0 to {MAX_LAYERS} hidden layers (got {layers})"}
-    setup = Setup(**_values(state, tuple(state[units_key(i)] for i in range(layers))))
+    names = ("dataset", "points", "noise", "train_fraction", "seed", "activation", "lr", "batch_size", "l1", "l2")
+    values = {**{n: state[n] for n in names}, "features": tuple(state["features"])}
+    try:
+        hidden = parse_hidden(state["hidden"])
+    except ValueError as exc:
+        return None, {**Setup(**values).errors(), "hidden": str(exc)}
+    setup = Setup(**values, hidden=hidden)
     errors = setup.errors()
     return (None, errors) if errors else (setup, {})
-
-
-def _values(state, hidden: tuple) -> dict:
-    names = ("dataset", "points", "noise", "train_fraction", "seed", "activation", "lr", "batch_size", "l1", "l2")
-    return {**{n: state[n] for n in names}, "features": tuple(state["features"]), "hidden": hidden}
