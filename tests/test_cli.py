@@ -127,7 +127,7 @@ def test_evaluate_bad_checkpoint_is_a_clear_error(tmp_path, capsys):
     assert "bad.safetensors: not a readable safetensors checkpoint" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("cmd", ["train", "evaluate", "predict", "bench", "data"])
+@pytest.mark.parametrize("cmd", ["train", "evaluate", "predict", "export", "bench", "data"])
 def test_help_on_each_command(cmd, capsys):
     with pytest.raises(SystemExit) as exc:
         main([cmd, "--help"])
