@@ -97,17 +97,26 @@ def test_page_runs_trials_as_jobs_and_makes_the_best_active(sweep_page, ckpt_dir
     page.run()
     assert any("--param lr=loguniform:0.001:0.03" in c.value for c in page.caption)  # the same sweep as a command
     page.button(key="sweep_start").click().run()
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        states = [r["state"] for r in page.dataframe[0].value.to_dict("records")] if page.dataframe else []
-        if len(states) == 2 and all(s in ("complete", "pruned", "fail") for s in states):
-            break
-        time.sleep(1)
-        page.run()
-    assert states == ["complete", "complete"], states
+    assert wait_for_trials(page, 2) == ["complete", "complete"]
     page.button(key="sweep_best").click().run()
     name = page.session_state["active_model"]
     assert name.startswith("sweep-sweep-1-trial-") and (ckpt_dir / (name + checkpoints.SUFFIX)).is_file()
     meta = checkpoints.load(ckpt_dir / (name + checkpoints.SUFFIX)).meta
     assert meta["sweep"]["study"] == "sweep-1" and meta["config"]["hidden"] == [32]
     assert [c.value for c in page.get("plotly_chart")]  # Optuna's figures are drawn
+
+    page.number_input(key="sweep_trials_n").set_value(1)  # the same study again: it continues
+    page.button(key="sweep_start").click().run()
+    assert wait_for_trials(page, 3) == ["complete", "complete", "complete"]
+
+
+def wait_for_trials(page: AppTest, n: int, timeout_s: float = 600) -> list[str]:
+    """Reruns the page (as its live fragment would) until the table lists n finished trials; their states."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        states = [r["state"] for r in page.dataframe[0].value.to_dict("records")] if page.dataframe else []
+        if len(states) == n and all(s in ("complete", "pruned", "fail") for s in states) or \
+                time.monotonic() > deadline:
+            return states
+        time.sleep(1)
+        page.run()
