@@ -43,6 +43,7 @@ class JobSnapshot:
     test_acc: float | None = None
     lr_changes: list[dict] = field(default_factory=list)
     insight: list[dict] = field(default_factory=list)  # per epoch: first-layer filters, 2-D projection
+    step_detail: object | None = None  # the last StepDetailEvent: one step trained while paused (Step)
 
     @property
     def finished(self) -> bool:
@@ -221,6 +222,8 @@ class TrainingJob:
                 s.insight.append(ev.insight)
         elif ev.kind == "note":
             s.notes.append(ev.message)
+        elif ev.kind == "step_detail":
+            s.step_detail = ev
         elif ev.kind == "failed":
             s.status, s.error = "failed", ev.reason
         elif ev.kind == "done":
@@ -252,6 +255,11 @@ class TrainingJob:
         if not self.snapshot().finished:
             self.control.resume()
             self._update(status="running")
+
+    def step(self) -> None:
+        """While paused: train exactly one mini-batch, then stay paused."""
+        if self.snapshot().status == "paused":
+            self.control.request_step()
 
     def stop(self) -> None:
         if not self.snapshot().finished:

@@ -7,6 +7,7 @@ import streamlit as st
 from fmnist.checkpoints import CheckpointError
 from ui import charts
 from ui.insight import show_checkpoint_filters, show_run_differences
+from ui.network_view import show_checkpoint_network
 from ui.router import ensure_router
 from ui.session import active_model_caption, active_model_name, set_active_model, store
 
@@ -107,3 +108,5 @@ st.subheader("Compare")
 show_comparison(rows, active)
 st.subheader("What the first layer learned")
 show_checkpoint_filters(pick)
+st.subheader("Inside the network")
+show_checkpoint_network(pick)
