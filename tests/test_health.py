@@ -1,5 +1,6 @@
 """Layer health: exact figures on hand-built models, and the warnings on real runs the issue measured."""
 
+import json
 import math
 import threading
 
@@ -208,3 +209,21 @@ def test_pause_step_step_resume_keeps_the_run_consistent(tiny_config, dataset):
     assert len(d.pred_before) == len(d.pred_after) == 64 and set(d.labels) <= set(range(10))
     assert d.loss_after < d.loss_before  # one Adam step on its own batch lowers that batch's loss
     assert [c.shape for c in d.weight_change] == [(32, 784), (10, 32)] and np.abs(d.weight_change[0]).max() > 0
+
+
+DEEP_SIGMOID = ["train", "--hidden", "32,32,32,32,32,32", "--activation", "sigmoid", "--optimizer", "sgd",
+                "--lr", "0.001", "--batch-size", "512", "--epochs", "1", "--device", "cpu"]
+
+
+def test_the_cli_publishes_health_and_prints_its_warnings(tmp_path, capsys):
+    from fmnist.cli import main
+
+    assert main([*DEEP_SIGMOID, "--json", "--out", str(tmp_path / "a.safetensors")]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    epoch = lines[0]
+    assert len(epoch["health"]) == 6 and all(list(h) == list(HEALTH_KEYS) for h in epoch["health"])
+    assert epoch["warnings"] and all(isinstance(w, str) for w in epoch["warnings"])
+    assert main([*DEEP_SIGMOID, "--out", str(tmp_path / "b.safetensors")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(out) if line.startswith("Epoch  1/1"))
+    assert out[at + 1].startswith("  warning: layer 1: ")  # under the epoch line
