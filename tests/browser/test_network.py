@@ -33,7 +33,7 @@ def click_unit(page: Page, column: str, index: int) -> None:
     where = None
     for _ in range(600):
         where = page.evaluate("""([sel, name, i]) => { const gd = document.querySelector(sel);
-            const t = gd && gd.data && gd._fullLayout && gd.data.find(d => d.name === name);
+            const t = gd && gd._fullData && gd._fullLayout && gd._fullData.find(d => d.name === name);
             if (!t) return null;
             gd.scrollIntoView({block: "center"});
             const L = gd._fullLayout, r = gd.getBoundingClientRect();
