@@ -98,7 +98,7 @@ def network_figure(net: Mapping, title: str = "The network", height: int = 560,
                                                            "line": {"width": 3, "color": "#f59e0b"}}))
     longest = max(len(col["shown"]) for col in cols)
     fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      plot_bgcolor="white", clickmode="event+select", dragmode=False, hovermode="closest",
+                      plot_bgcolor="white", clickmode="event+select", hovermode="closest",
                       xaxis={"visible": False, "range": [-0.4, len(cols) - 0.2]},
                       yaxis={"visible": False, "range": [-longest / 2 - 0.5, longest / 2 + 2.2]})
     return fig

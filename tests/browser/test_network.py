@@ -79,6 +79,10 @@ def test_diagram_live_inspector_and_step(page: Page, server):
     epoch = re.compile(r"after epoch (\d+)")
     assert int(epoch.search(diagram_title(page))[1]) > int(epoch.search(first)[1])
 
+    page.locator(".st-key-train_pause button").click()
+    wait_idle(page)
+    expect(page.locator(".st-key-train_step button").first).to_be_visible()
+    page.wait_for_timeout(1500)  # the live fragment's next tick shows the step the run paused at
     click_unit(page, "hidden 1", 2)
     expect(page.get_by_text(re.compile(r"Unit \d+ of hidden 1"))).to_be_visible()
     expect_plot(page, "inspect_in_1_2")
@@ -86,14 +90,9 @@ def test_diagram_live_inspector_and_step(page: Page, server):
     expect_plot(page, "inspect_top_1_2")
     assert_no_exception(page)
     shot(page, "network-inspector")
-
-    page.locator(".st-key-train_pause button").click()
-    wait_idle(page)
-    expect(page.locator(".st-key-train_step button")).to_be_visible()
-    page.wait_for_timeout(1500)  # the live fragment's next tick shows the step the run paused at
     status, before = progress(page)
     assert status == "paused"
-    page.locator(".st-key-train_step button").click()
+    page.locator(".st-key-train_step button").first.click()
     wait_idle(page)
     expect(page.get_by_text("Batch loss after")).to_be_visible()
     expect_plot(page, "train_step_batch")
