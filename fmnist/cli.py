@@ -151,6 +151,7 @@ def cmd_train(args) -> int:
         elif ev.kind == "epoch":
             line = {k: ev.__dict__[k] for k in ("epoch", "train_loss", "train_acc", "test_loss", "test_acc")}
             line["elapsed_s"] = round(ev.elapsed_s, 3)
+            line.update(health=ev.health, warnings=ev.warnings)
             if ev.val_acc is not None:
                 line.update(val_loss=ev.val_loss, val_acc=ev.val_acc)
             if ev.train_eval_acc is not None:
@@ -160,6 +161,9 @@ def cmd_train(args) -> int:
             _emit(args, line, f"Epoch {ev.epoch:>2}/{ev.epochs}  train loss {ev.train_loss:.4f}  "
                               f"train acc {ev.train_acc:.2f}%{evals}{val}  test loss {ev.test_loss:.4f}  "
                               f"test acc {ev.test_acc:.2f}%  [{ev.elapsed_s:.1f} s]")
+            if not args.json:
+                for warning in ev.warnings:
+                    print(f"  warning: {warning}", flush=True)
         elif ev.kind == "failed":
             _emit(args, {"error": ev.reason, "epoch": ev.epoch}, f"Training failed: {ev.reason}")
             return 1

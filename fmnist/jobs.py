@@ -20,6 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
+from types import SimpleNamespace
 
 from . import checkpoints
 from .config import TrainConfig
@@ -51,6 +52,7 @@ class JobSnapshot:
     lr_changes: list[dict] = field(default_factory=list)
     insight: list[dict] = field(default_factory=list)  # per epoch: first-layer filters, 2-D projection
     queue_position: int = 0  # 1 for the next run to start while all slots are taken; 0 once it has one
+    step_detail: SimpleNamespace | None = None  # the last one step trained while paused (Step), as plain data
 
     @property
     def finished(self) -> bool:
@@ -350,6 +352,8 @@ class TrainingJob:
                 s.device = ev["device"]
             elif kind == "note":
                 s.notes.append(ev["message"])
+            elif kind == "step_detail":
+                s.step_detail = SimpleNamespace(**ev)
             elif kind == "failed":
                 s.status, s.error = "failed", ev["reason"]
             elif kind == "done":
@@ -382,6 +386,11 @@ class TrainingJob:
         if not self.snapshot().finished:
             self._paused = False
             self._send({"op": "resume"}, status="running")
+
+    def step(self) -> None:
+        """While paused: train exactly one mini-batch, then stay paused."""
+        if self.snapshot().status == "paused" and self.worker is not None:
+            self.worker.send({"op": "step"})
 
     def stop(self) -> None:
         if self.snapshot().finished:

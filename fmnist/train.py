@@ -25,7 +25,9 @@ from .config import TrainConfig
 from .data import BLACK, Dataset, device_tensors
 from .evaluate import evaluate_logits, predict_logits
 from .explain import first_layer_filters, hidden_features, pca_2d
+from .health import HealthTracker, histograms, network_insight
 from .model import MLP, device_label, resolve_device
+from .step_detail import StepDetailEvent, after_step, before_step
 
 
 @dataclass
@@ -59,6 +61,8 @@ class EpochEvent:
     train_eval_acc: float | None = None
     train_eval_loss: float | None = None
     kind: str = "epoch"
+    health: list[dict] = field(default_factory=list)  # per hidden layer: fmnist.health.HEALTH_KEYS
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k not in ("kind", "insight")}
@@ -100,7 +104,7 @@ class NoteEvent:
     kind: str = "note"
 
 
-Event = StepEvent | EpochEvent | DoneEvent | FailedEvent | NoteEvent
+Event = StepEvent | EpochEvent | DoneEvent | FailedEvent | NoteEvent | StepDetailEvent
 
 
 class RunControl:
@@ -113,16 +117,36 @@ class RunControl:
         self._lock = threading.Lock()
         self._lr_scale: float | None = None
         self._threads: int | None = None
+        self._wake = threading.Condition()
+        self._step_wanted = False
+        self._single_step = False  # the step about to run is one asked for by request_step()
 
     def pause(self):
         self._running.clear()
 
     def resume(self):
         self._running.set()
+        self._notify()
+
+    def request_step(self):
+        """While paused: let exactly one step run, then stay paused."""
+        with self._wake:
+            self._step_wanted = self.paused
+            self._wake.notify_all()
+
+    def take_single_step(self) -> bool:
+        """True once after between_steps() let a requested step through."""
+        single, self._single_step = self._single_step, False
+        return single
+
+    def _notify(self):
+        with self._wake:
+            self._wake.notify_all()
 
     def stop(self):
         self._stop.set()
         self._running.set()  # wake a paused trainer so it can see the stop
+        self._notify()
 
     def set_lr_scale(self, scale: float):
         """Multiply the scheduled learning rate by `scale` from the next step on."""
@@ -158,7 +182,10 @@ class RunControl:
         if self._running.is_set():
             return 0.0
         t = time.perf_counter()
-        self._running.wait()
+        with self._wake:
+            while not (self._running.is_set() or self._step_wanted):
+                self._wake.wait()
+            self._single_step, self._step_wanted = self._step_wanted and not self._running.is_set(), False
         return time.perf_counter() - t
 
 
@@ -475,11 +502,12 @@ def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float
 INSIGHT_IMAGES = 2000  # test images projected each epoch: enough to see the classes, cheap on a CPU
 
 
-def _insight(model: nn.Module, x_test: torch.Tensor, previous: np.ndarray | None) -> dict:
+def _insight(model: nn.Module, x_test: torch.Tensor, previous: np.ndarray | None, y_test: torch.Tensor) -> dict:
     _, filters = first_layer_filters(model)
     projection = pca_2d(hidden_features(model, x_test[:INSIGHT_IMAGES]), previous)
     model.train()
-    return {"filters": filters, "projection": projection}
+    return {"filters": filters, "projection": projection, "histograms": histograms(model),
+            "network": network_insight(model, x_test, y_test)}
 
 
 def warm_up(device: str = "cpu") -> None:
@@ -624,6 +652,7 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
         ep_correct = torch.zeros((), dtype=torch.long, device=device)
         ep_seen = 0
         previous_projection = None
+        tracker = HealthTracker(model, x_test, steps_per_epoch)
 
         for epoch in range(r.epoch + 1, config.epochs + 1):
             perm = _loader_order(rng, n).to(device)
@@ -639,12 +668,16 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
                     lr_changes.append({"step": step, "epoch": epoch, "scale": scale})
                 lr = lr_at(step, total, config.lr, config.schedule) * lr_scale
                 _set_lr(opt, lr)
+                single = control.take_single_step()  # Step while paused: its batch is shown before and after
+                single = single and before_step(model, x_all, y_all, perm[i * bs:(i + 1) * bs])
+                tracker.before(i)
                 stepper(perm[i * bs:(i + 1) * bs])
                 if average:
                     average.update()
+                tracker.after(i)
                 step += 1
                 # Step 1 is published at once, so a chart has its first point as soon as training is under way.
-                if step % log_every == 0 or step == 1 or i == steps_per_epoch - 1:
+                if step % log_every == 0 or step == 1 or i == steps_per_epoch - 1 or single:
                     loss_sum, correct, seen = stepper.take()
                     ep_loss += loss_sum
                     ep_correct += correct
@@ -661,6 +694,8 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
                     yield StepEvent(epoch, step, total, mean_loss, lr, (step - mark[1]) * bs / max(active, 1e-9),
                                     now - start - paused)
                     mark = (now, step, paused)
+                if single:
+                    yield after_step(single, model, step, epoch)
             if control.stopped:
                 break
             train_eval = train_eval_score(config, scored, x_all, y_all, rows, notebook_eval_draws(rng, n))
@@ -671,11 +706,12 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
                 if val_acc > best[0]:
                     keep = config.keep_best
                     best = (val_acc, epoch, {k: v.clone() for k, v in scored.state_dict().items()} if keep else None)
-            extra = _insight(scored, x_test, previous_projection) if insight else None
+            health, warnings = tracker.epoch_end()
+            extra = _insight(scored, x_test, previous_projection, y_test) if insight else None
             previous_projection = extra["projection"] if extra else None
             ev = EpochEvent(epoch, config.epochs, ep_loss.item() / ep_seen, 100.0 * ep_correct.item() / ep_seen,
                             test_loss, test_acc, class_acc, val_loss, val_acc, lr, time.perf_counter() - start - paused,
-                            extra, *train_eval)
+                            extra, *train_eval, health=health, warnings=warnings)
             ep_loss.zero_()
             ep_correct.zero_()
             ep_seen = 0

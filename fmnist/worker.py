@@ -10,8 +10,8 @@ multiprocessing.connection over two pipes:
     worker -> server   {"kind": "ready", "devices": {...}} once warmed up; for the run: {"kind": "started"}, then
                        the trainer's events as dicts (step, epoch, note, failed) and one {"kind": "done", ...}
                        after the checkpoint is saved (or could not be).
-    server -> worker   {"op": "start", "job": {...}} once; then pause, resume, stop, {"op": "lr", "scale": x} and
-                       {"op": "threads", "n": k} at any time.
+    server -> worker   {"op": "start", "job": {...}} once; then pause, resume, step (one batch while paused), stop,
+                       {"op": "lr", "scale": x} and {"op": "threads", "n": k} at any time.
 
 A worker runs one job and exits, which hands its memory back to the OS. When the server goes away its end of the
 pipes closes, and the worker exits at once: no training process outlives the server.
@@ -147,6 +147,8 @@ def listen(inbox: Connection, control) -> None:
             control.set_lr_scale(message["scale"])
         elif op == "threads":
             control.set_threads(message["n"])
+        elif op == "step":
+            control.request_step()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from ui import charts
 from ui.exports import show_exports
 from ui.insight import show_checkpoint_filters, show_run_differences
 from ui.interrupted import made_by, show_interrupted
+from ui.network_view import show_checkpoint_network
 from ui.owner import admin_sidebar, is_admin, owner_id
 from ui.router import ensure_router
 from ui.session import active_model_caption, active_model_name, set_active_model, store
@@ -118,3 +119,5 @@ st.subheader("Compare")
 show_comparison(rows, active)
 st.subheader("What the first layer learned")
 show_checkpoint_filters(pick)
+st.subheader("Inside the network")
+show_checkpoint_network(pick)

@@ -19,6 +19,7 @@ from ui.session import (
     store,
 )
 from ui.sidebar import config_sidebar
+from ui.step_view import show_step
 
 ensure_router()  # first: a first visit straight to this page must still go through app.py
 
@@ -92,6 +93,7 @@ active_model_caption()
 st.title("Train an MLP on Fashion-MNIST")
 show_model(snap.config if running else config, running)
 controls(runs, job, snap, config, errors, running)
+show_step(job)
 
 
 # One fragment polls while a run goes on (run_every is fixed when a fragment is defined): the progress at every tick,

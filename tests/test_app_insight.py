@@ -66,7 +66,7 @@ def test_the_train_page_shows_what_the_network_learned(ckpt_dir, started):
     snap = job.snapshot()
     assert snap.status == "done" and len(snap.epochs) == 2
     assert len(snap.insight) == 2  # the app asks its jobs for insight
-    assert [t.label for t in at.tabs] == ["Per class", "First layer", "Learned space"]
+    assert [t.label for t in at.tabs] == ["Per class", "First layer", "Learned space", "Network", "Health"]
 
     charts = specs(at)
     assert len(charts) == 4  # step loss, epoch loss, epoch accuracy, then the open tab: per class

@@ -17,21 +17,22 @@ from ui.insight_charts import (
     projection_animation,
     settings_diff,
 )
+from ui.network_view import show_health, show_network
 from ui.prediction_charts import upscale
 
-TABS = ("Per class", "First layer", "Learned space")
+TABS = ("Per class", "First layer", "Learned space", "Network", "Health")
 TAB_KEY = "train_insight_tab"
 _REPLAY = "train_insight_replay"  # (first frame, frame count, figure): rebuilt only when an epoch is added
 
 
 def show_insight(snap) -> None:
-    """Three tabs under the training curves. Only the open one is built and sent (the page polls while a run
+    """Tabs under the training curves. Only the open one is built and sent (the page polls while a run
     goes on, and the learned space holds thousands of points per epoch)."""
     if not snap.epochs:
         st.caption("Per-class accuracy, the first layer's filters and the learned space appear after the first epoch.")
         return
     tabs = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
-    for tab, show in zip(tabs, (_per_class, _first_layer, _learned_space)):
+    for tab, show in zip(tabs, (_per_class, _first_layer, _learned_space, _network, _health)):
         if tab.open:
             with tab:
                 show(snap)
@@ -84,6 +85,16 @@ def _learned_space(snap) -> None:
                      width="stretch")
     st.caption(f"The first {len(frames[0]):,} test images placed by the two main directions (PCA) of the last "
                "hidden layer. Classes the network tells apart drift away from each other; ▶ replays the epochs.")
+
+
+def _network(snap) -> None:
+    net = snap.insight[-1].get("network") if snap.insight else None
+    epoch = snap.epochs[len(snap.insight) - 1]["epoch"] if snap.insight else None
+    show_network(net, snap.epochs, "train_net", f"The network after epoch {epoch}")
+
+
+def _health(snap) -> None:
+    show_health(snap.epochs, snap.insight, "train_net")
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -1,0 +1,215 @@
+"""Layer health: is each hidden layer alive, saturated, learning too fast or not at all?
+
+Measured in the run, on its device: activations on a fixed probe batch of test images, the weight gradients and the
+weights' actual change over the epoch's last steps (the change itself, so the figure holds for Adam too). The same
+module describes single units for the unit inspector and the compact per-epoch picture the network diagram needs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+PROBE_IMAGES = 2000  # test images every figure is measured on: the same ones every epoch
+WINDOW = 50  # last steps of an epoch whose gradients and updates are measured
+SATURATED_SHARE = 0.95  # a unit is saturated when it is saturated on at least this share of the probe images
+DEAD_WARN = SATURATED_WARN = 0.30
+UPDATE_RANGE = (-5.0, -1.0)  # log10 update ratio outside this is too slow or too fast
+VANISHING = 100.0  # first hidden layer's gradient norm this many times below the last one's
+SHOWN = 16  # units a wide layer shows in the network diagram
+TOP_IMAGES = 9
+BINS = 30
+HEALTH_KEYS = ("dead", "saturated", "act_mean", "act_std", "grad_norm", "update_ratio", "weight_norm")
+SATURATING = ("tanh", "sigmoid")
+
+
+def hidden_layers(model: nn.Sequential) -> list[tuple[nn.Linear, int]]:
+    """Each hidden layer's Linear and the index of its activation module in the Sequential."""
+    acts = (nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU)
+    mods = list(model)
+    out = []
+    for i, m in enumerate(mods):
+        if isinstance(m, acts):
+            linear = next(mods[j] for j in range(i - 1, -1, -1) if isinstance(mods[j], nn.Linear))
+            out.append((linear, i))
+    return out
+
+
+def _activation_name(model: nn.Sequential) -> str:
+    config = getattr(model, "config", None)
+    if config is not None:
+        return config.activation
+    names = {nn.ReLU: "relu", nn.GELU: "gelu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid", nn.LeakyReLU: "leaky_relu"}
+    return next(names[type(m)] for m in model if type(m) in names)
+
+
+@torch.no_grad()
+def probe_activations(model: nn.Sequential, x: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(pre-activation, activation) of every hidden layer on x, in eval mode (no dropout; batch norm's running
+    statistics). The model is left in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    out, h, pre = [], x, None
+    acts = {i for _, i in hidden_layers(model)}
+    for i, m in enumerate(model):
+        if i in acts:
+            pre = h
+        h = m(h)
+        if i in acts:
+            out.append((pre.float(), h.float()))
+    model.train(was_training)
+    return out
+
+
+def unit_states(pre: torch.Tensor, act: torch.Tensor, activation: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per unit: dead (never fires on any probe image: its input to the activation is <= 0 on all, which for ReLU
+    means activation 0) and the share of probe images on which it is saturated."""
+    if activation in SATURATING:
+        dead = torch.zeros(act.shape[1], dtype=torch.bool, device=act.device)
+        sat = act.abs() > 0.97 if activation == "tanh" else (act < 0.03) | (act > 0.97)
+        return dead, sat.float().mean(0)
+    return (pre <= 0).all(0), torch.zeros(act.shape[1], device=act.device)
+
+
+class HealthTracker:
+    """Watches the last WINDOW steps of each epoch: before(i) keeps the weights, after(i) adds the gradient norms
+    and the norms of the weights' change, both on the device (no sync); epoch_end() reads them once."""
+
+    def __init__(self, model: nn.Sequential, x_probe: torch.Tensor, steps_per_epoch: int, window: int = WINDOW):
+        self.model, self.x_probe = model, x_probe[:PROBE_IMAGES]
+        self.first = max(0, steps_per_epoch - window)
+        self.linears = [lin for lin, _ in hidden_layers(model)]
+        self.activation = _activation_name(model)
+        self._reset()
+
+    def _reset(self) -> None:
+        dev = self.x_probe.device
+        self.grad_sum = torch.zeros(len(self.linears), device=dev)
+        self.ratio_sum = torch.zeros(len(self.linears), device=dev)
+        self.watched = 0
+        self._before = None
+
+    def before(self, i: int) -> None:
+        if i >= self.first:
+            self._before = [lin.weight.detach().clone() for lin in self.linears]
+
+    def after(self, i: int) -> None:
+        if i < self.first or self._before is None:
+            return
+        with torch.no_grad():
+            for k, (lin, old) in enumerate(zip(self.linears, self._before)):
+                w = lin.weight.detach()
+                if lin.weight.grad is not None:
+                    self.grad_sum[k] += lin.weight.grad.detach().float().norm()
+                self.ratio_sum[k] += (w - old).float().norm() / w.float().norm().clamp_min(1e-12)
+        self.watched += 1
+        self._before = None
+
+    def epoch_end(self) -> tuple[list[dict], list[str]]:
+        n = max(self.watched, 1)
+        grads = (self.grad_sum / n).tolist()
+        ratios = (self.ratio_sum / n).tolist()
+        watched = self.watched
+        self._reset()
+        rows = []
+        for k, (pre, act) in enumerate(probe_activations(self.model, self.x_probe)):
+            dead, sat = unit_states(pre, act, self.activation)
+            saturated = float((sat >= SATURATED_SHARE).float().mean())
+            rows.append({"dead": float(dead.float().mean()), "saturated": saturated,
+                         "act_mean": float(act.mean()), "act_std": float(act.std()),
+                         "grad_norm": grads[k] if watched else None,
+                         "update_ratio": math.log10(ratios[k]) if watched and ratios[k] > 0 else None,
+                         "weight_norm": float(self.linears[k].weight.detach().float().norm())})
+        return rows, warnings(rows)
+
+
+def warnings(health: list[dict]) -> list[str]:
+    """Plain-language warnings, each with what to try, on the issue's thresholds."""
+    out = []
+    for k, h in enumerate(health, start=1):
+        if h["dead"] > DEAD_WARN:
+            out.append(f"layer {k}: {h['dead']:.0%} of its units never fire on the test images; "
+                       "try a lower learning rate, batch norm or leaky_relu")
+        if h["saturated"] > SATURATED_WARN:
+            out.append(f"layer {k}: {h['saturated']:.0%} of its units are saturated (stuck near their limits, "
+                       "where the gradient vanishes); try a lower learning rate, batch norm or relu")
+        r = h["update_ratio"]
+        if r is not None and r > UPDATE_RANGE[1]:
+            out.append(f"layer {k}: each step changes its weights by 10^{r:.1f} of their size (healthy: near "
+                       "10^-3); the learning rate is too high, try a lower one")
+        elif r is not None and r < UPDATE_RANGE[0]:
+            out.append(f"layer {k}: each step changes its weights by only 10^{r:.1f} of their size (healthy: "
+                       "near 10^-3); it barely learns, try a higher learning rate or adam")
+    first, last = health[0]["grad_norm"] if health else None, health[-1]["grad_norm"] if health else None
+    if len(health) > 1 and first is not None and last and first < last / VANISHING:
+        out.append(f"vanishing gradients: layer 1's gradient ({first:.1e}) is {last / max(first, 1e-30):,.0f}x "
+                   f"smaller than layer {len(health)}'s ({last:.1e}), so the first layers hardly learn; "
+                   "try relu, batch norm, adam or fewer layers")
+    return out
+
+
+def histograms(model: nn.Module, bins: int = BINS) -> list[dict]:
+    """Per Linear layer: weight, bias and weight-gradient histograms ({"lo", "hi", "counts"}), small enough to
+    keep one per epoch. The gradient is the last step's."""
+    out = []
+    for lin in (m for m in model.modules() if isinstance(m, nn.Linear)):
+        row = {}
+        for name, t in (("weight", lin.weight), ("bias", lin.bias), ("grad", lin.weight.grad)):
+            row[name] = None if t is None else _histogram(t.detach().float(), bins)
+        out.append(row)
+    return out
+
+
+def _histogram(t: torch.Tensor, bins: int) -> dict:
+    lo, hi = float(t.min()), float(t.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return {"lo": 0.0, "hi": 0.0, "counts": [0] * bins}
+    if hi <= lo:
+        hi = lo + 1e-12
+    return {"lo": lo, "hi": hi, "counts": torch.histc(t, bins, lo, hi).long().tolist()}
+
+
+def _shown(norms: torch.Tensor, k: int = SHOWN) -> torch.Tensor:
+    """The k units with the largest outgoing weight norm, in their own order (all of them for a narrow layer)."""
+    if norms.numel() <= k:
+        return torch.arange(norms.numel())
+    return torch.sort(torch.argsort(norms, descending=True)[:k]).values
+
+
+@torch.no_grad()
+def network_insight(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor) -> dict:
+    """What the network diagram and the unit inspector show, for the shown units of each column (input pixels,
+    hidden layers, output classes): their indices, mean activations, full incoming weights, mean activation per
+    class, the probe images that excite them most and their health. Plain numpy, from x (the probe batch)."""
+    x, y = x[:PROBE_IMAGES], y[:PROBE_IMAGES].cpu()
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    states = probe_activations(model, x)
+    activation = _activation_name(model)
+    was_training = model.training
+    model.eval()
+    logits = model(x).float()
+    model.train(was_training)
+    outs = [a for _, a in states] + [logits]
+    outgoing = [lin.weight.detach().float().cpu().norm(dim=0) for lin in linears]
+    input_shown = _shown(outgoing[0])
+    columns = [{"name": "input", "units": 784, "shown": input_shown.numpy(),
+                "mean": (x.float().cpu().mean(0)[input_shown]).numpy()}]
+    for k, (lin, act) in enumerate(zip(linears, outs)):
+        last = k == len(linears) - 1
+        act = act.cpu()
+        shown = torch.arange(act.shape[1]) if last else _shown(outgoing[k + 1])
+        a = act[:, shown]
+        col = {"name": "output" if last else f"hidden {k + 1}", "units": act.shape[1], "shown": shown.numpy(),
+               "mean": a.mean(0).numpy(), "incoming": lin.weight.detach().float().cpu()[shown].numpy(),
+               "class_mean": np.stack([a[y == c].mean(0).numpy() if (y == c).any() else np.zeros(len(shown))
+                                       for c in range(10)], 1),
+               "top": torch.argsort(a, dim=0, descending=True)[:TOP_IMAGES].T.numpy()}
+        if not last:
+            pre = states[k][0].cpu()[:, shown]
+            dead, sat = unit_states(pre, a, activation)
+            col.update(dead=dead.numpy(), saturated=sat.numpy(), std=a.std(0).numpy())
+        columns.append(col)
+    return {"columns": columns, "activation": activation}

@@ -1,0 +1,105 @@
+"""The Network and Health tabs, the unit inspector and Step, driven through Streamlit's AppTest."""
+
+from __future__ import annotations
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from tests.test_app_insight import APP, array, run, specs, title
+
+
+def tiny_run(at: AppTest) -> None:
+    for key, value in (("cfg_layers", 1), ("cfg_w0", 32), ("cfg_batch_size", 1024), ("cfg_epochs", 1)):
+        at.number_input(key=key).set_value(value)
+    at.selectbox(key="cfg_optimizer").set_value("adam")
+    at.select_slider(key="cfg_lr").set_value(3e-3)
+    at.selectbox(key="cfg_device").set_value("cpu")
+    run(at)
+    at.button(key="train_start").click()
+    run(at)
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_pause_step_step_resume_on_the_train_page(ckpt_dir, started):
+    at = AppTest.from_file(APP, default_timeout=60)
+    run(at)
+    tiny_run(at)
+    job = started[0]
+    at.button(key="train_pause").click()
+    run(at)
+    assert job.snapshot().status == "paused"
+    assert "Step trains exactly one mini-batch" in " ".join(str(c.value) for c in at.caption)
+    for n in (1, 2):
+        at.button(key="train_step").click()
+        run(at)
+        snap = job.snapshot()
+        assert snap.step == n and snap.status == "paused"  # exactly one step per click
+        assert metric(at, "Step") == str(n)
+        assert [s for s, _ in snap.steps] == list(range(1, n + 1))  # each single step is a point on the curve
+        batch = next(s for s in specs(at) if title(s).startswith(f"The batch of step {n}"))
+        assert len(batch["layout"]["annotations"]) == 32
+        change = next(s for s in specs(at) if title(s) == "Incoming weights: after minus before the step")
+        detail = snap.step_detail
+        unit = int(np.abs(detail.weight_change[0]).sum(1).argmax())
+        np.testing.assert_allclose(array(change["data"][0]["z"]).reshape(28, 28),
+                                   detail.weight_change[0][unit].reshape(28, 28), rtol=1e-5)
+        assert float(metric(at, "Batch loss after")) < float(metric(at, "Batch loss before"))
+    at.button(key="train_resume").click()
+    run(at)
+    assert job.join(120)
+    snap = job.snapshot()
+    assert snap.status == "done" and snap.step == snap.total_steps == 59  # 60,000 / 1,024: no step lost or added
+    steps = [s for s, _ in snap.steps]
+    assert steps[:2] == [1, 2] and steps == sorted(set(steps)) and steps[-1] == 59
+    assert snap.checkpoint and (ckpt_dir / f"{snap.checkpoint}.safetensors").exists()
+
+
+def test_network_and_health_tabs_and_the_unit_inspector(ckpt_dir, started):
+    at = AppTest.from_file(APP, default_timeout=60)
+    run(at)
+    tiny_run(at)
+    job = started[0]
+    job.resume()
+    assert job.join(120)
+    run(at)
+    snap = job.snapshot()
+    at.session_state["train_insight_tab"] = "Network"
+    run(at)
+    diagram = next(s for s in specs(at) if title(s) == "The network after epoch 1")
+    names = [t.get("name") for t in diagram["data"] if "markers" in t.get("mode", "")]
+    assert names == ["input", "hidden 1", "output"]
+    assert not any(title(s) == "Incoming weights" for s in specs(at))
+
+    net = snap.insight[-1]["network"]
+    at.selectbox(key="train_net_unit_layer").set_value(1)
+    run(at)
+    at.selectbox(key="train_net_unit_index").set_value(3)
+    run(at)
+    unit = int(net["columns"][1]["shown"][3])
+    assert f"**Unit {unit} of hidden 1**" in [m.value for m in at.markdown]
+    incoming = next(s for s in specs(at) if title(s) == "Incoming weights")
+    weights = job.model.linears[0].weight.detach().numpy()[unit]
+    np.testing.assert_allclose(array(incoming["data"][0]["z"]).reshape(28, 28), weights.reshape(28, 28), rtol=1e-5)
+    classes = next(s for s in specs(at) if title(s) == "Mean activation per class")
+    np.testing.assert_allclose(array(classes["data"][0]["y"]), net["columns"][1]["class_mean"][3], rtol=1e-5)
+    assert any(title(s) == "The 9 test images that excite it most" for s in specs(at))
+
+    at.session_state["train_insight_tab"] = "Health"
+    run(at)
+    table = at.dataframe[-1].value
+    assert table["layer"].tolist() == ["hidden 1"]
+    assert table["dead"][0] == f"{snap.epochs[-1]['health'][0]['dead']:.0%}"
+    assert any(title(s).startswith("hidden 1: weights") for s in specs(at))
+
+
+def test_the_models_page_shows_any_checkpoints_network(ckpt_dir):
+    at = run(AppTest.from_file(APP, default_timeout=60))
+    at.switch_page("pages/models.py")
+    run(at)
+    assert any(title(s) == "default: the network" for s in specs(at))
+    at.session_state["models_network_tab"] = "Health"
+    run(at)
+    assert not at.exception
