@@ -598,142 +598,189 @@ def _end_resume(resume: resume_files.ResumeFile | None) -> None:
         resume.finish()
 
 
+class _Run:
+    """One run's state and its named steps: set_up(), then per epoch steps() and end_of_epoch(), then finish().
+    train() drives them; each yields the events it produces."""
+
+    def __init__(self, config: TrainConfig, dataset: Dataset | None, control: RunControl, log_every: int,
+                 cuda_graph: bool, insight: bool, resume: resume_files.ResumeFile | None):
+        self.config, self.dataset, self.control, self.log_every = config, dataset, control, log_every
+        self.cuda_graph, self.insight, self.resume = cuda_graph, insight, resume
+        self.history: list[dict] = []
+        self.epoch = self.step = 0
+        self.diverged = False
+
+    def set_up(self) -> Iterator[Event]:
+        """The data on the device, the model drawn from the seed, optimizer and step (captured on CUDA), and an
+        interrupted run's last epoch put back."""
+        config = self.config
+        self.device = device = resolve_device(config.device)
+        if config.precision == "bf16" and bf16_problem(device):  # a preset's bf16 on a machine without it
+            yield NoteEvent(f"training in fp32: {bf16_problem(device)}")
+            self.config = config = config.replace(precision="fp32")
+        self.x_all, self.y_all, self.x_test, self.y_test = device_tensors(self.dataset, device)
+        # Batches are index lists into the whole training set, shared by every session: the hold-out only leaves
+        # its rows out, and a run never copies the training images (188 MB as float32).
+        if config.val_size:
+            self.rows, va = (t.to(device) for t in split_validation(self.x_all.shape[0], config.val_size,
+                                                                     config.seed))
+            self.x_val, self.y_val = self.x_all[va], self.y_all[va]
+        else:
+            self.rows, self.x_val, self.y_val = None, None, None
+        model, self.rng = seeded_init(config)
+        self.model = model = model.to(device)
+        model.train()
+        use_graph = self.cuda_graph and device.type == "cuda"
+        self.opt = make_optimizer(config, model, device, capturable=use_graph)
+        self.stepper = _Step(model, self.opt, config, self.x_all, self.y_all, device)
+        if use_graph and (note := self.stepper.try_capture(config.batch_size)):
+            self.opt = self.stepper.opt  # the eager fallback's optimizer, rebuilt without capturable
+            yield NoteEvent(note)
+        r = _resume_state(self.resume, config, model, self.opt, self.rng)
+        self.history.extend(r.history)
+        self.step, self.first_epoch = r.step, r.epoch + 1
+        self.average = WeightAverage(model, config.ema) if config.ema else None  # after a resume: from its weights
+        self.scored = self.average.model if self.average else model  # what is evaluated, kept and returned
+        self._count_steps()
+        self.lr_scale, self.lr_changes, self.best = r.lr_scale, r.lr_changes, r.best  # best: (val acc, epoch, weights)
+        self.lr = lr_at(0, self.total, config.lr, config.schedule)
+        self.start = time.perf_counter() - r.elapsed_s
+        self.paused = 0.0  # seconds spent paused so far: left out of elapsed time and throughput
+        self.mark = (self.start, 0, 0.0)  # time, step and paused seconds at the previous StepEvent
+        self.ep_loss = torch.zeros((), device=device)
+        self.ep_correct = torch.zeros((), dtype=torch.long, device=device)
+        self.ep_seen = 0
+        self.previous_projection = None
+        self.tracker = HealthTracker(model, self.x_test, self.steps_per_epoch)
+
+    def _count_steps(self) -> None:
+        config = self.config
+        self.n = n = self.x_all.shape[0] if self.rows is None else self.rows.shape[0]
+        bs = config.batch_size
+        self.steps_per_epoch = n // bs if config.drop_last else math.ceil(n / bs)
+        if config.batch_norm and n % bs == 1:
+            self.steps_per_epoch -= 1  # batch norm cannot train on a batch of one image
+        self.total = self.steps_per_epoch * config.epochs
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start - self.paused
+
+    def steps(self) -> Iterator[Event]:
+        """One epoch's steps in the notebook's shuffled order, publishing the loss every log_every steps."""
+        config, control, bs = self.config, self.control, self.config.batch_size
+        perm = _loader_order(self.rng, self.n).to(self.device)
+        if self.rows is not None:
+            perm = self.rows[perm]
+        for i in range(self.steps_per_epoch):
+            self.paused += control.between_steps()
+            if control.stopped:
+                return
+            scale = control.take_lr_scale()
+            if scale is not None:
+                self.lr_scale = scale
+                self.lr_changes.append({"step": self.step, "epoch": self.epoch, "scale": scale})
+            self.lr = lr_at(self.step, self.total, config.lr, config.schedule) * self.lr_scale
+            _set_lr(self.opt, self.lr)
+            batch = perm[i * bs:(i + 1) * bs]
+            single = control.take_single_step()  # Step while paused: its batch is shown before and after
+            single = single and before_step(self.model, self.x_all, self.y_all, batch)
+            self.tracker.before(i)
+            self.stepper(batch)
+            if self.average:
+                self.average.update()
+            self.tracker.after(i)
+            self.step += 1
+            # Step 1 is published at once, so a chart has its first point as soon as training is under way.
+            if self.step % self.log_every == 0 or self.step == 1 or i == self.steps_per_epoch - 1 or single:
+                yield self._log_point()
+                if self.diverged:
+                    return
+            if single:
+                yield after_step(single, self.model, self.step, self.epoch)
+
+    def _log_point(self) -> StepEvent | FailedEvent:
+        loss_sum, correct, seen = self.stepper.take()
+        self.ep_loss += loss_sum
+        self.ep_correct += correct
+        self.ep_seen += seen
+        mean_loss = loss_sum.item() / seen  # the one sync per log interval
+        if not math.isfinite(mean_loss):
+            self.diverged = True
+            return FailedEvent(f"the loss became {mean_loss} at epoch {self.epoch}, step {self.step}: training "
+                               "diverged. Try a lower learning rate (or batch norm).", self.epoch, self.step)
+        now = time.perf_counter()
+        active = now - self.mark[0] - (self.paused - self.mark[2])
+        ev = StepEvent(self.epoch, self.step, self.total, mean_loss, self.lr,
+                       (self.step - self.mark[1]) * self.config.batch_size / max(active, 1e-9), now - self.start
+                       - self.paused)
+        self.mark = (now, self.step, self.paused)
+        return ev
+
+    def end_of_epoch(self) -> Iterator[Event]:
+        """Scores the epoch (test, validation, the notebook's training pass), keeps the best epoch, measures the
+        layers' health and the insight, saves the resume file and publishes the EpochEvent."""
+        config, scored, epoch = self.config, self.scored, self.epoch
+        train_eval = train_eval_score(config, scored, self.x_all, self.y_all, self.rows,
+                                      notebook_eval_draws(self.rng, self.n))
+        test_loss, test_acc, class_acc = _evaluate(scored, self.x_test, self.y_test)
+        val_loss = val_acc = None
+        if self.x_val is not None:
+            val_loss, val_acc, _ = _evaluate(scored, self.x_val, self.y_val)
+            if val_acc > self.best[0]:
+                weights = {k: v.clone() for k, v in scored.state_dict().items()} if config.keep_best else None
+                self.best = (val_acc, epoch, weights)
+        health, warnings = self.tracker.epoch_end()
+        extra = _insight(scored, self.x_test, self.previous_projection, self.y_test) if self.insight else None
+        self.previous_projection = extra["projection"] if extra else None
+        ev = EpochEvent(epoch, config.epochs, self.ep_loss.item() / self.ep_seen,
+                        100.0 * self.ep_correct.item() / self.ep_seen, test_loss, test_acc, class_acc, val_loss,
+                        val_acc, self.lr, self.elapsed, extra, *train_eval, health=health, warnings=warnings)
+        self.ep_loss.zero_()
+        self.ep_correct.zero_()
+        self.ep_seen = 0
+        self.history.append(ev.as_dict())
+        yield from _save_resume(self.resume, config, self.model, self.opt, self.rng, self.history, self.step,
+                                self.lr_scale, self.lr_changes, self.best, self.elapsed)
+        yield ev
+
+    def finish(self) -> DoneEvent:
+        """The best epoch's weights when asked (chosen on validation accuracy, never on the test set), scored once."""
+        scored = self.scored
+        if self.config.keep_best and self.best[2] is not None:
+            scored.load_state_dict(self.best[2])
+        self.stepper.release()
+        test_loss, test_acc, _ = _evaluate(scored, self.x_test, self.y_test)
+        scored.eval()
+        _end_resume(self.resume)
+        return DoneEvent(TrainResult(self.config, scored, self.history, test_acc, test_loss, self.elapsed,
+                                     device_label(self.device), self.control.stopped, self.best[1],
+                                     lr_changes=self.lr_changes))
+
+
 def train(config: TrainConfig, dataset: Dataset | None = None, control: RunControl | None = None,
           log_every: int = 25, cuda_graph: bool = True, insight: bool = False,
           resume: resume_files.ResumeFile | None = None) -> Iterator[Event]:
     """Trains per `config`, yielding events. Never raises for a failed run: it yields FailedEvent instead.
     With `resume`, each completed epoch is kept in that file (fmnist/resume.py), and a run already in it goes on."""
-    config = config.validated()
-    control = control or RunControl()
-    history: list[dict] = []
-    epoch, step = 0, 0
+    run = _Run(config.validated(), dataset, control or RunControl(), log_every, cuda_graph, insight, resume)
     try:
-        device = resolve_device(config.device)
-        if config.precision == "bf16" and bf16_problem(device):  # a preset's bf16 on a machine without it
-            yield NoteEvent(f"training in fp32: {bf16_problem(device)}")
-            config = config.replace(precision="fp32")
-        x_all, y_all, x_test, y_test = device_tensors(dataset, device)
-        # Batches are index lists into the whole training set, shared by every session: the hold-out only leaves
-        # its rows out, and a run never copies the training images (188 MB as float32).
-        if config.val_size:
-            rows, va = (t.to(device) for t in split_validation(x_all.shape[0], config.val_size, config.seed))
-            x_val, y_val = x_all[va], y_all[va]
-        else:
-            rows, x_val, y_val = None, None, None
-
-        model, rng = seeded_init(config)
-        model = model.to(device)
-        model.train()
-        use_graph = cuda_graph and device.type == "cuda"
-        opt = make_optimizer(config, model, device, capturable=use_graph)
-        stepper = _Step(model, opt, config, x_all, y_all, device)
-        if use_graph and (note := stepper.try_capture(config.batch_size)):
-            opt = stepper.opt  # the eager fallback's optimizer, rebuilt without capturable
-            yield NoteEvent(note)
-        r = _resume_state(resume, config, model, opt, rng)
-        history.extend(r.history)
-        step = r.step
-        average = WeightAverage(model, config.ema) if config.ema else None  # after a resume: from its weights
-        scored = average.model if average else model  # what is evaluated, kept and returned
-
-        n = x_all.shape[0] if rows is None else rows.shape[0]
-        bs = config.batch_size
-        steps_per_epoch = n // bs if config.drop_last else math.ceil(n / bs)
-        if config.batch_norm and n % bs == 1:
-            steps_per_epoch -= 1  # batch norm cannot train on a batch of one image
-        total = steps_per_epoch * config.epochs
-        lr_scale, lr_changes = r.lr_scale, r.lr_changes
-        lr = lr_at(0, total, config.lr, config.schedule)
-        best = r.best  # (val acc, epoch, weights)
-        start = time.perf_counter() - r.elapsed_s
-        paused = 0.0  # seconds spent paused so far: left out of elapsed time and throughput
-        mark = (start, 0, 0.0)  # time, step and paused seconds at the previous StepEvent
-        ep_loss = torch.zeros((), device=device)
-        ep_correct = torch.zeros((), dtype=torch.long, device=device)
-        ep_seen = 0
-        previous_projection = None
-        tracker = HealthTracker(model, x_test, steps_per_epoch)
-
-        for epoch in range(r.epoch + 1, config.epochs + 1):
-            perm = _loader_order(rng, n).to(device)
-            if rows is not None:
-                perm = rows[perm]
-            for i in range(steps_per_epoch):
-                paused += control.between_steps()
-                if control.stopped:
-                    break
-                scale = control.take_lr_scale()
-                if scale is not None:
-                    lr_scale = scale
-                    lr_changes.append({"step": step, "epoch": epoch, "scale": scale})
-                lr = lr_at(step, total, config.lr, config.schedule) * lr_scale
-                _set_lr(opt, lr)
-                single = control.take_single_step()  # Step while paused: its batch is shown before and after
-                single = single and before_step(model, x_all, y_all, perm[i * bs:(i + 1) * bs])
-                tracker.before(i)
-                stepper(perm[i * bs:(i + 1) * bs])
-                if average:
-                    average.update()
-                tracker.after(i)
-                step += 1
-                # Step 1 is published at once, so a chart has its first point as soon as training is under way.
-                if step % log_every == 0 or step == 1 or i == steps_per_epoch - 1 or single:
-                    loss_sum, correct, seen = stepper.take()
-                    ep_loss += loss_sum
-                    ep_correct += correct
-                    ep_seen += seen
-                    mean_loss = loss_sum.item() / seen  # the one sync per log interval
-                    if not math.isfinite(mean_loss):
-                        yield FailedEvent(
-                            f"the loss became {mean_loss} at epoch {epoch}, step {step}: training diverged. "
-                            "Try a lower learning rate (or batch norm).", epoch, step)
-                        _end_resume(resume)  # a diverged run is over, not interrupted
-                        return
-                    now = time.perf_counter()
-                    active = now - mark[0] - (paused - mark[2])
-                    yield StepEvent(epoch, step, total, mean_loss, lr, (step - mark[1]) * bs / max(active, 1e-9),
-                                    now - start - paused)
-                    mark = (now, step, paused)
-                if single:
-                    yield after_step(single, model, step, epoch)
-            if control.stopped:
+        yield from run.set_up()
+        for epoch in range(run.first_epoch, run.config.epochs + 1):
+            run.epoch = epoch
+            yield from run.steps()
+            if run.diverged:
+                _end_resume(resume)  # a diverged run is over, not interrupted
+                return
+            if run.control.stopped:
                 break
-            train_eval = train_eval_score(config, scored, x_all, y_all, rows, notebook_eval_draws(rng, n))
-            test_loss, test_acc, class_acc = _evaluate(scored, x_test, y_test)
-            val_loss = val_acc = None
-            if x_val is not None:
-                val_loss, val_acc, _ = _evaluate(scored, x_val, y_val)
-                if val_acc > best[0]:
-                    keep = config.keep_best
-                    best = (val_acc, epoch, {k: v.clone() for k, v in scored.state_dict().items()} if keep else None)
-            health, warnings = tracker.epoch_end()
-            extra = _insight(scored, x_test, previous_projection, y_test) if insight else None
-            previous_projection = extra["projection"] if extra else None
-            ev = EpochEvent(epoch, config.epochs, ep_loss.item() / ep_seen, 100.0 * ep_correct.item() / ep_seen,
-                            test_loss, test_acc, class_acc, val_loss, val_acc, lr, time.perf_counter() - start - paused,
-                            extra, *train_eval, health=health, warnings=warnings)
-            ep_loss.zero_()
-            ep_correct.zero_()
-            ep_seen = 0
-            history.append(ev.as_dict())
-            yield from _save_resume(resume, config, model, opt, rng, history, step, lr_scale, lr_changes, best,
-                                    time.perf_counter() - start - paused)
-            yield ev
-
-        best_epoch = best[1]
-        if config.keep_best and best[2] is not None:
-            scored.load_state_dict(best[2])  # chosen on validation accuracy, never on the test set
-        stepper.release()
-        test_loss, test_acc, _ = _evaluate(scored, x_test, y_test)
-        scored.eval()
-        _end_resume(resume)
-        yield DoneEvent(TrainResult(config, scored, history, test_acc, test_loss, time.perf_counter() - start - paused,
-                                    device_label(device), control.stopped, best_epoch, lr_changes=lr_changes))
+            yield from run.end_of_epoch()
+        yield run.finish()
     except torch.cuda.OutOfMemoryError:
         yield FailedEvent("the GPU ran out of memory: try a smaller batch or fewer/narrower layers, "
-                          "or train on the CPU", epoch, step)
-    except Exception as exc:  # the worker thread must report, not die silently
-        yield FailedEvent(f"{type(exc).__name__}: {exc}", epoch, step)
+                          "or train on the CPU", run.epoch, run.step)
+    except Exception as exc:  # the worker must report, not die silently
+        yield FailedEvent(f"{type(exc).__name__}: {exc}", run.epoch, run.step)
     finally:
         if resume is not None:
             resume.release()  # an unfinished run's file stays, free to be resumed
