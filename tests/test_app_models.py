@@ -92,4 +92,4 @@ def test_start_is_disabled_with_the_estimate_when_a_run_cannot_fit(ckpt_dir, mon
     assert at.button(key="train_start").disabled
     message = texts(at.sidebar.error)
     assert "Not enough memory: this run needs about" in message and "20 MB" in message
-    assert "use a smaller batch" in message
+    assert "a smaller batch" in message and "narrower or fewer layers" in message
