@@ -56,7 +56,8 @@ NAV_LINK = "[data-testid='stSidebarNavLink']"
 
 # st.Page's url_path defaults to the script's name; the default page (Train) lives at "/".
 PAGES = {"Playground": "playground",
-         "Train": "", "Explore": "explore", "Evaluate": "evaluate", "Classify": "classify", "Models": "models"}
+         "Train": "", "Explore": "explore", "Evaluate": "evaluate", "Classify": "classify", "Models": "models",
+         "Sweep": "sweep"}
 
 
 def pytest_configure(config):

@@ -84,6 +84,7 @@ def open_link(page: Page, server, hidden: int, epochs: int) -> None:
 
 
 def wait_spare(server) -> None:
+    """The spare worker, started by the first visit's app.py, with torch imported and warmed up."""
     deadline = time.monotonic() + 90
     while "fmnist-spare" not in workers(server.pid).values():
         assert time.monotonic() < deadline, "no spare worker 90 s after the server started"
@@ -94,13 +95,13 @@ def wait_spare(server) -> None:
 def test_four_sessions_train_at_once(browser: Browser, tmp_path, default_checkpoint):
     contexts = []
     with streamlit_server(tmp_path, default_checkpoint) as server:
-        wait_spare(server)
         before = server.checkpoints()
         pages = []
         for hidden in WIDTHS:
             contexts.append(browser.new_context(viewport=VIEWPORT))  # a context of its own: a session of its own
             pages.append(contexts[-1].new_page())
             open_link(pages[-1], server, hidden, EPOCHS_EACH)
+        wait_spare(server)
         probe = HealthProbe(server.url, tmp_path)
         most, watching = [0], threading.Event()
 
@@ -142,11 +143,11 @@ def test_four_sessions_train_at_once(browser: Browser, tmp_path, default_checkpo
 
 def test_closed_tab_stops_its_worker(browser: Browser, tmp_path, default_checkpoint):
     with streamlit_server(tmp_path, default_checkpoint) as server:
-        wait_spare(server)
-        before, rss_before = server.checkpoints(), rss_mb(server.pid)
         context = browser.new_context(viewport=VIEWPORT)
         page = context.new_page()
         open_link(page, server, 32, 500)  # minutes of training: far longer than the tab stays open
+        wait_spare(server)
+        before, rss_before = server.checkpoints(), rss_mb(server.pid)
         start(page)
         wait_progress(page, lambda p: p.step >= 50, "50 steps")
         (pid,) = [p for p, name in workers(server.pid).items() if name == "fmnist-train"]

@@ -25,6 +25,7 @@ PAGE_CONTENT = {
     "Evaluate": ".st-key-evaluate_confusion .js-plotly-plot",
     "Classify": "[data-testid='stTabs']",
     "Models": ".st-key-models_pick",
+    "Sweep": ".st-key-sweep_study",
 }
 PREVIEW_CAPTION = "What the model sees (28 x 28)"
 PREDICTION = re.compile(r"^(.+?) · (\d+(?:\.\d)?)%$")  # no named groups: Playwright hands it to JavaScript

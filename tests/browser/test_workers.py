@@ -76,8 +76,8 @@ def running(pid: int) -> bool:
 
 def test_no_worker_outlives_the_server(page: Page, tmp_path, default_checkpoint):
     with streamlit_server(tmp_path, default_checkpoint) as srv:
-        wait_for(lambda: workers(srv.pid), 60, "the spare worker")
         open_tiny_config(page, srv, epochs=200)
+        wait_for(lambda: workers(srv.pid), 60, "the spare worker")  # started by the first visit
         start(page)
         wait_for(lambda: "fmnist-train" in workers(srv.pid).values(), 30, "a training worker")
         seen = workers(srv.pid)
