@@ -307,7 +307,7 @@ class TrainingJob:
         self.store = store or checkpoints.CheckpointStore()
         self.name, self.log_every, self.insight, self.meta = name, log_every, insight, dict(meta or {})
         # Who may delete the checkpoint (fmnist.checkpoints owners), and an interrupted run's file to go on with.
-        self.owner, self.resume = owner or checkpoints.MACHINE_OWNER, resume
+        self.owner, self.resume_from = owner or checkpoints.MACHINE_OWNER, resume
         self.pool = workers or pool()
         self.worker: Worker | None = None
         self.created = time.time()
@@ -331,7 +331,7 @@ class TrainingJob:
         worker.send({"op": "start", "job": {
             "config": self.config.to_dict(), "store": str(self.store.root.resolve()), "name": self.name,
             "log_every": self.log_every, "insight": self.insight, "threads": threads, "paused": self._paused,
-            "meta": self.meta, "owner": self.owner, "resume": self.resume, "quotas": quotas()}})
+            "meta": self.meta, "owner": self.owner, "resume": self.resume_from, "quotas": quotas()}})
 
     def _queued(self, position: int) -> None:
         self._update(queue_position=position)

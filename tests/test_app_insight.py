@@ -48,7 +48,7 @@ def sidebar_text(at: AppTest, kind: str) -> str:
     return " | ".join(str(e.value) for e in getattr(at.sidebar, kind))
 
 
-def test_the_train_page_shows_what_the_network_learned(ckpt_dir, started):
+def test_the_train_page_shows_what_the_network_learned(ckpt_dir, started, dataset):
     at = run(AppTest.from_file(APP, default_timeout=60))
     for key, value in (("cfg_layers", 1), ("cfg_w0", 32), ("cfg_batch_size", 1024), ("cfg_epochs", 2)):
         at.number_input(key=key).set_value(value)
@@ -94,7 +94,7 @@ def test_the_train_page_shows_what_the_network_learned(ckpt_dir, started):
     assert len(charts) == 4
     space = charts[3]
     assert [f["name"] for f in space["frames"]] == ["1", "2"]
-    labels = job.dataset.test_labels.numpy()[:2000]
+    labels = dataset.test_labels.numpy()[:2000]
     latest = snap.insight[-1]["projection"]
     assert [t["name"] for t in space["data"]] == list(CLASSES)
     assert sum(len(array(t["x"])) for t in space["data"]) == len(latest) == 2000

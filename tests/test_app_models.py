@@ -73,7 +73,7 @@ def test_an_interrupted_run_is_listed_and_resumed_to_its_last_epoch(ckpt_dir, st
     at.button(key=f"models_resume_{name}").click().run()
     assert not at.exception, at.exception
     (job,) = started
-    assert job.resume == str(path)  # the worker goes on from that file
+    assert job.resume_from == str(path)  # the worker goes on from that file
     job.resume()
     assert job.join(300)
     snap = job.snapshot()

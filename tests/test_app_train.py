@@ -129,9 +129,8 @@ def test_a_run_is_frozen_pausable_and_saved_as_the_active_model(ckpt_dir, starte
     assert len(started) == 1
     job = started[0]
     assert job.config == TINY
-    assert at.button(key="train_start").disabled and not at.button(key="train_pause").disabled
-
-    at.button(key="train_pause").click().run()
+    # Held paused by the `started` fixture from its first step on (the browser tests click Pause itself).
+    assert at.button(key="train_start").disabled and at.button(key="train_pause").disabled
     assert job.snapshot().status == "paused" and not at.button(key="train_resume").disabled
 
     # The sidebar now describes the next run; the running one keeps its own config and says so.
@@ -179,7 +178,9 @@ def test_a_failed_run_shows_its_error(ckpt_dir, started):
     at = app()
     set_tiny_config(at)
     at.selectbox(key="cfg_optimizer").set_value("sgd")
-    at.session_state["cfg_lr"] = 10.0  # off the slider's grid, as a shared link can set it: plain SGD diverges
+    at.number_input(key="cfg_weight_decay").set_value(1.0)
+    # Off the slider's grid, as a shared link can set it: each step scales the weights by 1 - 10 x 1 = -9.
+    at.session_state["cfg_lr"] = 10.0
     at.run()
     at.button(key="train_start").click().run()
     started[0].resume()

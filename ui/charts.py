@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import plotly.graph_objects as go
 
 # The current run in colour, earlier runs in a faint grey behind it so they read as context, not data.
@@ -104,8 +103,7 @@ def step_loss_figure(runs: list[RunCurves], smoothing: float | None = None) -> g
             continue
         x, y = reduce_points([s for s, _ in run.steps], [loss for _, loss in run.steps])
         weight = auto_smoothing(len(y)) if smoothing is None else smoothing
-        smooth = np.asarray(ema(y, weight))
-        x, y = np.asarray(x), np.asarray(y)  # plotly validates arrays at once, lists value by value
+        smooth = ema(y, weight)
         if run.current:
             fig.add_trace(go.Scatter(x=x, y=y, name="loss (raw)", mode="lines", opacity=RAW_OPACITY,
                                      line={"color": TRAIN_COLOR, "width": 1}))
@@ -182,7 +180,7 @@ def _earlier_first(runs: list[RunCurves]) -> list[RunCurves]:
 # Margins that already hold the tick labels, axis titles and a one-row legend: plotly.js draws a figure again
 # whenever they must grow to fit (doAutoMargin), and the live charts are drawn anew at every update. Measured in
 # Chromium: 20-24 ms a chart with 10 px margins, 10-12 ms with these. Longer labels or legends still push them.
-MARGIN = {"l": 72, "r": 24, "t": 40, "b": 92}
+MARGIN = {"l": 80, "r": 24, "t": 40, "b": 92}
 
 
 def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
