@@ -11,13 +11,16 @@ test-artifacts/load.txt and memory.txt.
 
 from __future__ import annotations
 
+import os
+import shlex
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, expect
+import pytest
+from playwright.sync_api import Browser, BrowserType, Page, expect
 
 from fmnist import checkpoints, jobs
 from tests.browser.conftest import ARTIFACTS, VIEWPORT, assert_no_exception, goto, streamlit_server
@@ -92,8 +95,31 @@ def wait_spare(server) -> None:
     time.sleep(3)  # its torch import and warm-up
 
 
-def test_four_sessions_train_at_once(browser: Browser, tmp_path, default_checkpoint):
-    contexts = []
+# The four simulated users' Chromium gets a smaller CPU share than the server (an autogroup at this nice value), as
+# browsers on the users' own machines would: with equal shares their four renderers redrawing at once have left the
+# runnable server without a core for over a second (docs/reliability.md). FMNIST_LOAD_BROWSER_NICE=0 measures that.
+BROWSER_NICE = int(os.environ.get("FMNIST_LOAD_BROWSER_NICE", "5"))
+
+
+@pytest.fixture
+def users_browser(browser: Browser, browser_type: BrowserType, browser_type_launch_args: dict, tmp_path):
+    """Chromium for the four users, started through a launcher that lowers its autogroup's (or plain) priority."""
+    if BROWSER_NICE <= 0:
+        yield browser
+        return
+    launcher, chromium = tmp_path / "chromium-low-priority", shlex.quote(browser_type_launch_args["executable_path"])
+    launcher.write_text(f"#!/bin/sh\necho {BROWSER_NICE} > /proc/self/autogroup 2>/dev/null\n"
+                        f"exec nice -n {BROWSER_NICE} {chromium} \"$@\"\n")
+    launcher.chmod(0o755)
+    users = browser_type.launch(**{**browser_type_launch_args, "executable_path": str(launcher)})
+    try:
+        yield users
+    finally:
+        users.close()
+
+
+def test_four_sessions_train_at_once(users_browser: Browser, tmp_path, default_checkpoint):
+    browser, contexts = users_browser, []
     with streamlit_server(tmp_path, default_checkpoint) as server:
         before = server.checkpoints()
         pages = []
