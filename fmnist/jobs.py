@@ -283,14 +283,14 @@ def pool() -> WorkerPool:
         return _pool
 
 
-def quotas() -> dict | None:
+def quotas() -> dict:
     """The server's checkpoint quotas (FMNIST_MAX_RUNS_PER_SESSION, FMNIST_MAX_CHECKPOINT_MB), read where the
-    server's environment is: a worker started earlier may not have it. None when they are misset: the worker's save
-    then says why."""
+    server's environment is: a worker started earlier may not have it. When they are misset, {"error": why}, which
+    the worker's save reports."""
     try:
         return dataclasses.asdict(checkpoints.Quotas.from_env())
-    except checkpoints.CheckpointError:
-        return None
+    except checkpoints.CheckpointError as exc:
+        return {"error": str(exc)}
 
 
 def running_jobs() -> int:

@@ -121,8 +121,11 @@ def finish(result, job: dict, checkpoints) -> dict:
     meta = checkpoints.run_meta(result, job.get("command", "the fmnist app's Train page"), **job.get("meta", {}))
     try:
         name = job.get("name") or store.unique_name(result.config, result.test_acc)
-        quotas = checkpoints.Quotas(**job["quotas"]) if job.get("quotas") else None  # the server's, else the env's
-        saved = checkpoints.save_run(store, name, result.model, meta, job["owner"], quotas)
+        quotas = job.get("quotas") or {}  # the server's
+        if "error" in quotas:
+            raise checkpoints.CheckpointError(quotas["error"])
+        saved = checkpoints.save_run(store, name, result.model, meta, job["owner"],
+                                     checkpoints.Quotas(**quotas) if quotas else None)
         out["checkpoint"], out["notes"] = saved.path.name.removesuffix(checkpoints.SUFFIX), saved.notes
     except (checkpoints.CheckpointError, OSError) as exc:
         out["save_error"] = f"{exc}. The run's metrics are kept in this session."
