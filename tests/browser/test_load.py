@@ -4,9 +4,9 @@
   checkpoint, while the health URL keeps answering in under a second;
 * a closed tab stops its worker within two seconds, saves the run as stopped and gives the server's memory back.
 
-Runs train in worker processes below the server's priority (fmnist/jobs.py), so nothing here arranges priorities:
-the users' browsers run as Playwright starts them. Figures are printed (pytest -s) and written to
-test-artifacts/load.txt and memory.txt.
+Runs train in worker processes below the server's priority (fmnist/jobs.py). The four users' Chromium runs at a
+lower CPU share (users_browser), standing in for browsers on the users' own machines: at equal shares the health URL
+once waited 1.47 s. Figures are printed (pytest -s) and written to test-artifacts/load.txt and memory.txt.
 """
 
 from __future__ import annotations
