@@ -91,9 +91,15 @@ config, errors = config_sidebar()
 active_model_caption()
 
 st.title("Train an MLP on Fashion-MNIST")
-show_model(snap.config if running else config, running)
-controls(runs, job, snap, config, errors, running)
-show_step(job)
+# Each section that shows more or fewer elements from one rerun to the next gets a container of its own: Streamlit
+# places an element by its index among its siblings, so a message that appears above the buttons would otherwise move
+# every later element to a new place, and until the rerun ends the browser shows old and new copies side by side.
+with st.container():
+    show_model(snap.config if running else config, running)
+with st.container():
+    controls(runs, job, snap, config, errors, running)
+with st.container():
+    show_step(job)
 
 
 # One fragment polls while a run goes on (run_every is fixed when a fragment is defined): the progress at every tick,
@@ -111,12 +117,15 @@ def live_run() -> None:
         st.info("No run yet in this session: set up a model in the sidebar and press Start.")
         return
     current = runs.job.snapshot()
-    show_progress(current)
-    show_outcome(current)
+    with st.container():  # containers, as above: the charts below keep their place whatever appears here
+        show_progress(current)
+    with st.container():
+        show_outcome(current)
+    notice = st.container()
     if running:
         if charts_every > 1:
-            st.caption(f"{running_jobs()} runs are training on this server: the charts update every "
-                       f"{charts_every:g} s.")
+            notice.caption(f"{running_jobs()} runs are training on this server: the charts update every "
+                           f"{charts_every:g} s.")
         repace, st.session_state["train_pace_seen"] = pace_settled(
             pace, poll_every(), st.session_state.get("train_pace_seen"), time.monotonic())
         if current.finished or repace:
