@@ -636,7 +636,15 @@ class _Run:
         if use_graph and (note := self.stepper.try_capture(config.batch_size)):
             self.opt = self.stepper.opt  # the eager fallback's optimizer, rebuilt without capturable
             yield NoteEvent(note)
-        r = _resume_state(self.resume, config, model, self.opt, self.rng)
+        try:
+            r = _resume_state(self.resume, config, model, self.opt, self.rng)
+        except OSError as exc:
+            if self.resume.resume:
+                raise  # the run to go on with cannot be read: that run fails, with the reason
+            # A new run whose resume file cannot be made (a read-only or full folder): it trains all the same, and
+            # its save at the end will say the same of the checkpoint.
+            yield NoteEvent(f"{exc.strerror or exc} ({exc.filename}): this run could not be resumed after a crash")
+            self.resume, r = None, _Resumed()
         self.history.extend(r.history)
         self.step, self.first_epoch = r.step, r.epoch + 1
         self.average = WeightAverage(model, config.ema) if config.ema else None  # after a resume: from its weights
@@ -646,7 +654,7 @@ class _Run:
         self.lr = lr_at(0, self.total, config.lr, config.schedule)
         self.start = time.perf_counter() - r.elapsed_s
         self.paused = 0.0  # seconds spent paused so far: left out of elapsed time and throughput
-        self.mark = (self.start, 0, 0.0)  # time, step and paused seconds at the previous StepEvent
+        self.mark = (time.perf_counter(), self.step, 0.0)  # time, step and paused seconds at the previous StepEvent
         self.ep_loss = torch.zeros((), device=device)
         self.ep_correct = torch.zeros((), dtype=torch.long, device=device)
         self.ep_seen = 0
@@ -673,6 +681,10 @@ class _Run:
         if self.rows is not None:
             perm = self.rows[perm]
         for i in range(self.steps_per_epoch):
+            if control.paused and self.step > self.mark[1]:
+                yield self._log_point()  # where a paused run stands, not the last multiple of log_every
+                if self.diverged:
+                    return
             self.paused += control.between_steps()
             if control.stopped:
                 return
@@ -770,7 +782,7 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
             run.epoch = epoch
             yield from run.steps()
             if run.diverged:
-                _end_resume(resume)  # a diverged run is over, not interrupted
+                _end_resume(run.resume)  # a diverged run is over, not interrupted
                 return
             if run.control.stopped:
                 break
@@ -782,5 +794,5 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
     except Exception as exc:  # the worker must report, not die silently
         yield FailedEvent(f"{type(exc).__name__}: {exc}", run.epoch, run.step)
     finally:
-        if resume is not None:
-            resume.release()  # an unfinished run's file stays, free to be resumed
+        if run.resume is not None:
+            run.resume.release()  # an unfinished run's file stays, free to be resumed

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from fmnist import checkpoints
@@ -25,7 +24,6 @@ def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
 
 
-@pytest.mark.xfail(reason="open since the worker-process merge: see docs/reliability.md", strict=False)
 def test_pause_step_step_resume_on_the_train_page(ckpt_dir, started):
     at = AppTest.from_file(APP, default_timeout=60)
     run(at)
@@ -52,9 +50,11 @@ def test_pause_step_step_resume_on_the_train_page(ckpt_dir, started):
     run(at)
     assert job.join(120)
     snap = job.snapshot()
-    assert snap.status == "done" and snap.step == snap.total_steps == 59  # 60,000 / 1,024: no step lost or added
+    # 60,000 / 1,024: 58 full batches (the seed preset's loader, which the form starts from, drops the partial one).
+    assert snap.config.drop_last
+    assert snap.status == "done" and snap.step == snap.total_steps == 58  # no step lost or added
     steps = [s for s, _ in snap.steps]
-    assert steps[:2] == [1, 2] and steps == sorted(set(steps)) and steps[-1] == 59
+    assert steps[:2] == [1, 2] and steps == sorted(set(steps)) and steps[-1] == 58
     assert snap.checkpoint and (ckpt_dir / f"{snap.checkpoint}.safetensors").exists()
 
 

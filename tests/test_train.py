@@ -62,6 +62,30 @@ def test_pause_blocks_until_resume(tiny_config, dataset):
     assert not consumer.is_alive() and seen[-1].kind == "done" and not seen[-1].result.stopped
 
 
+class PauseAfter(RunControl):
+    """Pauses as a message from the page would: between two steps, here after `n` of them, and resumes soon after."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.n, self.calls = n, 0
+
+    def between_steps(self) -> float:
+        self.calls += 1
+        if self.calls == self.n + 1:
+            self.pause()
+            threading.Timer(0.3, self.resume).start()
+            return 0.0  # the step under way when the message came still runs
+        return super().between_steps()
+
+
+def test_a_paused_run_publishes_the_step_it_stands_at(tiny_config, dataset):
+    events = list(train(tiny_config, dataset, PauseAfter(31), log_every=25))
+    steps = [e.step for e in events if e.kind == "step"]
+    # Steps 1, 25, 50, ... as usual, and 32: where the run stood while paused, not the 25 published before it.
+    assert steps[:4] == [1, 25, 32, 50], steps
+    assert events[-1].kind == "done" and not events[-1].result.stopped
+
+
 def test_stop_wakes_a_paused_run(tiny_config, dataset):
     control = RunControl()
     gen = train(tiny_config, dataset, control, log_every=5)
