@@ -242,6 +242,7 @@ ${best_init}\
     start_time = time.time()
     for epoch in range(num_epochs):
         train_loss, train_acc, step = train_one_epoch(model, optimizer, train_loader, device, step, total_steps)
+${train_eval_lines}\
         test_acc, test_loss = compute_accuracy_and_loss(model, test_loader, device)
 ${val_lines}\
         elapsed = (time.time() - start_time) / 60
@@ -282,6 +283,12 @@ def main():
 
 if __name__ == "__main__":
     main()
+'''
+
+# The notebook's "Train Acc.": after each epoch, eval mode over its shuffled training loader. That pass (before the
+# test pass) also draws from the global RNG, which sets the next epoch's shuffle, so it is kept where it stands.
+_TRAIN_EVAL = '''\
+        train_acc, train_loss = compute_accuracy_and_loss(model, train_loader, device)
 '''
 
 _SPLIT = '''\
@@ -449,7 +456,9 @@ def _training(config: TrainConfig) -> str:
     lr_lines = "" if config.schedule == "constant" else (
         f"{indent}for group in optimizer.param_groups:\n{indent}    group[\"lr\"] = learning_rate(step, total_steps)\n")
     drop_last = drop_last_lines = ""
-    if config.batch_norm:
+    if config.drop_last:  # the notebook's loader: the last, partial batch is not trained on
+        drop_last = ", drop_last=True"
+    elif config.batch_norm:
         drop_last = ", drop_last=drop_last"
         drop_last_lines = ("    drop_last = len(train_dataset) % BATCH_SIZE == 1  # batch norm cannot train on a batch "
                            "of one image\n")
@@ -461,6 +470,7 @@ def _training(config: TrainConfig) -> str:
         split_lines=_SPLIT if val else "",
         drop_last=drop_last,
         drop_last_lines=drop_last_lines,
+        train_eval_lines=_TRAIN_EVAL if config.eval_train else "",
         best_init=_BEST_INIT if config.keep_best else "",
         val_lines=(_VAL + (_BEST_UPDATE if config.keep_best else "")) if val else "",
         val_print=" | Val Acc.: {val_acc:.2f}%" if val else "",

@@ -117,7 +117,6 @@ def test_weights_give_the_checkpoints_own_test_accuracy_with_torchvisions_loader
     assert float(TEST_LINE.search(proc.stdout)[1]) == pytest.approx(expected, abs=0.01)
 
 
-@pytest.mark.xfail(reason="open since the worker-process merge: see docs/reliability.md", strict=False)
 def test_seed_preset_script_matches_fmnist_train_for_two_epochs(capsys, tmp_path):
     out = tmp_path / "seed.safetensors"
     assert main(["train", "--preset", "seed", "--epochs", "2", "--device", "cpu", "--json", "--out", str(out)]) == 0
@@ -131,7 +130,7 @@ def test_seed_preset_script_matches_fmnist_train_for_two_epochs(capsys, tmp_path
     assert [e[0] for e in epochs] == ["001", "002"], proc.stdout
     script_acc = float(TEST_LINE.search(proc.stdout)[1])
     print(f"seed preset, 2 epochs on CPU: fmnist {fmnist_acc:.2f}%, exported script {script_acc:.2f}%")
-    assert abs(script_acc - fmnist_acc) <= 0.3
+    assert abs(script_acc - fmnist_acc) <= 0.1  # the same batches and weights: equal here (79.34% both)
 
 
 @pytest.mark.parametrize("name", list(RECIPES))
