@@ -60,7 +60,6 @@ SIZES = {  # three runs whose peaks are set by different parts
 
 
 @pytest.mark.parametrize("label", SIZES)
-@pytest.mark.xfail(reason="open since the worker-process merge: see docs/reliability.md", strict=False)
 def test_the_estimate_is_within_a_factor_of_1_5_of_the_measured_peak(label):
     config = SIZES[label]
     proc = subprocess.run([sys.executable, "-c", MEASURE, json.dumps(config.to_dict()), "1000", "2"], cwd=ROOT,
