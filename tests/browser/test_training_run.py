@@ -8,7 +8,6 @@ import re
 import time
 from dataclasses import dataclass
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from fmnist import checkpoints
