@@ -4,16 +4,26 @@ import streamlit as st
 
 from ui.session import start_workers
 
-st.set_page_config(page_title="fmnist: train an MLP on Fashion-MNIST", page_icon="👕", layout="wide")
+st.set_page_config(page_title="fmnist: train an MLP on Fashion-MNIST", page_icon=":material/checkroom:", layout="wide")
+
+# Train is the default page, served at the root URL. Its own path is not "train" because /train is kept for a hidden
+# page that sends a visitor there with the link's settings: every page opens by its name, as a learner would type it.
+train = st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train-page", default=True)
+
+
+def train_by_name() -> None:
+    st.switch_page(train, query_params=st.query_params.to_dict())
+
 
 pages = [
     st.Page("pages/playground.py", title="Playground", icon=":material/scatter_plot:"),
-    st.Page("pages/train.py", title="Train", icon="🏋️", default=True),
-    st.Page("pages/explore.py", title="Explore", icon="🔎"),
-    st.Page("pages/evaluate.py", title="Evaluate", icon="📊"),
-    st.Page("pages/classify.py", title="Classify", icon="✏️"),
-    st.Page("pages/models.py", title="Models", icon="🗂️"),
-    st.Page("pages/sweep.py", title="Sweep", icon="🧪"),
+    train,
+    st.Page("pages/explore.py", title="Explore", icon=":material/search:"),
+    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/bar_chart:"),
+    st.Page("pages/classify.py", title="Classify", icon=":material/draw:"),
+    st.Page("pages/models.py", title="Models", icon=":material/folder_open:"),
+    st.Page("pages/sweep.py", title="Sweep", icon=":material/tune:"),
+    st.Page(train_by_name, title="Train", url_path="train", visibility="hidden"),
 ]
 start_workers()
 st.navigation(pages).run()

@@ -10,7 +10,7 @@ ensure_router()  # first: a first visit straight to this page must still go thro
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif"]
 
-st.title("✏️ Classify your own image")
+st.title("Classify your own image")
 name = prediction_view.require_model()
 model = prediction_view.active_model(name)
 
@@ -20,7 +20,7 @@ def clear_canvas() -> None:
     st.session_state["classify_canvas_version"] = st.session_state.get("classify_canvas_version", 0) + 1
 
 
-draw_tab, upload_tab = st.tabs(["✏️ Draw", "📁 Upload"])
+draw_tab, upload_tab = st.tabs(["Draw", "Upload"])
 
 with draw_tab:
     canvas_col, result_col = st.columns([1, 2], gap="large")
@@ -32,7 +32,7 @@ with draw_tab:
             height=280, width=280, return_image_data=True,
             key=f"classify_canvas_{st.session_state.get('classify_canvas_version', 0)}",
         )
-        st.button("🧹 Clear", key="classify_clear", on_click=clear_canvas)
+        st.button("Clear", icon=":material/ink_eraser:", key="classify_clear", on_click=clear_canvas)
     with result_col:
         # Under AppTest (and before the browser's first report) the canvas returns no image: that is "blank".
         outcome = prediction_view.classify_canvas(model, canvas.image_data)

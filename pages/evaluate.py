@@ -21,7 +21,7 @@ ensure_router()  # first: a first visit straight to this page must still go thro
 CHART = "evaluate_confusion"
 MAX_IMAGES = 30
 
-st.title("📊 Evaluate the active model")
+st.title("Evaluate the active model")
 name = prediction_view.require_model()
 ev = prediction_view.evaluation(name)
 _, labels = prediction_view.held_out_images()

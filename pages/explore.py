@@ -20,7 +20,7 @@ ensure_router()  # first: a first visit straight to this page must still go thro
 PER_PAGE = 24
 ANY = "All classes"
 
-st.title("🔎 Explore the test set")
+st.title("Explore the test set")
 name = prediction_view.require_model()
 ev = prediction_view.evaluation(name)
 model = prediction_view.active_model(name)
@@ -50,7 +50,8 @@ pred_name = pred_col.selectbox("Predicted class", [ANY, *CLASSES], key="explore_
 correctness = right_col.radio("Predictions", CORRECTNESS, key="explore_correctness", horizontal=True,
                               persist_state="session")
 sort = sort_col.selectbox("Order", SORTS, key="explore_sort", persist_state="session")
-st.button("🎯 Most confident mistakes", key="explore_mistakes", on_click=show_most_confident_mistakes,
+st.button("Most confident mistakes", icon=":material/target:", key="explore_mistakes",
+          on_click=show_most_confident_mistakes,
           help="Wrong predictions only, the ones the model was surest about first")
 
 indices = filter_indices(ev.predictions, labels, ev.probabilities, as_class(true_name), as_class(pred_name),

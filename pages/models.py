@@ -17,13 +17,14 @@ from ui.session import active_model_caption, active_model_name, set_active_model
 
 ensure_router()  # first: a first visit straight to this page must still go through app.py
 
+EMPTY = "—"  # a cell with nothing to say: a file that cannot be read has no layers, optimizer or accuracy
 COLUMNS = ["name", "layers", "optimizer", "epochs", "test accuracy", "date", "size", "made by", "error"]
 
 
 def table_row(row: dict) -> dict:
     """One line of the table; an unreadable file keeps its name, size and the reason it cannot be used."""
-    out = dict.fromkeys(COLUMNS)
-    out.update(name=row["name"], size=size_text(row["size"]), error=row["error"] or "",
+    out = dict.fromkeys(COLUMNS, EMPTY)
+    out.update(name=row["name"], size=size_text(row["size"]), error=row["error"] or EMPTY,
                date=date_text(row["meta"], row["mtime"]), **{"made by": made_by(row["meta"])})
     meta = row["meta"]
     if meta is not None:
@@ -31,8 +32,12 @@ def table_row(row: dict) -> dict:
         out.update(layers="-".join(map(str, (784, *config.get("hidden", []), 10))),
                    optimizer=config.get("optimizer"),
                    epochs=f"{len(meta.get('history') or [])}/{config.get('epochs', '?')}",  # a stopped run did fewer
-                   **{"test accuracy": (meta.get("metrics") or {}).get("test_acc")})
-    return out
+                   **{"test accuracy": percent((meta.get("metrics") or {}).get("test_acc"))})
+    return {k: EMPTY if v is None else v for k, v in out.items()}
+
+
+def percent(value) -> str:
+    return f"{value:.2f}%" if isinstance(value, int | float) else EMPTY
 
 
 def size_text(n: int) -> str:
@@ -60,7 +65,6 @@ def delete(name: str) -> None:
 def show_table(rows: list[dict]) -> None:
     columns = COLUMNS if any(r["error"] for r in rows) else COLUMNS[:-1]
     st.dataframe([table_row(r) for r in rows], hide_index=True, column_order=columns, column_config={
-        "test accuracy": st.column_config.NumberColumn(format="%.2f%%"),
         "error": st.column_config.TextColumn(width="large"),
     })
 

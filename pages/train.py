@@ -33,7 +33,8 @@ def announce_finish(job, snap) -> None:
     st.session_state["train_handled_job"] = job.created
     if snap.checkpoint:
         set_active_model(snap.checkpoint)
-        st.toast(f"Saved as **{snap.checkpoint}** in {store().path_for(snap.checkpoint)}", icon="✅")
+        st.toast(f"Saved as **{snap.checkpoint}** in {store().path_for(snap.checkpoint)}",
+                 icon=":material/check_circle:")
 
 
 def show_model(config, running: bool) -> None:

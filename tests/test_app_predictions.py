@@ -91,7 +91,7 @@ def test_explore_wrong_only_shows_mistakes(ckpt_dir, expected, dataset):
     mistakes = int(expected.confusion.sum() - np.trace(expected.confusion))
     assert match_count(at, "test images match") == mistakes
     shown = tiles(at)
-    assert len(shown) == min(24, mistakes) and all(t.startswith(":red[❌") for t in shown)
+    assert len(shown) == min(24, mistakes) and all(t.startswith(":red[:material/cancel:") for t in shown)
     labels = dataset.test_labels.numpy()
     assert all(expected.predictions[i] != labels[i] for i in tile_indices(at))
 

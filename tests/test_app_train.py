@@ -210,6 +210,10 @@ def test_models_page_lists_activates_and_deletes_with_confirmation(ckpt_dir):
     assert table.set_index("name").loc["default", "layers"] == "784-32-10"
     assert table.set_index("name").loc["default", "epochs"] == "1/1"
     assert "not a readable safetensors checkpoint" in table.set_index("name").loc["broken", "error"]
+    # The unreadable file's other cells say so with a dash, not "None".
+    broken = table.set_index("name").loc["broken"]
+    assert [broken[c] for c in ("layers", "optimizer", "epochs", "test accuracy")] == ["—"] * 4
+    assert table.set_index("name").loc["default", "test accuracy"].endswith("%")
     assert len(chart_specs(at)[0]["data"]) == 1  # the active model's curve, compared with nothing yet
 
     at.selectbox(key="models_pick").set_value("other").run()

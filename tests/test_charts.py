@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from fmnist.config import BEST, SEED, TrainConfig
@@ -20,35 +21,75 @@ def _traces(fig) -> dict:
     return {t.name: t for t in fig.data}
 
 
-def test_ema_on_a_hand_made_series():
-    assert charts.ema([10.0, 0.0, 0.0], weight=0.5) == [10.0, 5.0, 2.5]
-    assert charts.ema([4.0, 8.0], weight=0.25) == [4.0, 5.0]
-    assert charts.ema([]) == []
+def test_centred_mean_on_a_hand_made_series():
+    assert charts.centred_mean([3.0, 0.0, 6.0, 3.0, 9.0], 1) == [3.0, 3.0, 3.0, 6.0, 9.0]
+    assert charts.centred_mean([4.0, 8.0], 5) == [4.0, 8.0]  # no neighbours on both sides: drawn as they are
+    assert charts.centred_mean([], 3) == []
+
+
+def trailing_mean(values: list[float], n: int) -> list[float]:
+    return [sum(values[i - n + 1:i + 1]) / n for i in range(n - 1, len(values))]
+
+
+def falling_loss(tau: float, n: int = 400) -> tuple[list[float], list[float]]:
+    """A loss that falls then levels off, logged every 25 steps as a run does: (the curve itself, with noise)."""
+    rng = np.random.default_rng(0)
+    true = [0.3 + 2.0 * float(np.exp(-i / tau)) for i in range(n)]
+    return true, [v + float(rng.normal(0, 0.03)) for v in true]
+
+
+def smoothed(raw: list[float]) -> list[float]:
+    steps = [(25 * (i + 1), v) for i, v in enumerate(raw)]
+    return list(_traces(charts.step_loss_figure([RunCurves("now", steps, [])]))["loss (smoothed)"].y)
+
+
+def ema(raw: list[float], weight: float = 0.1) -> list[float]:
+    """The exponential average the chart drew before (weight 0.1: about the last ten points)."""
+    out: list[float] = []
+    for v in raw:
+        out.append(v if not out else weight * v + (1 - weight) * out[-1])
+    return out
+
+
+def worst(curve: list[float], reference: list[float]) -> float:
+    return max(abs(c - r) / r for c, r in zip(curve, reference))
+
+
+def test_the_smoothed_loss_follows_a_falling_loss_without_lag():
+    # The issue's measure: within 5% of the raw loss's running mean over the last 20 points, on a loss that falls
+    # over a few hundred points.
+    _, raw = falling_loss(tau=300)
+    assert worst(smoothed(raw)[19:], trailing_mean(raw, 20)) <= 0.05
+    # That running mean trails a fast fall by ten points itself, so where the loss falls fast the line is held to
+    # the loss without its noise instead: within 5% of it, where the old exponential average strays twice as far.
+    true, raw = falling_loss(tau=100)
+    assert worst(smoothed(raw), true) <= 0.05
+    assert worst(ema(raw), true) > 0.08
 
 
 def test_step_loss_figure_draws_raw_and_smoothed_current_and_faint_earlier_runs():
     steps = [(25, 2.0), (50, 1.0), (75, 1.0)]
     current = RunCurves("now", steps, [], current=True, lr_changes=[{"step": 50, "epoch": 1, "scale": 0.5}])
     earlier = RunCurves("before", [(25, 3.0), (50, 2.0)], [], current=False)
-    fig = charts.step_loss_figure([current, earlier], smoothing=0.5)
+    fig = charts.step_loss_figure([current, earlier], smoothing=1)
 
     assert [t.name for t in fig.data] == ["before", "loss (raw)", "loss (smoothed)"]  # earlier drawn underneath
     t = _traces(fig)
     assert list(t["loss (raw)"].x) == [25, 50, 75]
     assert list(t["loss (raw)"].y) == [2.0, 1.0, 1.0]
-    assert list(t["loss (smoothed)"].y) == [2.0, 1.5, 1.25]
+    assert list(t["loss (smoothed)"].y) == [2.0, 4 / 3, 1.0]
     assert t["loss (raw)"].opacity < 1 and t["loss (smoothed)"].opacity is None
     assert t["before"].line.color == charts.EARLIER_COLOR and t["before"].opacity == charts.EARLIER_OPACITY
-    assert list(t["before"].y) == [3.0, 2.5]  # earlier runs are smoothed too
+    assert list(t["before"].y) == [3.0, 2.0]  # earlier runs go through the same smoothing (two points: as they are)
     # the learning-rate change is a vertical line at its step, labelled with the factor
     assert [(s.x0, s.x1) for s in fig.layout.shapes] == [(50, 50)]
     assert "×0.5" in fig.layout.annotations[0].text
 
 
 def test_smoothing_follows_the_run_length_unless_given():
-    assert charts.auto_smoothing(1000) == charts.SMOOTHING
-    assert charts.auto_smoothing(50) == 0.2
-    assert charts.auto_smoothing(5) == 1.0
+    assert charts.auto_window(1000) == charts.SMOOTHING_HALF
+    assert charts.auto_window(100) == 5
+    assert charts.auto_window(5) == 0
     short = RunCurves("now", [(25, 2.0), (50, 1.0), (75, 0.5)], [])
     smoothed = _traces(charts.step_loss_figure([short]))["loss (smoothed)"]
     assert list(smoothed.y) == [2.0, 1.0, 0.5]  # three points: nothing to average over

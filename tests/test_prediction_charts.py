@@ -157,9 +157,9 @@ def test_probability_figure_marks_truth_and_mistake():
 def test_top_k_and_captions():
     probs = [0.1, 0.5, 0.0, 0.3, 0.1, 0, 0, 0, 0, 0]
     assert top_k(probs) == [("Trouser", 0.5), ("Dress", 0.3), ("T-shirt/top", 0.1)]
-    assert tile_caption(7, 1, 1, 0.5).startswith("✅")
+    assert tile_caption(7, 1, 1, 0.5).startswith(":material/check_circle:")
     wrong = tile_caption(7, 1, 3, 0.87)
-    assert wrong.startswith(":red[❌") and "#7" in wrong and "87%" in wrong and "Trouser" in wrong
+    assert wrong.startswith(":red[:material/cancel:") and "#7" in wrong and "87%" in wrong and "Trouser" in wrong
 
 
 def test_upscale_is_nearest_neighbour():

@@ -19,7 +19,7 @@ REFERENCE_COLOR = "#111827"
 EARLIER_COLOR = "#9ca3af"
 EARLIER_OPACITY = 0.45
 RAW_OPACITY = 0.3
-SMOOTHING = 0.1  # EMA weight of each new point: about the last ten points (250 steps at the default logging)
+SMOOTHING_HALF = 10  # points averaged on each side of a point: 21 points, 525 steps at the default logging
 
 METRIC_LABELS = {
     "train_loss": "training loss", "test_loss": "test loss", "val_loss": "validation loss",
@@ -58,18 +58,26 @@ def from_checkpoint(name: str, meta: dict, current: bool = True) -> RunCurves:
     return RunCurves(name, [], list(meta.get("history") or []), current, list(meta.get("lr_changes") or []))
 
 
-def ema(values: list[float], weight: float = SMOOTHING) -> list[float]:
-    """Exponential moving average starting at the first value, so the line begins where the data does."""
-    out: list[float] = []
+def centred_mean(values: list[float], half: int) -> list[float]:
+    """Each point the mean of the points up to `half` on either side of it. Near the ends the window shrinks on
+    both sides alike, so a point is never averaged with only what came before it: on a falling loss the line stays
+    on the data instead of trailing it (an EMA is highest exactly where the loss falls fastest), and the newest
+    point, still without neighbours after it, is drawn as it is."""
+    prefix = [0.0]
     for v in values:
-        out.append(v if not out else weight * v + (1 - weight) * out[-1])
+        prefix.append(prefix[-1] + v)
+    n = len(values)
+    out = []
+    for i in range(n):
+        h = min(half, i, n - 1 - i)
+        out.append((prefix[i + h + 1] - prefix[i - h]) / (2 * h + 1))
     return out
 
 
-def auto_smoothing(n_points: int) -> float:
-    """SMOOTHING, but averaging over at most a tenth of a short run (weight >= 10/n), so that a run of a few
-    points is not flattened into a line that lags far behind its data."""
-    return min(1.0, max(SMOOTHING, 10 / max(n_points, 1)))
+def auto_window(n_points: int) -> int:
+    """Half-width of the smoothing window: SMOOTHING_HALF points, but at most a twentieth of a short run, so a run
+    of a few points is not flattened into a line."""
+    return max(0, min(SMOOTHING_HALF, n_points // 20))
 
 
 MAX_POINTS = 2000  # per drawn curve, whatever the run's length: a 500-epoch run logs 18,800 steps
@@ -94,16 +102,16 @@ def reduce_points(x: list, y: list, max_points: int = MAX_POINTS) -> tuple[list,
     return out_x, out_y
 
 
-def step_loss_figure(runs: list[RunCurves], smoothing: float | None = None) -> go.Figure:
-    """Loss per logged step; `smoothing` is the EMA weight, chosen from the drawn curve's length when None. Long runs
-    are reduced to what is drawn (reduce_points) before anything else, smoothing included."""
+def step_loss_figure(runs: list[RunCurves], smoothing: int | None = None) -> go.Figure:
+    """Loss per logged step; `smoothing` is the half-width of the centred window, chosen from the drawn curve's
+    length when None. Long runs are reduced to what is drawn (reduce_points) before anything else, smoothing
+    included."""
     fig = go.Figure()
     for run in _earlier_first(runs):
         if not run.steps:
             continue
         x, y = reduce_points([s for s, _ in run.steps], [loss for _, loss in run.steps])
-        weight = auto_smoothing(len(y)) if smoothing is None else smoothing
-        smooth = ema(y, weight)
+        smooth = centred_mean(y, auto_window(len(y)) if smoothing is None else smoothing)
         if run.current:
             fig.add_trace(go.Scatter(x=x, y=y, name="loss (raw)", mode="lines", opacity=RAW_OPACITY,
                                      line={"color": TRAIN_COLOR, "width": 1}))

@@ -78,10 +78,10 @@ def top_k_markdown(probs: Sequence[float], k: int = 3) -> str:
 
 
 def tile_caption(index: int, true: int, pred: int, confidence: float) -> str:
-    """A Markdown caption; a mistake is red and starts with ❌ so it stands out in a grid."""
+    """A Markdown caption; a mistake is red and starts with a cancel icon so it stands out in a grid."""
     if true == pred:
-        return f"✅ #{index} **{CLASSES[pred]}** {100 * confidence:.0f}%"
-    return f":red[❌ #{index} **{CLASSES[pred]}** {100 * confidence:.0f}% (is {CLASSES[true]})]"
+        return f":material/check_circle: #{index} **{CLASSES[pred]}** {100 * confidence:.0f}%"
+    return f":red[:material/cancel: #{index} **{CLASSES[pred]}** {100 * confidence:.0f}% (is {CLASSES[true]})]"
 
 
 def upscale(img28: np.ndarray, factor: int = 6) -> np.ndarray:

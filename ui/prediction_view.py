@@ -35,7 +35,7 @@ def require_model() -> str:
     name = session.active_model_name()
     if name is None:
         st.info("There is no trained model yet. Train one on the Train page, then come back here.")
-        st.page_link(TRAIN_PAGE, label="Go to Train", icon="🏋️")
+        st.page_link(TRAIN_PAGE, label="Go to Train", icon=":material/model_training:")
         st.stop()
     return name
 
@@ -162,7 +162,7 @@ def image_detail(index: int, ev: Evaluation, model: nn.Module, key: str) -> None
     probs = ev.probabilities[index]
     picture, text = st.columns(2)
     picture.image(upscale(images[index], 8), width="stretch", alt=f"Test image {index}, enlarged")
-    verdict = "✅ correct" if true == pred else ":red[❌ wrong]"
+    verdict = ":green[:material/check_circle: correct]" if true == pred else ":red[:material/cancel: wrong]"
     text.markdown(f"Test image **#{index}**  \nTrue: **{CLASSES[true]}**  \n"
                   f"Predicted: **{CLASSES[pred]}** ({100 * float(probs[pred]):.1f}%) {verdict}")
     text.markdown(top_k_markdown(probs))

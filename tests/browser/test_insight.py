@@ -117,7 +117,7 @@ def test_saliency_on_classify_upload(page: Page, server, tmp_path):
     Image.fromarray(img, mode="L").resize((224, 224), Image.Resampling.NEAREST).save(path)
 
     goto(page, server.page_url("Classify"))
-    open_tab(page, "📁 Upload")
+    open_tab(page, "Upload")
     page.locator(".st-key-classify_upload input[type='file']").set_input_files(str(path))
     expect_plot(page, "classify_upload_probs_saliency")
     expect_plot(page, "classify_upload_probs")

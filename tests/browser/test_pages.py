@@ -52,6 +52,19 @@ def test_page_loads(page: Page, server, title):
     assert not errors, f"JavaScript errors on {title}: {errors}"
 
 
+def test_every_page_opens_by_its_name_and_the_toolbar_has_no_deploy_button(page: Page, server):
+    # /train is the Train page as every other page is /<its name>: no "Page not found", and the link's settings kept.
+    goto(page, f"{server.url}/train?hidden=64&epochs=3")
+    expect(page.locator(PAGE_CONTENT["Train"])).to_be_visible()
+    expect(page.locator(NAV_LINK + "[aria-current='page']")).to_contain_text("Train")
+    expect(page.locator(".st-key-cfg_w0 input")).to_have_value("64")
+    expect(page.locator(".st-key-cfg_epochs input")).to_have_value("3")
+    assert page.get_by_text("Page not found").count() == 0
+    assert page.get_by_test_id("stAppDeployButton").count() == 0
+    assert page.get_by_role("button", name="Deploy").count() == 0
+    assert_no_exception(page)
+
+
 def prediction_heading(scope):
     """The "#### <label> · <p>%" line the Classify page writes over its probability chart."""
     return scope.locator("h4").filter(has_text=PREDICTION)
