@@ -16,11 +16,13 @@ from fmnist.memory import available, estimate, memory_problem
 ROOT = Path(__file__).resolve().parent.parent
 
 # A real run in a fresh process: the peak resident memory it adds to a process that has imported torch (warmed up)
-# is ru_maxrss after the run less ru_maxrss before the dataset was loaded. The run loads the real dataset (its test
-# set cut to 1,000 images so the wide model's evaluation stays cheap) and stops after two steps; stopping still
+# is the high-water mark after the run less the one before the dataset was loaded. The mark is VmHWM, the process's
+# own: ru_maxrss is not, since Linux carries it over from the parent across fork and exec, so late in a test session
+# it would be pytest's (over a gigabyte), and a run's peak would read as nothing. The run loads the real dataset (its
+# test set cut to 1,000 images so the wide model's evaluation stays cheap) and stops after two steps; stopping still
 # evaluates the model once, as every run does at its end.
 MEASURE = """
-import json, resource, sys
+import json, sys
 import torch
 from fmnist.config import TrainConfig
 from fmnist.data import Dataset, load_dataset
@@ -31,7 +33,12 @@ cfg, n_test, steps = TrainConfig.from_dict(json.loads(sys.argv[1])), int(sys.arg
 m = torch.nn.Linear(8, 8)
 torch.optim.Adam(m.parameters()).step()
 m(torch.zeros(2, 8)).sum().backward()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+def high_water():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM:"))
+
+before = high_water()
 ds = load_dataset()
 ds = Dataset(ds.train_images, ds.train_labels, ds.test_images[:n_test].clone(), ds.test_labels[:n_test].clone(),
              ds.source)
@@ -47,7 +54,7 @@ class Steps(RunControl):
 
 events = list(train(cfg, ds, Steps()))
 assert events[-1].kind == "done", events[-1]
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = high_water()
 print(json.dumps({"measured": peak - before, "estimate": estimate(cfg, n_test=n_test).total}))
 """
 
