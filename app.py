@@ -25,5 +25,8 @@ pages = [
     st.Page("pages/sweep.py", title="Sweep", icon=":material/tune:"),
     st.Page(train_by_name, title="Train", url_path="train", visibility="hidden"),
 ]
-start_workers()
-st.navigation(pages).run()
+try:
+    st.navigation(pages).run()
+finally:
+    # After the page, not before: the spare worker's torch import would take the CPU the first page needs.
+    start_workers()
