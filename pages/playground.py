@@ -13,6 +13,7 @@ from ui.router import ensure_router
 ensure_router()  # first: a first visit straight to this page must still go through app.py
 
 FRAME_S = 0.15  # a redraw every 150 ms asked for: at least 5 a second once each takes its share of the CPU
+SLOW_FRAME_S = 0.6  # the loss curve and the network drawing
 SPEEDS = (1, 2, 5, 10, 20, 50)  # training steps per redraw
 STORY_ICONS = (":material/horizontal_rule:", ":material/call_split:", ":material/cyclone:")
 PLOT_CONFIG = {"displayModeBar": False}
@@ -50,6 +51,8 @@ speed = buttons[4].select_slider("Steps per redraw", SPEEDS, value=10, key="pg_s
 show_test = buttons[5].toggle("Show test points", value=True, key="pg_show_test")
 
 
+# The heatmap redraws every frame; the loss curve and the network's thumbnails, slower (each redraw of a chart is work
+# for the browser, and three charts a frame held the heatmap to about 4 redraws a second on this 2-core machine).
 @st.fragment(run_every=FRAME_S if playing else None)
 def live() -> None:
     if session.playing():
@@ -58,14 +61,24 @@ def live() -> None:
     st.container(key="pg_status").markdown(
         f"Step **{last.step:,}** · training loss **{last.train_loss:.3f}** · test loss **{last.test_loss:.3f}** · "
         f"test accuracy **{last.test_acc:.1f}%** (training {last.train_acc:.1f}%)")
-    grid = pg.grid()
-    left, right = st.columns([5, 6], gap="medium")
-    with left:
-        st.plotly_chart(charts.surface_figure(pg, grid, show_test), key="pg_surface", config=PLOT_CONFIG)
-        st.plotly_chart(charts.loss_figure(session.history()), key="pg_loss", config=PLOT_CONFIG)
-    with right:
-        st.markdown(f"**{pg.setup.describe()}**: orange is negative, blue positive; edges as thick as their weight.")
-        st.plotly_chart(charts.network_figure(pg, grid), key="pg_network", config=PLOT_CONFIG)
+    st.plotly_chart(charts.surface_figure(pg, pg.grid(), show_test), key="pg_surface", config=PLOT_CONFIG)
 
 
-live()
+@st.fragment(run_every=SLOW_FRAME_S if playing else None)
+def loss_curve() -> None:
+    st.plotly_chart(charts.loss_figure(session.history()), key="pg_loss", config=PLOT_CONFIG)
+
+
+@st.fragment(run_every=SLOW_FRAME_S if playing else None)
+def network() -> None:
+    pg = session.current()
+    st.markdown(f"**{pg.setup.describe()}**: orange is negative, blue positive; edges as thick as their weight.")
+    st.plotly_chart(charts.network_figure(pg, pg.grid()), key="pg_network", config=PLOT_CONFIG)
+
+
+left, right = st.columns([5, 6], gap="medium")
+with left:
+    live()
+    loss_curve()
+with right:
+    network()
