@@ -108,7 +108,9 @@ class HealthTracker:
         self.watched += 1
         self._before = None
 
-    def epoch_end(self) -> tuple[list[dict], list[str]]:
+    def epoch_end(self, lr_share: float = 1.0) -> tuple[list[dict], list[str]]:
+        """The epoch's figures and warnings; `lr_share` is the schedule's learning rate over the watched steps as a
+        share of its peak."""
         n = max(self.watched, 1)
         grads = (self.grad_sum / n).tolist()
         ratios = (self.ratio_sum / n).tolist()
@@ -123,11 +125,16 @@ class HealthTracker:
                          "grad_norm": grads[k] if watched else None,
                          "update_ratio": math.log10(ratios[k]) if watched and ratios[k] > 0 else None,
                          "weight_norm": float(self.linears[k].weight.detach().float().norm())})
-        return rows, warnings(rows)
+        return rows, warnings(rows, lr_share)
 
 
-def warnings(health: list[dict]) -> list[str]:
-    """Plain-language warnings, each with what to try, on the issue's thresholds."""
+ANNEALED = 0.1  # below this share of its peak, a schedule's learning rate moves the weights little on purpose
+
+
+def warnings(health: list[dict], lr_share: float = 1.0) -> list[str]:
+    """Plain-language warnings, each with what to try, on the issue's thresholds. A small update ratio is not
+    warned about while a schedule has brought the learning rate below ANNEALED of its peak (the last epochs of a
+    one-cycle or cosine run): there "try a higher learning rate" would be wrong."""
     out = []
     for k, h in enumerate(health, start=1):
         if h["dead"] > DEAD_WARN:
@@ -140,7 +147,7 @@ def warnings(health: list[dict]) -> list[str]:
         if r is not None and r > UPDATE_RANGE[1]:
             out.append(f"layer {k}: each step changes its weights by 10^{r:.1f} of their size (healthy: near "
                        "10^-3); the learning rate is too high, try a lower one")
-        elif r is not None and r < UPDATE_RANGE[0]:
+        elif r is not None and r < UPDATE_RANGE[0] and lr_share >= ANNEALED:
             out.append(f"layer {k}: each step changes its weights by only 10^{r:.1f} of their size (healthy: "
                        "near 10^-3); it barely learns, try a higher learning rate or adam")
     first, last = health[0]["grad_norm"] if health else None, health[-1]["grad_norm"] if health else None

@@ -742,7 +742,8 @@ class _Run:
             if val_acc > self.best[0]:
                 weights = {k: v.clone() for k, v in scored.state_dict().items()} if config.keep_best else None
                 self.best = (val_acc, epoch, weights)
-        health, warnings = self.tracker.epoch_end()
+        lr_share = lr_at(self.step - 1, self.total, config.lr, config.schedule) / config.lr
+        health, warnings = self.tracker.epoch_end(lr_share)
         extra = _insight(scored, self.x_test, self.previous_projection, self.y_test) if self.insight else None
         self.previous_projection = extra["projection"] if extra else None
         ev = EpochEvent(epoch, config.epochs, self.ep_loss.item() / self.ep_seen,
