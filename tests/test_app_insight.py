@@ -48,14 +48,19 @@ def sidebar_text(at: AppTest, kind: str) -> str:
     return " | ".join(str(e.value) for e in getattr(at.sidebar, kind))
 
 
-def test_the_train_page_shows_what_the_network_learned(ckpt_dir, started, dataset):
-    at = run(AppTest.from_file(APP, default_timeout=60))
-    for key, value in (("cfg_layers", 1), ("cfg_w0", 32), ("cfg_batch_size", 1024), ("cfg_epochs", 2)):
+def tiny_form(at: AppTest, epochs: int = 1) -> None:
+    """The sidebar set to a 784-32-10 Adam net, batch 1,024, on the CPU."""
+    for key, value in (("cfg_layers", 1), ("cfg_w0", 32), ("cfg_batch_size", 1024), ("cfg_epochs", epochs)):
         at.number_input(key=key).set_value(value)
     at.selectbox(key="cfg_optimizer").set_value("adam")
     at.select_slider(key="cfg_lr").set_value(3e-3)
     at.selectbox(key="cfg_device").set_value("cpu")
     run(at)
+
+
+def test_the_train_page_shows_what_the_network_learned(ckpt_dir, started, dataset):
+    at = run(AppTest.from_file(APP, default_timeout=60))
+    tiny_form(at, epochs=2)
     assert len(specs(at)) == 0
     at.button(key="train_start").click()
     run(at)

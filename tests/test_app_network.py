@@ -6,16 +6,11 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from fmnist import checkpoints
-from tests.test_app_insight import APP, array, run, specs, title
+from tests.test_app_insight import APP, array, run, specs, tiny_form, title
 
 
 def tiny_run(at: AppTest) -> None:
-    for key, value in (("cfg_layers", 1), ("cfg_w0", 32), ("cfg_batch_size", 1024), ("cfg_epochs", 1)):
-        at.number_input(key=key).set_value(value)
-    at.selectbox(key="cfg_optimizer").set_value("adam")
-    at.select_slider(key="cfg_lr").set_value(3e-3)
-    at.selectbox(key="cfg_device").set_value("cpu")
-    run(at)
+    tiny_form(at)
     at.button(key="train_start").click()
     run(at)
 
