@@ -8,7 +8,7 @@ PORT ?= 8501
 HOST ?= 127.0.0.1
 APT_DATA := dataset-fashion-mnist
 
-.PHONY: run serve test data browser postgres bench gpu-check lint clean
+.PHONY: run serve test data browser postgres bench gpu-check lint messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,12 @@ gpu-check: data $(VENV)/.stamp-dev
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check .
+
+# After changing the app's text: gather every _() / N_() message into locales/messages.pot and add the new ones to
+# the Korean catalog (empty, for a translator; tests/test_i18n.py fails until each has its Korean text).
+messages: $(VENV)/.stamp-run
+	$(BIN)/pybabel -q extract --no-location --sort-output -o locales/messages.pot app.py pages ui
+	$(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete -i locales/messages.pot -d locales -l ko
 
 bench: data
 	$(BIN)/python -m fmnist bench

@@ -18,6 +18,8 @@ from fmnist.config import PRESETS, TrainConfig
 DEFAULT_PRESET = "seed"
 CUSTOM = "custom"
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig) if f.name != "preset"}
+# Parameters about how the app is shown, not about the run: kept in the address beside the settings, never read as one.
+VIEW_PARAMS = ("lang",)
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
@@ -86,7 +88,8 @@ def params_to_config(params: dict) -> tuple[TrainConfig | None, list[str]]:
     that cannot be read, or a setting TrainConfig refuses). None, with the reason, when the usable parameters
     still do not make a valid config (a combination, like keep_best from the preset with val_size=0)."""
     errors: list[str] = []
-    params = {str(k): v[-1] if isinstance(v, (list, tuple)) and v else v for k, v in params.items()}
+    params = {str(k): v[-1] if isinstance(v, (list, tuple)) and v else v for k, v in params.items()
+              if str(k) not in VIEW_PARAMS}
     preset = params.pop("preset", DEFAULT_PRESET)
     if preset not in PRESETS and preset != CUSTOM:
         errors.append(f"preset={preset}: unknown preset; choose one of {', '.join([*PRESETS, CUSTOM])}")
@@ -116,6 +119,11 @@ def params_to_config(params: dict) -> tuple[TrainConfig | None, list[str]]:
     same = all(_normal(getattr(config, n)) == _normal(getattr(base, n)) for n in FIELDS)
     named = preset if preset in PRESETS and same else CUSTOM
     return config.replace(preset=named), errors
+
+
+def view_params(params: dict) -> dict[str, str]:
+    """The parameters of the address that say how to show the app (its language), to keep when the settings change."""
+    return {k: v for k, v in params.items() if k in VIEW_PARAMS}
 
 
 def query_string(params: dict[str, str]) -> str:

@@ -110,7 +110,9 @@ def _share(config: TrainConfig | None) -> None:
         st.sidebar.caption("Fix the marked settings to share them.")
         return
     params = share.config_to_params(config)
-    if st.query_params.to_dict() != params:
+    shown = st.query_params.to_dict()
+    params = {**params, **share.view_params(shown)}
+    if shown != params:
         st.query_params.from_dict(params)
     query = share.query_string(params)
     if st.context.url:
