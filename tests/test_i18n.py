@@ -68,3 +68,12 @@ def test_engine_templates_fill_their_placeholders(msgid):
         english = re.sub(r"\{" + name + r"[^{}]*\}", value, english)
     korean = engine(english, "ko")
     assert korean != english and all(v in korean for v in values.values())
+
+
+def test_class_names_match_the_engine_and_read_in_korean():
+    from fmnist.data import CLASSES
+    from ui.names import CLASS_NAMES
+
+    assert tuple(CLASSES) == CLASS_NAMES
+    assert [gettext(c, "ko") for c in CLASSES] == ["티셔츠/탑", "바지", "풀오버", "드레스", "코트", "샌들", "셔츠",
+                                                   "스니커즈", "가방", "앵클 부츠"]
