@@ -7,6 +7,8 @@ import streamlit as st
 
 from fmnist.architecture import parameter_count, summary
 from fmnist.jobs import running_jobs
+from ui.i18n import _, engine
+from ui.network_charts import layer_name
 from ui.router import ensure_router
 from ui.run_view import show_charts, show_outcome, show_progress
 from ui.session import (
@@ -33,20 +35,34 @@ def announce_finish(job, snap) -> None:
     st.session_state["train_handled_job"] = job.created
     if snap.checkpoint:
         set_active_model(snap.checkpoint)
-        st.toast(f"Saved as **{snap.checkpoint}** in {store().path_for(snap.checkpoint)}",
+        st.toast(_("Saved as **{name}** in {path}", name=snap.checkpoint, path=store().path_for(snap.checkpoint)),
                  icon=":material/check_circle:")
 
 
 def show_model(config, running: bool) -> None:
     if config is None:
-        st.warning("Fix the settings marked in the sidebar to see the model and start a run.")
+        st.warning(_("Fix the settings marked in the sidebar to see the model and start a run."))
         return
     if running:
-        st.info(f"This run trains **{config.describe()}** (seed {config.seed}, device {config.device}). "
-                "Changes in the sidebar apply to the next run.")
+        st.info(_("This run trains **{model}** (seed {seed}, device {device}). Changes in the sidebar apply to the "
+                  "next run.", model=config.describe(), seed=config.seed, device=config.device))
     left, right = st.columns([4, 1])
-    left.dataframe(summary(config), hide_index=True)
-    right.metric("Parameters", f"{parameter_count(config):,}")
+    left.dataframe(summary_rows(summary(config)), hide_index=True)
+    right.metric(_("Parameters"), f"{parameter_count(config):,}",
+                 help=_("How many weights and biases the model learns. More parameters can fit more patterns, but "
+                        "train slower and overfit sooner."))
+
+
+def summary_rows(rows: list[dict]) -> list[dict]:
+    """fmnist.architecture.summary's rows with headers and words in the session's language."""
+    words = {"batch norm": _("batch norm"), "softmax (in the loss)": _("softmax (in the loss)")}
+
+    def then(text: str) -> str:
+        return ", ".join(_("dropout {p}", p=part.split()[1]) if part.startswith("dropout ") else words.get(part, part)
+                         for part in text.split(", "))
+
+    return [{_("layer"): layer_name(r["layer"]), _("shape"): r["shape"], _("then"): then(r["then"]),
+             _("parameters"): r["parameters"]} for r in rows]
 
 
 def start_run(runs, config) -> None:
@@ -60,25 +76,37 @@ def start_run(runs, config) -> None:
 def controls(runs, job, snap, config, errors: dict, running: bool) -> None:
     status = snap.status if snap else None
     cols = st.columns(4)
-    cols[0].button("Start", type="primary", key="train_start", disabled=bool(errors) or running,
-                   on_click=start_run, args=(runs, config))
+    cols[0].button(_("Start"), type="primary", key="train_start", disabled=bool(errors) or running,
+                   on_click=start_run, args=(runs, config),
+                   help=_("Starts training the model set up in the sidebar: it learns from the 60,000 training "
+                          "images, one batch per step, and is scored on the test set after each epoch."))
     if "train_start_error" in st.session_state:
-        st.error(st.session_state.pop("train_start_error"))
-    for col, label, action, allowed in ((cols[1], "Pause", "pause", status == "running"),
-                                        (cols[2], "Resume", "resume", status == "paused"),
-                                        (cols[3], "Stop", "stop", status in ("waiting", "running", "paused"))):
-        col.button(label, key=f"train_{action}", disabled=not allowed, on_click=getattr(job, action, None))
+        st.error(engine(st.session_state.pop("train_start_error")))
+    for col, label, action, allowed, tip in (
+            (cols[1], _("Pause"), "pause", status == "running",
+             _("Holds the run after its current step, keeping everything it learned. While paused, Step trains one "
+               "batch at a time.")),
+            (cols[2], _("Resume"), "resume", status == "paused",
+             _("Goes on training a paused run from where it stopped.")),
+            (cols[3], _("Stop"), "stop", status in ("waiting", "running", "paused"),
+             _("Ends the run now: the model as it is after the last finished step is scored and saved."))):
+        col.button(label, key=f"train_{action}", disabled=not allowed, on_click=getattr(job, action, None), help=tip)
     if running:
         lr_control(job)
 
 
 def lr_control(job) -> None:
     left, right = st.columns([3, 1], vertical_alignment="bottom")
-    factor = left.select_slider("Learning-rate factor from the next step", LR_FACTORS, value=1.0, key="train_lr_scale",
-                                format_func=lambda f: f"×{f:g}")
-    if right.button("Apply", key="train_lr_apply"):
+    factor = left.select_slider(_("Learning-rate factor from the next step"), LR_FACTORS, value=1.0,
+                                key="train_lr_scale", format_func=lambda f: f"×{f:g}",
+                                help=_("Multiplies the run's learning rate (its step size along the gradient) while "
+                                       "it trains. A higher factor learns faster but can make the loss jump or "
+                                       "diverge; a lower one settles it more gently."))
+    if right.button(_("Apply"), key="train_lr_apply",
+                    help=_("Sets the chosen factor from the next step on; the charts mark the change with a dotted "
+                           "line.")):
         job.set_lr_scale(factor)
-        st.toast(f"Learning rate ×{factor:g} from the next step")
+        st.toast(_("Learning rate ×{factor} from the next step", factor=f"{factor:g}"))
 
 
 runs = session_runs()
@@ -91,7 +119,7 @@ if snap is not None and snap.finished:
 config, errors = config_sidebar()
 active_model_caption()
 
-st.title("Train an MLP on Fashion-MNIST")
+st.title(_("Train an MLP on Fashion-MNIST"))
 # Each section that shows more or fewer elements from one rerun to the next gets a container of its own: Streamlit
 # places an element by its index among its siblings, so a message that appears above the buttons would otherwise move
 # every later element to a new place, and until the rerun ends the browser shows old and new copies side by side.
@@ -115,7 +143,7 @@ progress_every, charts_every = pace or (None, None)
 @st.fragment(run_every=progress_every)
 def live_run() -> None:
     if runs.job is None:
-        st.info("No run yet in this session: set up a model in the sidebar and press Start.")
+        st.info(_("No run yet in this session: set up a model in the sidebar and press Start."))
         return
     current = runs.job.snapshot()
     with st.container():  # containers, as above: the charts below keep their place whatever appears here
@@ -125,8 +153,8 @@ def live_run() -> None:
     notice = st.container()
     if running:
         if charts_every > 1:
-            notice.caption(f"{running_jobs()} runs are training on this server: the charts update every "
-                           f"{charts_every:g} s.")
+            notice.caption(_("{n} runs are training on this server: the charts update every {seconds} s.",
+                             n=running_jobs(), seconds=f"{charts_every:g}"))
         repace, st.session_state["train_pace_seen"] = pace_settled(
             pace, poll_every(), st.session_state.get("train_pace_seen"), time.monotonic())
         if current.finished or repace:

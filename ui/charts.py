@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import plotly.graph_objects as go
 
+from ui.i18n import N_, _
+
 # The current run in colour, earlier runs in a faint grey behind it so they read as context, not data.
 TRAIN_COLOR = "#4f46e5"
 TEST_COLOR = "#ea580c"
@@ -21,12 +23,16 @@ EARLIER_OPACITY = 0.45
 RAW_OPACITY = 0.3
 SMOOTHING_HALF = 10  # points averaged on each side of a point: 21 points, 525 steps at the default logging
 
-METRIC_LABELS = {
-    "train_loss": "training loss", "test_loss": "test loss", "val_loss": "validation loss",
-    "train_acc": "training accuracy (%)", "train_eval_acc": "training accuracy, eval mode (%)",
-    "test_acc": "test accuracy (%)", "val_acc": "validation accuracy (%)",
-    "lr": "learning rate",
+METRIC_LABELS = {  # English, marked for the catalog: shown through _()
+    "train_loss": N_("training loss"), "test_loss": N_("test loss"), "val_loss": N_("validation loss"),
+    "train_acc": N_("training accuracy (%)"), "train_eval_acc": N_("training accuracy, eval mode (%)"),
+    "test_acc": N_("test accuracy (%)"), "val_acc": N_("validation accuracy (%)"),
+    "lr": N_("learning rate"),
 }
+METRIC_TITLES = {"train_loss": N_("Training loss"), "test_loss": N_("Test loss"), "val_loss": N_("Validation loss"),
+                 "train_acc": N_("Training accuracy (%)"), "train_eval_acc": N_("Training accuracy, eval mode (%)"),
+                 "test_acc": N_("Test accuracy (%)"), "val_acc": N_("Validation accuracy (%)"),
+                 "lr": N_("Learning rate")}
 
 # What the tutorial published for its notebook (its printed log shows the last epoch only): the seed preset's
 # reference, drawn on the epoch accuracy chart so a learner sees whether a run reproduces it.
@@ -113,9 +119,9 @@ def step_loss_figure(runs: list[RunCurves], smoothing: int | None = None) -> go.
         x, y = reduce_points([s for s, _ in run.steps], [loss for _, loss in run.steps])
         smooth = centred_mean(y, auto_window(len(y)) if smoothing is None else smoothing)
         if run.current:
-            fig.add_trace(go.Scatter(x=x, y=y, name="loss (raw)", mode="lines", opacity=RAW_OPACITY,
+            fig.add_trace(go.Scatter(x=x, y=y, name=_("loss (raw)"), mode="lines", opacity=RAW_OPACITY,
                                      line={"color": TRAIN_COLOR, "width": 1}))
-            fig.add_trace(go.Scatter(x=x, y=smooth, name="loss (smoothed)", mode="lines",
+            fig.add_trace(go.Scatter(x=x, y=smooth, name=_("loss (smoothed)"), mode="lines",
                                      line={"color": TRAIN_COLOR, "width": 2}))
             for change in run.lr_changes:
                 fig.add_vline(x=change["step"], line_dash="dot", line_color="#6b7280",
@@ -123,21 +129,22 @@ def step_loss_figure(runs: list[RunCurves], smoothing: int | None = None) -> go.
         else:
             fig.add_trace(go.Scatter(x=x, y=smooth, name=run.label, mode="lines",
                                      opacity=EARLIER_OPACITY, line={"color": EARLIER_COLOR, "width": 1}))
-    return _layout(fig, "Training loss per step", "step", "loss")
+    return _layout(fig, _("Training loss per step"), _("step"), _("loss"))
 
 
 def epoch_loss_figure(runs: list[RunCurves]) -> go.Figure:
-    return _epoch_figure(runs, ("train_loss", "test_loss", "val_loss"), "Loss per epoch", "loss")
+    return _epoch_figure(runs, ("train_loss", "test_loss", "val_loss"), _("Loss per epoch"), _("loss"))
 
 
 def epoch_accuracy_figure(runs: list[RunCurves], reference: tuple[dict, ...] = ()) -> go.Figure:
     """Accuracy per epoch; `reference` (see reference_for) adds published figures as black crosses."""
-    fig = _epoch_figure(runs, ("train_acc", "train_eval_acc", "test_acc", "val_acc"), "Accuracy per epoch",
-                        "accuracy (%)")
+    fig = _epoch_figure(runs, ("train_acc", "train_eval_acc", "test_acc", "val_acc"), _("Accuracy per epoch"),
+                        _("accuracy (%)"))
     for metric in ("train_eval_acc", "test_acc"):
         x, y = _series(list(reference), metric)
         if y:
-            fig.add_trace(go.Scatter(x=x, y=y, name=f"notebook (published) {SPLIT_NAMES[metric]}", mode="markers",
+            fig.add_trace(go.Scatter(x=x, y=y, name=_("notebook (published) {split}", split=_(SPLIT_NAMES[metric])),
+                                     mode="markers",
                                      marker={"symbol": "x", "size": 10, "color": REFERENCE_COLOR}))
     return fig
 
@@ -149,12 +156,12 @@ def compare_figure(runs: list[RunCurves], metric: str) -> go.Figure:
         x, y = _series(run.epochs, metric)
         if y:
             fig.add_trace(go.Scatter(x=x, y=y, name=run.label, mode="lines+markers"))
-    label = METRIC_LABELS.get(metric, metric)
-    return _layout(fig, label[:1].upper() + label[1:], "epoch", label)
+    return _layout(fig, _(METRIC_TITLES.get(metric, metric)), _("epoch"), _(METRIC_LABELS.get(metric, metric)))
 
 
-SPLIT_NAMES = {"train_loss": "train", "train_acc": "train", "train_eval_acc": "train (eval mode)",
-               "test_loss": "test", "test_acc": "test", "val_loss": "validation", "val_acc": "validation"}
+SPLIT_NAMES = {"train_loss": N_("train"), "train_acc": N_("train"), "train_eval_acc": N_("train (eval mode)"),
+               "test_loss": N_("test"), "test_acc": N_("test"), "val_loss": N_("validation"),
+               "val_acc": N_("validation")}
 COLORS = {"train": TRAIN_COLOR, "train (eval mode)": TRAIN_EVAL_COLOR, "test": TEST_COLOR, "validation": VAL_COLOR}
 
 
@@ -167,9 +174,11 @@ def _epoch_figure(runs: list[RunCurves], metrics: tuple[str, ...], title: str, y
                 continue
             kind = SPLIT_NAMES[metric]
             if run.current:
-                fig.add_trace(go.Scatter(x=x, y=y, name=kind, mode="lines+markers", line={"color": COLORS[kind]}))
+                fig.add_trace(go.Scatter(x=x, y=y, name=_(kind), mode="lines+markers",
+                                         line={"color": COLORS[kind]}))
             else:
-                fig.add_trace(go.Scatter(x=x, y=y, name=f"{run.label} {kind}", mode="lines", opacity=EARLIER_OPACITY,
+                fig.add_trace(go.Scatter(x=x, y=y, name=f"{run.label} {_(kind)}", mode="lines",
+                                         opacity=EARLIER_OPACITY,
                                          line={"color": EARLIER_COLOR, "width": 1,
                                                "dash": "solid" if kind.startswith("train") else "dot"}))
     return _layout(fig, title, "epoch", y_title)
@@ -195,3 +204,64 @@ def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=320, margin=MARGIN,
                       legend={"orientation": "h", "y": -0.25})
     return fig
+
+
+# Text alternatives: each chart's key figures in words, for screen readers and for anyone who reads rather than looks.
+
+def _current(runs: list[RunCurves]) -> RunCurves | None:
+    return next((r for r in reversed(runs) if r.current), None)
+
+
+def step_loss_text(runs: list[RunCurves]) -> str:
+    """The step chart in words: the current run's last logged loss, its lowest and where the run began."""
+    run = _current(runs)
+    if run is None or not run.steps:
+        return _("No training loss logged yet.")
+    step, loss = run.steps[-1]
+    lowest = min(v for _s, v in run.steps)
+    text = _("Step {step}: training loss {loss} (first logged {first}, lowest so far {lowest}).", step=f"{step:,}",
+             loss=f"{loss:.3f}", first=f"{run.steps[0][1]:.3f}", lowest=f"{lowest:.3f}")
+    if run.lr_changes:
+        text += " " + _("Learning rate changed {n} times.", n=len(run.lr_changes))
+    return text
+
+
+def _last_epoch(runs: list[RunCurves]) -> dict | None:
+    run = _current(runs)
+    return run.epochs[-1] if run is not None and run.epochs else None
+
+
+def epoch_loss_text(runs: list[RunCurves], total: int | None = None) -> str:
+    """The epoch loss chart in words: the last epoch's training and test (and validation) loss."""
+    last = _last_epoch(runs)
+    if last is None:
+        return _("No epoch finished yet.")
+    text = _("Epoch {epoch} of {total}: training loss {train}, test loss {test}.", epoch=last["epoch"],
+             total=total or "?", train=_number(last.get("train_loss"), ".3f"),
+             test=_number(last.get("test_loss"), ".3f"))
+    if last.get("val_loss") is not None:
+        text += " " + _("Validation loss {value}.", value=f"{last['val_loss']:.3f}")
+    return text
+
+
+def epoch_accuracy_text(runs: list[RunCurves], total: int | None = None) -> str:
+    """The epoch accuracy chart in words: the last epoch's accuracies, and the best test accuracy so far."""
+    last = _last_epoch(runs)
+    if last is None:
+        return _("No epoch finished yet.")
+    text = _("Epoch {epoch} of {total}: test accuracy {test}%, training accuracy {train}%.", epoch=last["epoch"],
+             total=total or "?", test=_number(last.get("test_acc"), ".1f"),
+             train=_number(last.get("train_acc"), ".1f"))
+    if last.get("train_eval_acc") is not None:
+        text += " " + _("Training accuracy in eval mode {value}%.", value=f"{last['train_eval_acc']:.1f}")
+    if last.get("val_acc") is not None:
+        text += " " + _("Validation accuracy {value}%.", value=f"{last['val_acc']:.1f}")
+    tests = [(e["test_acc"], e["epoch"]) for e in _current(runs).epochs if e.get("test_acc") is not None]
+    if len(tests) > 1:
+        best, epoch = max(tests)
+        text += " " + _("Best test accuracy {acc}% after epoch {epoch}.", acc=f"{best:.1f}", epoch=epoch)
+    return text
+
+
+def _number(value, pattern: str) -> str:
+    return "–" if value is None else format(value, pattern)

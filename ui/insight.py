@@ -9,18 +9,24 @@ import streamlit as st
 from fmnist import checkpoints
 from fmnist.data import CLASSES
 from ui import session
+from ui.i18n import N_, _, engine
 from ui.insight_charts import (
     class_curves_figure,
+    class_curves_text,
     confusion_diff_figure,
+    confusion_diff_text,
     filters_figure,
+    filters_text,
     point_index,
     projection_animation,
+    projection_text,
     settings_diff,
 )
+from ui.names import class_name
 from ui.network_view import show_health, show_network
 from ui.prediction_charts import upscale
 
-TABS = ("Per class", "First layer", "Learned space", "Network", "Health")
+TABS = (N_("Per class"), N_("First layer"), N_("Learned space"), N_("Network"), N_("Health"))
 TAB_KEY = "train_insight_tab"
 _REPLAY = "train_insight_replay"  # (first frame, frame count, figure): rebuilt only when an epoch is added
 
@@ -29,9 +35,10 @@ def show_insight(snap) -> None:
     """Tabs under the training curves. Only the open one is built and sent (the page polls while a run
     goes on, and the learned space holds thousands of points per epoch)."""
     if not snap.epochs:
-        st.caption("Per-class accuracy, the first layer's filters and the learned space appear after the first epoch.")
+        st.caption(_("Per-class accuracy, the first layer's filters and the learned space appear after the first "
+                     "epoch."))
         return
-    tabs = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
+    tabs = st.tabs([_(t) for t in TABS], key=TAB_KEY, on_change="rerun")
     for tab, show in zip(tabs, (_per_class, _first_layer, _learned_space, _network, _health)):
         if tab.open:
             with tab:
@@ -39,30 +46,44 @@ def show_insight(snap) -> None:
 
 
 def _per_class(snap) -> None:
+    st.caption(_("**Test accuracy per class and epoch**"),
+               help=_("One row per class, one column per epoch; each cell is the share of that class's test images "
+                      "classified right, brighter when higher. Read a row left to right to see when a class is "
+                      "learned."))
     st.plotly_chart(class_curves_figure(snap.epochs), key="train_insight_classes")
-    st.caption("Test accuracy of each class after each epoch: the easy classes are learned at once, the ones "
-               "that look alike (shirt, T-shirt, pullover, coat) late or never as well.")
+    st.caption(class_curves_text(snap.epochs))
+    st.caption(_("Test accuracy of each class after each epoch: the easy classes are learned at once, the ones "
+                 "that look alike (shirt, T-shirt, pullover, coat) late or never as well."))
 
 
 def _first_layer(snap) -> None:
     if not snap.insight:
-        st.caption("The first layer's filters were not recorded for this run.")
+        st.caption(_("The first layer's filters were not recorded for this run."))
         return
     epoch = snap.epochs[len(snap.insight) - 1]["epoch"]
     filters = snap.insight[-1]["filters"]
-    st.plotly_chart(filters_figure(filters, f"First layer after epoch {epoch}: the {len(filters)} strongest units"),
-                    key="train_insight_filters")
-    st.caption(FILTERS_CAPTION)
+    _filters_help()
+    st.plotly_chart(filters_figure(filters, _("First layer after epoch {epoch}: the {n} strongest units", epoch=epoch,
+                                              n=len(filters))), key="train_insight_filters")
+    st.caption(filters_text(filters))
+    st.caption(_(FILTERS_CAPTION))
 
 
-FILTERS_CAPTION = ("Each square is the 28 x 28 pattern of incoming weights of one first-layer unit: red pixels "
-                   "excite the unit, blue ones inhibit it, white ones do not matter. Shown: the units with the "
-                   "largest weights.")
+FILTERS_CAPTION = N_("Each square is the 28 x 28 pattern of incoming weights of one first-layer unit: red pixels "
+                     "excite the unit, blue ones inhibit it, white ones do not matter. Shown: the units with the "
+                     "largest weights.")
+
+
+def _filters_help() -> None:
+    st.caption(_("**First-layer filters**"),
+               help=_("What the first hidden layer looks for in an image: each square shows one unit's weights on "
+                      "the 784 pixels. Smooth shapes (a sleeve, a sole) mean it learned a pattern; noise means it "
+                      "has not yet."))
 
 
 def _learned_space(snap) -> None:
     if not snap.insight:
-        st.caption("The learned space was not recorded for this run.")
+        st.caption(_("The learned space was not recorded for this run."))
         return
     frames = [i["projection"] for i in snap.insight]
     cached = st.session_state.get(_REPLAY)
@@ -73,24 +94,31 @@ def _learned_space(snap) -> None:
         epochs = [e["epoch"] for e in snap.epochs[:len(frames)]]
         fig = projection_animation(frames, labels[:len(frames[0])], epochs)
         st.session_state[_REPLAY] = (frames[0], len(frames), fig)
+    st.caption(_("**The learned space**"),
+               help=_("Each dot is a test image, placed by what the last hidden layer makes of it (squeezed to two "
+                      "directions with PCA) and coloured by its class. Well-separated clusters mean the network "
+                      "tells those classes apart."))
     chart, picked = st.columns([4, 1])
     event = chart.plotly_chart(fig, key="train_insight_space", on_select="rerun", selection_mode="points")
     with picked:
         index = point_index(event.selection if event else None)
         if index is None:
-            st.caption("Click a point to see its image.")
+            st.caption(_("Click a point to see its image."))
         else:
             images, labels = session.test_images()
-            st.image(upscale(images[index], 6), caption=f"Test image #{index}: {CLASSES[labels[index]]}",
-                     width="stretch")
-    st.caption(f"The first {len(frames[0]):,} test images placed by the two main directions (PCA) of the last "
-               "hidden layer. Classes the network tells apart drift away from each other; ▶ replays the epochs.")
+            st.image(upscale(images[index], 6), width="stretch",
+                     caption=_("Test image #{index}: {name}", index=index, name=class_name(CLASSES[labels[index]])))
+    _images, labels = session.test_images()
+    st.caption(projection_text(frames[-1], labels[:len(frames[-1])], snap.epochs[len(frames) - 1]["epoch"]))
+    st.caption(_("The first {n} test images placed by the two main directions (PCA) of the last hidden layer. "
+                 "Classes the network tells apart drift away from each other; ▶ replays the epochs.",
+                 n=f"{len(frames[0]):,}"))
 
 
 def _network(snap) -> None:
     net = snap.insight[-1].get("network") if snap.insight else None
     epoch = snap.epochs[len(snap.insight) - 1]["epoch"] if snap.insight else None
-    show_network(net, snap.epochs, "train_net", f"The network after epoch {epoch}")
+    show_network(net, snap.epochs, "train_net", _("The network after epoch {epoch}", epoch=epoch))
 
 
 def _health(snap) -> None:
@@ -110,35 +138,43 @@ def show_checkpoint_filters(name: str) -> None:
         path = session.store().path_for(name)
         filters = _checkpoint_filters(str(path), path.stat().st_mtime, name)
     except (checkpoints.CheckpointError, OSError) as exc:
-        st.caption(f"Cannot show the first layer of {name}: {exc}")
+        st.caption(_("Cannot show the first layer of {name}: {error}", name=name, error=engine(str(exc))))
         return
-    st.plotly_chart(filters_figure(filters, f"First layer of {name}: the {len(filters)} strongest units"),
-                    key="models_filters")
-    st.caption(FILTERS_CAPTION)
+    _filters_help()
+    st.plotly_chart(filters_figure(filters, _("First layer of {name}: the {n} strongest units", name=name,
+                                              n=len(filters))), key="models_filters")
+    st.caption(filters_text(filters))
+    st.caption(_(FILTERS_CAPTION))
 
 
 def show_run_differences(metas: dict[str, dict], chosen: list[str]) -> None:
     """For two or more runs: the settings that differ, and where their mistakes differ (Models page)."""
     if len(chosen) < 2:
-        st.caption("Choose two or more runs to see the settings that differ and how their mistakes differ.")
+        st.caption(_("Choose two or more runs to see the settings that differ and how their mistakes differ."))
         return
     rows = settings_diff({name: (metas[name] or {}).get("config") or {} for name in chosen})
-    st.markdown("**Settings that differ**")
+    st.markdown(_("**Settings that differ**"))
     if rows:
         st.dataframe(rows, hide_index=True, key="models_settings_diff")
     else:
-        st.caption("These runs used the same settings.")
+        st.caption(_("These runs used the same settings."))
     left, right = st.columns(2)
-    a = left.selectbox("Run A", chosen, index=0, key="models_diff_a")
-    b = right.selectbox("Run B", chosen, index=1, key="models_diff_b")
+    a = left.selectbox(_("Run A"), chosen, index=0, key="models_diff_a",
+                       help=_("The run whose confusion matrix the chart starts from."))
+    b = right.selectbox(_("Run B"), chosen, index=1, key="models_diff_b",
+                        help=_("The run subtracted from run A: the chart shows where the two differ."))
     if a == b:
-        st.caption("Pick two different runs to compare their confusion matrices.")
+        st.caption(_("Pick two different runs to compare their confusion matrices."))
         return
     try:
         ca, cb = session.predictions(a).confusion, session.predictions(b).confusion
     except (checkpoints.CheckpointError, OSError) as exc:
-        st.error(f"Cannot classify the test set: {exc}")
+        st.error(_("Cannot classify the test set: {error}", error=engine(str(exc))))
         return
+    st.caption(_("**Where their mistakes differ**"),
+               help=_("The confusion matrix of run A minus that of run B: rows are true classes, columns "
+                      "predictions. Red cells are where A has more images, blue where B has more."))
     st.plotly_chart(confusion_diff_figure(ca, cb, (a, b)), key="models_confusion_diff")
-    st.caption(f"Test images per cell, {a} minus {b} (true class down, prediction across). On the diagonal red "
-               f"means {a} got more right; off it, red means {a} made more of that mistake.")
+    st.caption(confusion_diff_text(ca, cb, (a, b)))
+    st.caption(_("Test images per cell, {a} minus {b} (true class down, prediction across). On the diagonal red "
+                 "means {a} got more right; off it, red means {a} made more of that mistake.", a=a, b=b))

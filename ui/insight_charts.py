@@ -14,6 +14,8 @@ from plotly.colors import qualitative
 
 from fmnist.config import TrainConfig
 from fmnist.data import CLASSES
+from ui.i18n import _
+from ui.names import class_name
 
 CLASS_COLORS = qualitative.Plotly  # ten colours, one per class, the same in every frame
 DIVERGING = "RdBu_r"  # blue below zero, white at zero, red above
@@ -28,13 +30,14 @@ def class_curves_figure(epochs: Sequence[Mapping]) -> go.Figure:
     z = [[float(e["test_class_acc"][c]) for e in rows] for c in range(len(CLASSES))]
     x = [e["epoch"] for e in rows]
     lowest = min((v for row in z for v in row), default=0.0)
-    heat = go.Heatmap(z=z, x=x, y=list(CLASSES), colorscale="Viridis", zmin=lowest, zmax=100,
-                      texttemplate="%{z:.0f}" if len(rows) <= 30 else None, colorbar={"title": "% right"},
-                      hovertemplate="%{y}<br>epoch %{x}: %{z:.1f}% right<extra></extra>")
+    heat = go.Heatmap(z=z, x=x, y=[class_name(c) for c in CLASSES], colorscale="Viridis", zmin=lowest, zmax=100,
+                      texttemplate="%{z:.0f}" if len(rows) <= 30 else None, colorbar={"title": _("% right")},
+                      hovertemplate=_("{cls}<br>epoch {epoch}: {value}% right", cls="%{y}", epoch="%{x}",
+                                      value="%{z:.1f}") + "<extra></extra>")
     fig = go.Figure(heat)
-    fig.update_layout(title="Test accuracy per class and epoch", height=380,
+    fig.update_layout(title=_("Test accuracy per class and epoch"), height=380,
                       margin={"l": 90, "r": 104, "t": 40, "b": 80},  # labels and colour bar fit: see charts.MARGIN
-                      xaxis={"title": "epoch", "type": "category" if len(rows) <= 30 else "linear"},
+                      xaxis={"title": _("epoch"), "type": "category" if len(rows) <= 30 else "linear"},
                       yaxis={"autorange": "reversed"})
     return fig
 
@@ -58,7 +61,7 @@ def tile(images: np.ndarray, cols: int | None = None) -> np.ndarray:
     return out
 
 
-def filters_figure(filters: np.ndarray, title: str = "First-layer filters", height: int = 520) -> go.Figure:
+def filters_figure(filters: np.ndarray, title: str | None = None, height: int = 520) -> go.Figure:
     """The (k, 28, 28) incoming weights of first-layer units as one tiled image: red pixels excite the unit, blue
     ones inhibit it, white ones do not matter. One colour scale for all, symmetric around 0, so colours compare."""
     filters = np.asarray(filters, dtype=np.float64)
@@ -69,10 +72,12 @@ def filters_figure(filters: np.ndarray, title: str = "First-layer filters", heig
     bound = bound or 1.0
     rank = np.nan_to_num(tile(np.arange(1, len(filters) + 1)[:, None, None] * np.ones((1, 28, 28)))).astype(np.int16)
     heat = go.Heatmap(z=z, customdata=rank, colorscale=DIVERGING, zmin=-bound, zmax=bound, zmid=0,
-                      colorbar={"title": "weight", "thickness": 12},
-                      hovertemplate="filter %{customdata}<br>weight %{z:.3g}<extra></extra>")
+                      colorbar={"title": _("weight"), "thickness": 12},
+                      hovertemplate=_("filter {rank}<br>weight {value}", rank="%{customdata}", value="%{z:.3g}")
+                      + "<extra></extra>")
     fig = go.Figure(heat)
-    fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    fig.update_layout(title=title or _("First-layer filters"), height=height,
+                      margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       plot_bgcolor="white",
                       xaxis={"visible": False, "constrain": "domain"},
                       yaxis={"visible": False, "autorange": "reversed", "scaleanchor": "x", "constrain": "domain"})
@@ -90,10 +95,11 @@ def _class_traces(coords: np.ndarray, labels: np.ndarray, positions_only: bool =
         if positions_only:
             traces.append(go.Scatter(x=coords[idx, 0], y=coords[idx, 1]))
             continue
+        shown = class_name(name)
         traces.append(go.Scatter(
-            x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=name, customdata=idx.astype(np.int32),
+            x=coords[idx, 0], y=coords[idx, 1], mode="markers", name=shown, customdata=idx.astype(np.int32),
             marker={"color": CLASS_COLORS[c % len(CLASS_COLORS)], "size": 5, "opacity": 0.75},
-            hovertemplate=f"test image #%{{customdata}}<br>{name}<extra></extra>"))
+            hovertemplate=_("test image #{index}", index="%{customdata}") + f"<br>{shown}<extra></extra>"))
     return traces
 
 
@@ -106,8 +112,8 @@ def _check(coords, labels) -> tuple[np.ndarray, np.ndarray]:
 
 def _projection_layout(fig: go.Figure, title: str, height: int) -> go.Figure:
     fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      xaxis={"title": "component 1", "zeroline": False},
-                      yaxis={"title": "component 2", "zeroline": False},
+                      xaxis={"title": _("component 1"), "zeroline": False},
+                      yaxis={"title": _("component 2"), "zeroline": False},
                       legend={"itemsizing": "constant"}, hovermode="closest", clickmode="event+select")
     return fig
 
@@ -120,7 +126,7 @@ def frame_picks(n: int, max_frames: int = MAX_FRAMES) -> list[int]:
 
 
 def projection_animation(frames: Sequence[np.ndarray], labels: np.ndarray, epochs: Sequence[int] | None = None,
-                         title: str = "The learned space, epoch by epoch", height: int = 560,
+                         title: str | None = None, height: int = 560,
                          max_frames: int = MAX_FRAMES) -> go.Figure:
     """One frame per epoch (at most max_frames, evenly spread, for a long run) with a play button and a slider.
     It opens on the last epoch; play replays from the first. The axes hold every frame, so the points move
@@ -147,15 +153,15 @@ def projection_animation(frames: Sequence[np.ndarray], labels: np.ndarray, epoch
     fig.update_layout(
         updatemenus=[{"type": "buttons", "direction": "left", "x": 0, "y": -0.12, "xanchor": "left",
                       "yanchor": "top", "showactive": False, "buttons": [
-                          {"label": "▶ Play", "method": "animate",
+                          {"label": _("▶ Play"), "method": "animate",
                            "args": [None, {"frame": {"duration": 700, "redraw": False}, "fromcurrent": False,
                                            "transition": {"duration": 400}}]},
-                          {"label": "❚❚ Pause", "method": "animate", "args": [[None], still]}]}],
+                          {"label": _("❚❚ Pause"), "method": "animate", "args": [[None], still]}]}],
         sliders=[{"active": len(names) - 1, "x": 0.25, "len": 0.75, "y": -0.05, "yanchor": "top",
-                  "currentvalue": {"prefix": "epoch "},
+                  "currentvalue": {"prefix": _("epoch") + " "},
                   "steps": [{"label": n, "method": "animate", "args": [[n], still]} for n in names]}],
     )
-    _projection_layout(fig, title, height)
+    _projection_layout(fig, title or _("The learned space, epoch by epoch"), height)
     fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 90})
     return fig
 
@@ -173,7 +179,7 @@ def point_index(selection: Mapping | None) -> int | None:
 
 def _setting_text(value) -> str:
     if isinstance(value, bool):
-        return "on" if value else "off"
+        return _("on") if value else _("off")
     if isinstance(value, (tuple, list)):
         return "-".join(str(v) for v in value)
     if isinstance(value, float):
@@ -194,7 +200,7 @@ def settings_diff(configs: Mapping[str, Mapping]) -> list[dict]:
             value = (config or {}).get(f.name, getattr(defaults, f.name))
             values[name] = tuple(value) if isinstance(value, list) else value
         if len(set(map(repr, values.values()))) > 1:
-            rows.append({"setting": f.name, **{name: _setting_text(v) for name, v in values.items()}})
+            rows.append({_("setting"): f.name, **{name: _setting_text(v) for name, v in values.items()}})
     return rows
 
 
@@ -206,14 +212,74 @@ def confusion_diff_figure(a: np.ndarray, b: np.ndarray, names: Sequence[str], he
         raise ValueError(f"the confusion matrices differ in shape: {a.shape} and {b.shape}")
     z = a - b
     bound = int(np.abs(z).max()) or 1
-    labels = list(CLASSES)
+    labels = [class_name(c) for c in CLASSES]
     heat = go.Heatmap(z=z, x=labels, y=labels, colorscale=DIVERGING, zmin=-bound, zmax=bound, zmid=0,
                       text=[[f"{v:+d}" if v else "0" for v in row] for row in z.tolist()], texttemplate="%{text}",
-                      colorbar={"title": "images"},
-                      hovertemplate="true %{y}<br>predicted %{x}<br>%{text} images<extra></extra>")
+                      colorbar={"title": _("images")},
+                      hovertemplate=_("true {true}<br>predicted {predicted}<br>{count} images", true="%{y}",
+                                      predicted="%{x}", count="%{text}") + "<extra></extra>")
     fig = go.Figure(heat)
-    fig.update_layout(title=f"{names[0]} minus {names[1]}", height=height,
+    fig.update_layout(title=_("{a} minus {b}", a=names[0], b=names[1]), height=height,
                       margin={"l": 10, "r": 10, "t": 40, "b": 10},
-                      xaxis={"title": "Predicted class", "tickangle": -45},
-                      yaxis={"title": "True class", "autorange": "reversed"})
+                      xaxis={"title": _("Predicted class"), "tickangle": -45},
+                      yaxis={"title": _("True class"), "autorange": "reversed"})
     return fig
+
+
+# Text alternatives: each chart's key figures in words, for screen readers and for anyone who reads rather than looks.
+
+def class_curves_text(epochs: Sequence[Mapping]) -> str:
+    """The per-class chart in words: after the last epoch, the best and the worst learned classes."""
+    rows = [e for e in epochs if e.get("test_class_acc") is not None]
+    if not rows:
+        return _("No per-class accuracy recorded.")
+    acc = np.asarray(rows[-1]["test_class_acc"], dtype=np.float64)
+    order = np.argsort(-acc, kind="stable")
+    best, worst = int(order[0]), int(order[-1])
+    return _("After epoch {epoch}: best learned {best} ({best_acc}% right), worst {worst} ({worst_acc}% right).",
+             epoch=rows[-1]["epoch"], best=class_name(CLASSES[best]), best_acc=f"{acc[best]:.1f}",
+             worst=class_name(CLASSES[worst]), worst_acc=f"{acc[worst]:.1f}")
+
+
+def filters_text(filters: np.ndarray) -> str:
+    """The filter grid in words: how many filters, and the range of their weights."""
+    filters = np.asarray(filters, dtype=np.float64)
+    if not filters.size:
+        return _("No filters to show.")
+    return _("{n} filters of 28 × 28 weights, from {lo} to {hi}.", n=len(filters), lo=f"{filters.min():.3g}",
+             hi=f"{filters.max():.3g}")
+
+
+def projection_text(coords: np.ndarray, labels: np.ndarray, epoch: int | None = None) -> str:
+    """The learned space in words: the classes whose centres lie closest together (the hardest to tell apart) and
+    the one farthest from the rest, at the shown epoch."""
+    coords, labels = _check(coords, labels)
+    present = [c for c in range(len(CLASSES)) if (labels == c).any()]
+    if len(present) < 2:
+        return _("Too few classes to compare.")
+    centres = np.stack([coords[labels == c].mean(0) for c in present])
+    spread = float(np.linalg.norm(coords - coords.mean(0), axis=1).mean()) or 1.0
+    dist = np.linalg.norm(centres[:, None] - centres[None], axis=2)
+    np.fill_diagonal(dist, np.inf)
+    i, j = np.unravel_index(np.argmin(dist), dist.shape)
+    far = int(np.argmax(np.where(np.isinf(dist), 0, dist).sum(1)))
+    return _("{epoch}{n} test images: {a} and {b} lie closest together ({close} of the average spread); {far} lies "
+             "farthest from the rest.", epoch=_("Epoch {epoch}: ", epoch=epoch) if epoch is not None else "",
+             n=f"{len(coords):,}", a=class_name(CLASSES[present[i]]), b=class_name(CLASSES[present[j]]),
+             close=f"{dist[i, j] / spread:.2f}", far=class_name(CLASSES[present[far]]))
+
+
+def confusion_diff_text(a: np.ndarray, b: np.ndarray, names: Sequence[str]) -> str:
+    """The difference of two confusion matrices in words: which run gets more right, and the largest change."""
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    z = a - b
+    right = int(np.trace(z))
+    off = z.copy()
+    np.fill_diagonal(off, 0)
+    t, p = np.unravel_index(np.argmax(np.abs(off)), off.shape)
+    text = _("{a} classifies {n} more test images right than {b}.", a=names[0], b=names[1], n=right) if right >= 0 \
+        else _("{a} classifies {n} more test images right than {b}.", a=names[1], b=names[0], n=-right)
+    if off[t, p]:
+        text += " " + _("Largest change in one mistake: {true} taken for {predicted}, {count} images.",
+                        true=class_name(CLASSES[t]), predicted=class_name(CLASSES[p]), count=f"{int(off[t, p]):+d}")
+    return text

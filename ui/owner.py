@@ -9,6 +9,8 @@ import uuid
 
 import streamlit as st
 
+from ui.i18n import _
+
 OWNER_KEY = "owner_id"
 ADMIN_KEY = "owner_admin"
 
@@ -40,14 +42,15 @@ def admin_sidebar() -> None:
     if password is None:
         return
     if is_admin():
-        st.sidebar.caption("Admin: this session may delete any checkpoint.")
-        st.sidebar.button("Leave admin mode", key="owner_admin_leave", on_click=st.session_state.pop,
-                          args=(ADMIN_KEY, None))
+        st.sidebar.caption(_("Admin: this session may delete any checkpoint."))
+        st.sidebar.button(_("Leave admin mode"), key="owner_admin_leave", on_click=st.session_state.pop,
+                          args=(ADMIN_KEY, None), help=_("Back to an ordinary session that may delete only its own "
+                                                         "checkpoints."))
         return
-    st.sidebar.text_input("Admin password", type="password", key="owner_admin_typed", on_change=_check_password,
-                          help="Set by whoever runs this server (FMNIST_ADMIN_PASSWORD)")
+    st.sidebar.text_input(_("Admin password"), type="password", key="owner_admin_typed", on_change=_check_password,
+                          help=_("Set by whoever runs this server (FMNIST_ADMIN_PASSWORD)"))
     if st.session_state.pop("owner_admin_wrong", False):
-        st.sidebar.error("Wrong admin password.")
+        st.sidebar.error(_("Wrong admin password."))
 
 
 def _check_password() -> None:

@@ -20,7 +20,11 @@ import streamlit as st
 from fmnist import checkpoints
 from fmnist.config import TrainConfig
 from fmnist.jobs import JobSnapshot, TrainingJob, pool, running_jobs
+from ui.i18n import N_, _, engine
 from ui.owner import owner_id
+
+# Engine text this module shows (through engine()): the errors of starting a run and of reading a checkpoint.
+ENGINE_MESSAGES = (N_("a run is already in progress in this session"), N_("{name}: no such checkpoint"))
 
 if TYPE_CHECKING:
     import torch
@@ -43,12 +47,29 @@ def start_workers() -> None:
     pool().ensure_spare()
 
 
-@st.cache_resource(show_spinner="Loading Fashion-MNIST ...")
-def dataset():
-    """One copy per process, shared read-only by every session."""
+@st.cache_resource(show_spinner=False)
+def _dataset():
     from fmnist.data import load_dataset
 
     return load_dataset()
+
+
+_spun: set = set()  # what this process has computed once already: the spinner (in the session's language) is for the
+# first time only, which a cached function's own show_spinner cannot say in more than one language
+
+
+def _first_time(key, text: str, compute):
+    if key in _spun:
+        return compute()
+    with st.spinner(text):
+        value = compute()
+    _spun.add(key)
+    return value
+
+
+def dataset():
+    """One copy per process, shared read-only by every session."""
+    return _first_time("dataset", _("Loading Fashion-MNIST ..."), _dataset)
 
 
 @st.cache_resource(show_spinner=False)
@@ -87,7 +108,7 @@ def _model(path: str, mtime: float):
 def _file(name: str) -> tuple[str, float]:
     path = store().path_for(name)
     if not path.is_file():
-        raise checkpoints.CheckpointError(f"{name}: no such checkpoint")
+        raise checkpoints.CheckpointError(f"{name}: no such checkpoint")  # ENGINE_MESSAGES: shown through engine()
     return str(path), path.stat().st_mtime
 
 
@@ -100,7 +121,7 @@ def model(name: str):
     return _model(*_file(name))
 
 
-@st.cache_resource(max_entries=8, show_spinner="Classifying the 10,000 test images ...")
+@st.cache_resource(max_entries=8, show_spinner=False)
 def _predictions(path: str, mtime: float) -> Evaluation:
     from fmnist.evaluate import evaluate
 
@@ -110,7 +131,8 @@ def _predictions(path: str, mtime: float) -> Evaluation:
 
 def predictions(name: str) -> Evaluation:
     """Test-set predictions, computed once per model file and shared by Explore and Evaluate."""
-    return _predictions(*_file(name))
+    file = _file(name)
+    return _first_time(file, _("Classifying the 10,000 test images ..."), lambda: _predictions(*file))
 
 
 @dataclass
@@ -168,13 +190,13 @@ def active_model_caption() -> None:
     """The active model's name on every page, in the sidebar."""
     name = active_model_name()
     if name is None:
-        st.sidebar.warning("No model yet: train one on the Train page.")
+        st.sidebar.warning(_("No model yet: train one on the Train page."))
         return
     try:
         acc = checkpoints.read_meta(Path(_file(name)[0]))["metrics"]["test_acc"]  # the header alone: no torch
-        st.sidebar.caption(f"Active model: **{name}** ({acc:.2f}% test accuracy)")
+        st.sidebar.caption(_("Active model: **{name}** ({acc}% test accuracy)", name=name, acc=f"{acc:.2f}"))
     except checkpoints.CheckpointError as exc:
-        st.sidebar.error(str(exc))
+        st.sidebar.error(engine(str(exc)))
 
 
 def poll_every(running: int | None = None) -> tuple[float, float]:
