@@ -74,17 +74,20 @@ def _templates(lang: str) -> list[tuple[re.Pattern, str]]:
     for msgid, text in catalog(lang).items():
         if not _FIELD.search(msgid):
             continue
-        pattern, at = "", 0
-        for m in _FIELD.finditer(msgid):
-            pattern += re.escape(msgid[at:m.start()]) + f"(?P<{m.group(1)}>.+?)"
+        pattern, at, named = "", 0, set()
+        for m in _FIELD.finditer(msgid):  # a name used twice must match the same text twice
+            name = m.group(1)
+            pattern += re.escape(msgid[at:m.start()]) + (f"(?P={name})" if name in named else f"(?P<{name}>.+?)")
+            named.add(name)
             at = m.end()
-        found.append((re.compile(pattern + re.escape(msgid[at:]) + r"\Z", re.S), text))
-    return found
+        found.append((len(_FIELD.sub("", msgid)), re.compile(pattern + re.escape(msgid[at:]) + r"\Z", re.S), text))
+    # The most specific first (the most literal text): "layer {n}" must not take a whole health warning.
+    return [(pattern, text) for _n, pattern, text in sorted(found, key=lambda t: -t[0])]
 
 
 def engine(text: str, lang: str | None = None) -> str:
-    """Text the engine wrote, in the session's language: an exact entry, else the first template it matches (each
-    {name} in the template stands for the text found there), else the text as it is."""
+    """Text the engine wrote, in the session's language: an exact entry, else the most specific template it matches
+    (each {name} in the template stands for the text found there), else the text as it is."""
     lang = lang or current()
     if lang == DEFAULT:
         return text

@@ -63,8 +63,8 @@ def _first_layer(snap) -> None:
     epoch = snap.epochs[len(snap.insight) - 1]["epoch"]
     filters = snap.insight[-1]["filters"]
     _filters_help()
-    st.plotly_chart(filters_figure(filters, _("First layer after epoch {epoch}: the {n} strongest units", epoch=epoch,
-                                              n=len(filters))), key="train_insight_filters")
+    st.plotly_chart(filters_figure(filters, _("First layer after epoch {epoch}: the {count} strongest units",
+                                              epoch=epoch, count=len(filters))), key="train_insight_filters")
     st.caption(filters_text(filters))
     st.caption(_(FILTERS_CAPTION))
 
@@ -141,8 +141,8 @@ def show_checkpoint_filters(name: str) -> None:
         st.caption(_("Cannot show the first layer of {name}: {error}", name=name, error=engine(str(exc))))
         return
     _filters_help()
-    st.plotly_chart(filters_figure(filters, _("First layer of {name}: the {n} strongest units", name=name,
-                                              n=len(filters))), key="models_filters")
+    st.plotly_chart(filters_figure(filters, _("First layer of {name}: the {count} strongest units", name=name,
+                                              count=len(filters))), key="models_filters")
     st.caption(filters_text(filters))
     st.caption(_(FILTERS_CAPTION))
 

@@ -236,9 +236,9 @@ def class_curves_text(epochs: Sequence[Mapping]) -> str:
     acc = np.asarray(rows[-1]["test_class_acc"], dtype=np.float64)
     order = np.argsort(-acc, kind="stable")
     best, worst = int(order[0]), int(order[-1])
-    return _("After epoch {epoch}: best learned {best} ({best_acc}% right), worst {worst} ({worst_acc}% right).",
-             epoch=rows[-1]["epoch"], best=class_name(CLASSES[best]), best_acc=f"{acc[best]:.1f}",
-             worst=class_name(CLASSES[worst]), worst_acc=f"{acc[worst]:.1f}")
+    return _("After epoch {epoch}: best learned {best_class} ({best_acc}% right), worst {worst_class} ({worst_acc}% "
+             "right).", epoch=rows[-1]["epoch"], best_class=class_name(CLASSES[best]), best_acc=f"{acc[best]:.1f}",
+             worst_class=class_name(CLASSES[worst]), worst_acc=f"{acc[worst]:.1f}")
 
 
 def filters_text(filters: np.ndarray) -> str:
@@ -263,10 +263,11 @@ def projection_text(coords: np.ndarray, labels: np.ndarray, epoch: int | None = 
     np.fill_diagonal(dist, np.inf)
     i, j = np.unravel_index(np.argmin(dist), dist.shape)
     far = int(np.argmax(np.where(np.isinf(dist), 0, dist).sum(1)))
-    return _("{epoch}{n} test images: {a} and {b} lie closest together ({close} of the average spread); {far} lies "
-             "farthest from the rest.", epoch=_("Epoch {epoch}: ", epoch=epoch) if epoch is not None else "",
-             n=f"{len(coords):,}", a=class_name(CLASSES[present[i]]), b=class_name(CLASSES[present[j]]),
-             close=f"{dist[i, j] / spread:.2f}", far=class_name(CLASSES[present[far]]))
+    text = _("{n} test images: {a} and {b} lie closest together ({close} of the average spread); {far} lies farthest "
+             "from the rest.", n=f"{len(coords):,}", a=class_name(CLASSES[present[i]]),
+             b=class_name(CLASSES[present[j]]), close=f"{dist[i, j] / spread:.2f}",
+             far=class_name(CLASSES[present[far]]))
+    return text if epoch is None else _("After epoch {epoch}: {text}", epoch=epoch, text=text)
 
 
 def confusion_diff_text(a: np.ndarray, b: np.ndarray, names: Sequence[str]) -> str:

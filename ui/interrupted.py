@@ -51,8 +51,8 @@ def show_interrupted() -> None:
             describe = _("settings unreadable")
         refused = None if is_admin() or row["owner"] == owner_id() else _("another session's run")
         text, resume_col, discard_col = st.columns([6, 1, 1], vertical_alignment="center")
-        text.markdown(_("**{name}** ({settings}, by {who}): interrupted at epoch {epoch} of {epochs}", name=name,
-                        settings=describe, who=made_by(row["meta"]), epoch=row["epoch"], epochs=row["epochs"]))
+        text.markdown(_("**{name}** ({settings}, by {who}): interrupted at epoch {epoch} of {total}", name=name,
+                        settings=describe, who=made_by(row["meta"]), epoch=row["epoch"], total=row["epochs"]))
         resume_col.button(_("Resume"), key=f"models_resume_{name}", on_click=_resume, args=(str(row["path"]),),
                           disabled=busy,
                           help=engine("a run is already in progress in this session") if busy else

@@ -296,7 +296,7 @@ def health_text(epochs: Sequence[Mapping]) -> str:
     parts = [_("layer {n}: {dead} dead, gradient norm {grad}, update ratio {ratio}", n=k,
                dead=_fmt(h["dead"], ".0%"), grad=_fmt(h["grad_norm"], ".2e"), ratio=_fmt(h["update_ratio"], ".2f"))
              for k, h in enumerate(last["health"], start=1)]
-    return _("After epoch {epoch}: {layers}.", epoch=last["epoch"], layers="; ".join(parts))
+    return _("After epoch {epoch}: {text}", epoch=last["epoch"], text="; ".join(parts) + ".")
 
 
 def distribution_text(hists: Sequence[Mapping | None], epochs: Sequence[int], title: str) -> str:
@@ -321,16 +321,17 @@ def incoming_text(weights: np.ndarray, source: str) -> str:
             _("{layer}, unit {unit}", layer=layer_name(source), unit=i)
 
     hi, lo = int(w.argmax()), int(w.argmin())
-    return _("Strongest positive weight {pos} from {pos_from}; strongest negative {neg} from {neg_from}.",
-             pos=f"{w[hi]:.3g}", pos_from=where(hi), neg=f"{w[lo]:.3g}", neg_from=where(lo))
+    return _("Strongest positive weight {pos_value} from {pos_from}; strongest negative {neg_value} from {neg_from}.",
+             pos_value=f"{w[hi]:.3g}", pos_from=where(hi), neg_value=f"{w[lo]:.3g}", neg_from=where(lo))
 
 
 def class_activation_text(class_mean: Sequence[float]) -> str:
     """The per-class activation chart in words: the classes the unit responds to most and least."""
     values = np.asarray(class_mean, dtype=np.float64)
     hi, lo = int(values.argmax()), int(values.argmin())
-    return _("Responds most to {top} ({top_value}), least to {low} ({low_value}).", top=class_name(CLASSES[hi]),
-             top_value=f"{values[hi]:.3g}", low=class_name(CLASSES[lo]), low_value=f"{values[lo]:.3g}")
+    return _("Responds most to {top_class} ({top_value}), least to {low_class} ({low_value}).",
+             top_class=class_name(CLASSES[hi]), top_value=f"{values[hi]:.3g}", low_class=class_name(CLASSES[lo]),
+             low_value=f"{values[lo]:.3g}")
 
 
 def top_images_text(labels: Sequence[int]) -> str:

@@ -48,7 +48,7 @@ HEALTH_WARNINGS = (
        "rate is too high, try a lower one"),
     N_("layer {k}: each step changes its weights by only 10^{ratio} of their size (healthy: near 10^-3); it barely "
        "learns, try a higher learning rate or adam"),
-    N_("vanishing gradients: layer 1's gradient ({first}) is {times}x smaller than layer {last_layer}'s ({last}), so "
+    N_("vanishing gradients: layer 1's gradient ({first}) is {times}x smaller than layer {deepest}'s ({last}), so "
        "the first layers hardly learn; try relu, batch norm, adam or fewer layers"),
 )
 

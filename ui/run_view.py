@@ -62,8 +62,9 @@ def show_progress(snap) -> None:
 
 def progress_text(snap) -> str:
     """The progress bar's line: status word, epoch and step."""
-    return _("{status} · epoch {epoch}/{epochs} · step {step}/{steps}", status=engine(snap.status),
-             epoch=snap.epoch, epochs=snap.config.epochs, step=f"{snap.step:,}", steps=f"{snap.total_steps:,}")
+    return _("{status} · epoch {epoch}/{total_epochs} · step {step}/{total_steps}", status=engine(snap.status),
+             epoch=snap.epoch, total_epochs=snap.config.epochs, step=f"{snap.step:,}",
+             total_steps=f"{snap.total_steps:,}")
 
 
 def show_outcome(snap) -> None:
