@@ -97,10 +97,12 @@ def show_network(net: dict | None, epochs: list[dict], prefix: str, title: str) 
 
 
 def _unit_picker(cols: list[dict], prefix: str) -> None:
+    # The option labels are made here, in the session's language: a format_func that called _() later (AppTest
+    # formats the chosen value outside the script run) would give English.
     left, right = st.columns(2)
     layer = left.selectbox(_("Inspect a unit of"), range(1, len(cols)), key=_layer_key(prefix), index=None,
                            placeholder=_("click a unit or choose a layer"),
-                           format_func=lambda c: layer_name(cols[c]["name"]),
+                           format_func=[layer_name(col["name"]) for col in cols].__getitem__,
                            help=_("The layer whose unit you want to look at: a hidden layer, or the output layer "
                                   "with one unit per class."))
     if layer is None:
@@ -109,7 +111,7 @@ def _unit_picker(cols: list[dict], prefix: str) -> None:
     if (st.session_state.get(_unit_key(prefix)) or 0) >= len(shown):
         st.session_state[_unit_key(prefix)] = 0
     right.selectbox(_("Unit"), range(len(shown)), key=_unit_key(prefix),
-                    format_func=lambda j: _("unit {n}", n=shown[j]),
+                    format_func=[_("unit {n}", n=u) for u in shown].__getitem__,
                     help=_("One of the layer's units (the 16 with the largest outgoing weights of a wide layer): "
                            "the inspector shows its incoming weights and what makes it fire."))
 
