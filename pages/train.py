@@ -75,22 +75,28 @@ def start_run(runs, config) -> None:
 
 def controls(runs, job, snap, config, errors: dict, running: bool) -> None:
     status = snap.status if snap else None
+    # The buttons' "?" is one, on this caption: a button with help= is drawn twice in the page (Streamlit 1.67), and
+    # the browser tests find each button by its key.
+    st.caption(_("**Run controls**"), help=controls_help())
     cols = st.columns(4)
     cols[0].button(_("Start"), type="primary", key="train_start", disabled=bool(errors) or running,
-                   on_click=start_run, args=(runs, config),
-                   help=_("Starts training the model set up in the sidebar: it learns from the 60,000 training "
-                          "images, one batch per step, and is scored on the test set after each epoch."))
+                   on_click=start_run, args=(runs, config))
     if "train_start_error" in st.session_state:
         st.error(engine(st.session_state.pop("train_start_error")))
-    for col, label, action, allowed, tip in (
-            (cols[1], _("Pause"), "pause", status == "running",
-             _("Holds the run after its current step, keeping everything it learned. While paused, Step trains one "
-               "batch at a time.")),
-            (cols[2], _("Resume"), "resume", status == "paused",
-             _("Goes on training a paused run from where it stopped.")),
-            (cols[3], _("Stop"), "stop", status in ("waiting", "running", "paused"),
-             _("Ends the run now: the model as it is after the last finished step is scored and saved."))):
-        col.button(label, key=f"train_{action}", disabled=not allowed, on_click=getattr(job, action, None), help=tip)
+    for col, label, action, allowed in ((cols[1], _("Pause"), "pause", status == "running"),
+                                        (cols[2], _("Resume"), "resume", status == "paused"),
+                                        (cols[3], _("Stop"), "stop", status in ("waiting", "running", "paused"))):
+        col.button(label, key=f"train_{action}", disabled=not allowed, on_click=getattr(job, action, None))
+
+
+def controls_help() -> str:
+    return "\n\n".join((
+        _("**Start** trains the model set up in the sidebar: it learns from the 60,000 training images, one batch "
+          "per step, and is scored on the test set after each epoch."),
+        _("**Pause** holds the run after its current step, keeping everything it learned; while paused, **Step** "
+          "trains one batch at a time."),
+        _("**Resume** goes on training a paused run from where it stopped."),
+        _("**Stop** ends the run now: the model as it is after the last finished step is scored and saved.")))
     if running:
         lr_control(job)
 
@@ -101,10 +107,9 @@ def lr_control(job) -> None:
                                 key="train_lr_scale", format_func=lambda f: f"×{f:g}",
                                 help=_("Multiplies the run's learning rate (its step size along the gradient) while "
                                        "it trains. A higher factor learns faster but can make the loss jump or "
-                                       "diverge; a lower one settles it more gently."))
-    if right.button(_("Apply"), key="train_lr_apply",
-                    help=_("Sets the chosen factor from the next step on; the charts mark the change with a dotted "
-                           "line.")):
+                                       "diverge; a lower one settles it more gently. Apply sets it from the next "
+                                       "step on; the charts mark the change with a dotted line."))
+    if right.button(_("Apply"), key="train_lr_apply"):
         job.set_lr_scale(factor)
         st.toast(_("Learning rate ×{factor} from the next step", factor=f"{factor:g}"))
 

@@ -37,7 +37,9 @@ def test_the_train_page_reads_in_korean_from_start_to_finish(ckpt_dir, started):
     at.query_params["lang"] = "ko"
     run(at)
     assert at.title[0].value == "Fashion-MNIST로 MLP 학습하기"
-    assert at.button(key="train_start").label == "시작" and at.button(key="train_start").help
+    assert at.button(key="train_start").label == "시작"
+    controls = next(c for c in at.main.caption if c.value == "**학습 실행 조작**")
+    assert "**시작**은" in controls.help and "**스텝**" in controls.help  # the buttons' "?"
     assert [at.button(key=f"train_{k}").label for k in ("pause", "resume", "stop")] == ["일시정지", "재개", "중지"]
     assert "학습 실행이 없습니다" in " ".join(i.value for i in at.info)
     assert list(at.dataframe[0].value.columns) == ["층", "모양", "다음 처리", "파라미터"]
@@ -76,3 +78,22 @@ def test_the_train_page_reads_in_korean_from_start_to_finish(ckpt_dir, started):
             assert "반응합니다" in captions(at) and "가장 강한 양의 가중치" in captions(at)
         english = [c.value for c in at.main.caption if c.value and not HANGUL.search(str(c.value))]
         assert not english, (tab, english)
+
+
+def test_the_models_page_parts_of_this_side_read_in_korean(ckpt_dir):
+    from fmnist import checkpoints
+
+    ckpt = checkpoints.load(ckpt_dir / "default.safetensors")
+    meta = {**ckpt.meta, "name": "other", "config": {**ckpt.meta["config"], "lr": 0.01}}
+    checkpoints.save(ckpt_dir / "other.safetensors", ckpt.model(), meta)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params["lang"] = "ko"
+    run(at)
+    at.switch_page("pages/models.py")
+    run(at)
+    at.multiselect(key="models_compare").set_value(["default", "other"])
+    run(at)
+    assert "설정" in list(at.dataframe[1].value.columns)
+    assert "이(가)" in captions(at) and "테스트 이미지" in captions(at)  # the confusion difference in words
+    assert "28 × 28 가중치 필터" in captions(at) and "층과 뉴런 수" in captions(at)
+    assert [t.label for t in at.tabs][-2:] == ["네트워크", "상태"]
