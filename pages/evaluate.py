@@ -56,7 +56,7 @@ chosen = CLASSES.index(st.session_state["evaluate_true"]), CLASSES.index(st.sess
 
 matrix_col, table_col = st.columns([3, 2], gap="large")
 with matrix_col:
-    st.subheader(_("Confusion matrix"),
+    st.header(_("Confusion matrix"),
                  help=_("Each row is the true class, each column the predicted one; the diagonal counts correct "
                         "answers, bright cells off it are the mistakes the model makes most."))
     normalize = st.toggle(_("Row percentages"), key="evaluate_normalize", persist_state="session",
@@ -67,7 +67,7 @@ with matrix_col:
     st.caption(confusion_summary(ev.confusion))
 
 with table_col:
-    st.subheader(_("Per class"),
+    st.header(_("Per class"),
                  help=_("How well the model does on each class. A class with low precision attracts other "
                         "classes' images; one with low recall is often taken for something else."))
 
@@ -82,7 +82,7 @@ with table_col:
     st.caption(_("Precision: of the images predicted as the class, the share that are. Recall (= the class's "
                  "accuracy): of the class's images, the share predicted right."))
 
-st.subheader(_("Images in a cell"))
+st.header(_("Images in a cell"))
 true_col, pred_col = st.columns(2)
 # Kept for the session, like Explore's filters, so coming back shows the same cell.
 true_class = CLASSES.index(true_col.selectbox(

@@ -85,7 +85,7 @@ with grid_col:
         prediction_view.image_grid(page_of(indices, page, PER_PAGE), ev, columns=4, pick=pick, key="explore_pick")
 
 with detail_col:
-    st.subheader(_("One image up close"))
+    st.header(_("One image up close"))
     # Until a tile is picked, show the first match: the detail panel is never empty.
     st.session_state.setdefault("explore_selected", int(indices[0]) if len(indices) else 0)
     selected = st.number_input(_("Test image index"), min_value=0, max_value=len(labels) - 1, step=1,

@@ -37,7 +37,7 @@ def test_page_reads_in_korean(ckpt_dir, page):
     at = korean_page(page)
     assert_korean([t.value for t in at.title])
     if page != "pages/models.py":  # whose last sections belong to other modules
-        assert_korean([h.value for h in at.subheader])
+        assert_korean([h.value for h in at.header])
     prefix = Path(page).stem + "_"  # this page's own controls
     widgets = [w for w in (*at.selectbox, *at.radio, *at.toggle, *at.slider, *at.number_input, *at.multiselect,
                            *at.checkbox) if (w.key or "").startswith(prefix)
