@@ -14,6 +14,7 @@ from ui.interrupted import made_by, show_interrupted
 from ui.model_summaries import compare_summary
 from ui.network_view import show_checkpoint_network
 from ui.owner import admin_sidebar, is_admin, owner_id
+from ui.prediction_view import engine_message
 from ui.router import ensure_router
 from ui.session import active_model_caption, active_model_name, set_active_model, store
 
@@ -84,7 +85,7 @@ def delete(name: str) -> None:
         store().delete(name, owner_id(), is_admin())
         st.session_state["models_message"] = ("success", _("Deleted {name}.", name=name))
     except CheckpointError as exc:
-        st.session_state["models_message"] = ("error", engine(str(exc)))
+        st.session_state["models_message"] = ("error", engine_message(str(exc)))
     st.session_state["models_delete_sure"] = False
 
 
@@ -93,7 +94,7 @@ def shown_row(row: dict) -> dict:
     out = table_row(row)
     out["made by"] = _(out["made by"])
     if out["error"] != EMPTY:
-        out["error"] = engine(out["error"])
+        out["error"] = engine_message(out["error"])
     return out
 
 

@@ -20,6 +20,7 @@ from ui.charts import RunCurves
 from ui.i18n import engine, gettext
 from ui.model_summaries import compare_summary
 from ui.prediction_charts import confusion_summary, probability_summary, saliency_summary
+from ui.prediction_view import engine_message
 
 HANGUL = re.compile("[가-힣]")
 
@@ -58,6 +59,7 @@ def test_damaged_checkpoints_read_in_korean(tmp_path, checkpoint_dir):
         assert english in message
         text = korean(message)
         assert english not in text and text.startswith(path.name + ":")
+    assert "safetensors 헤더보다 짧습니다" in engine_message(load_error(short), "ko")
 
 
 def test_mismatched_weights_read_in_korean(tmp_path, checkpoint_dir):

@@ -16,7 +16,7 @@ from fmnist.explain import saliency
 from fmnist.images import BlankImageError, ImageError, normalize, prepare_canvas, prepare_image
 from fmnist.predict import probabilities
 from ui import session
-from ui.i18n import N_, _, engine
+from ui.i18n import N_, _, engine, gettext
 from ui.names import class_name
 from ui.prediction_charts import (
     confidences,
@@ -61,6 +61,18 @@ ENGINE_MESSAGES = (
     N_("{name}: nothing to classify (the image is blank or uniform)"),
     N_("drawing: expected an HxWx4 RGBA array, got shape {shape}"),
 )
+# Reasons the engine puts inside a message's {detail}: translated in place after the template has matched.
+ENGINE_DETAILS = (N_("shorter than a safetensors header"), N_("header length past the end of the file"))
+
+
+def engine_message(text: str, lang: str | None = None) -> str:
+    """An engine message in the session's language (or `lang`), the known reasons inside it included."""
+    out = engine(text, lang)
+    if out == text:
+        return out
+    for detail in ENGINE_DETAILS:
+        out = out.replace(detail, gettext(detail, lang))
+    return out
 
 
 def require_model() -> str:
@@ -75,7 +87,8 @@ def require_model() -> str:
 
 
 def _stop_on(exc: Exception) -> NoReturn:
-    st.error(_("The active model cannot be used: {reason}. Pick or train another one.", reason=engine(str(exc))))
+    reason = engine_message(str(exc))
+    st.error(_("The active model cannot be used: {reason}. Pick or train another one.", reason=reason))
     st.stop()
 
 
@@ -153,7 +166,7 @@ def show_outcome(outcome: dict, key: str, blank_hint: str, model: nn.Module | No
         if outcome["blank"]:
             st.info(_("Nothing to classify: {hint}", hint=blank_hint))
         else:
-            st.error(engine(outcome["error"]))
+            st.error(engine_message(outcome["error"]))
         return
     if original is None:
         middle, right = st.columns([1, 2])
