@@ -6,11 +6,14 @@ import streamlit as st
 
 from fmnist.data import CLASSES
 from ui import prediction_view
+from ui.i18n import _
+from ui.names import class_name
 from ui.prediction_charts import (
     LEAST_CONFIDENT,
     MOST_CONFIDENT,
     cell_from_selection,
     confusion_figure,
+    confusion_summary,
     filter_indices,
     most_confused_pair,
 )
@@ -21,17 +24,21 @@ ensure_router()  # first: a first visit straight to this page must still go thro
 CHART = "evaluate_confusion"
 MAX_IMAGES = 30
 
-st.title("Evaluate the active model")
+st.title(_("Evaluate the active model"))
 name = prediction_view.require_model()
 ev = prediction_view.evaluation(name)
-_, labels = prediction_view.held_out_images()
+labels = prediction_view.held_out_images()[1]
 
 total = int(ev.confusion.sum())
 mistakes = total - int(np.trace(ev.confusion))
 acc_col, loss_col, err_col = st.columns(3)
-acc_col.metric("Test accuracy", f"{ev.accuracy:.2f}%")
-loss_col.metric("Test loss", f"{ev.loss:.4f}")
-err_col.metric("Mistakes", f"{mistakes:,} of {total:,}")
+acc_col.metric(_("Test accuracy"), f"{ev.accuracy:.2f}%",
+               help=_("The share of the 10,000 test images, never seen in training, that the model labels right."))
+loss_col.metric(_("Test loss"), f"{ev.loss:.4f}",
+                help=_("The mean cross-entropy on the test set: lower is better. Unlike accuracy it also counts "
+                       "how sure the model was, so a right answer given hesitantly still costs a little."))
+err_col.metric(_("Mistakes"), _("{count} of {total} images", count=f"{mistakes:,}", total=f"{total:,}"),
+               help=_("Test images whose predicted class is not their true class."))
 
 
 def cell_clicked() -> None:
@@ -49,37 +56,51 @@ chosen = CLASSES.index(st.session_state["evaluate_true"]), CLASSES.index(st.sess
 
 matrix_col, table_col = st.columns([3, 2], gap="large")
 with matrix_col:
-    st.subheader("Confusion matrix")
-    normalize = st.toggle("Row percentages", key="evaluate_normalize", persist_state="session",
-                          help="Each row as a percentage of that true class, instead of image counts")
+    st.header(_("Confusion matrix"),
+                 help=_("Each row is the true class, each column the predicted one; the diagonal counts correct "
+                        "answers, bright cells off it are the mistakes the model makes most."))
+    normalize = st.toggle(_("Row percentages"), key="evaluate_normalize", persist_state="session",
+                          help=_("Each row as a percentage of that true class, instead of image counts"))
     st.plotly_chart(confusion_figure(ev.confusion, normalize, highlight=chosen), key=CHART, on_select=cell_clicked,
                     selection_mode="points", config={"displayModeBar": False})
-    st.caption("Rows are the true class, columns the prediction. Click a cell to see its images below.")
+    st.caption(_("Rows are the true class, columns the prediction. Click a cell to see its images below."))
+    st.caption(confusion_summary(ev.confusion))
 
 with table_col:
-    st.subheader("Per class")
-    percent = st.column_config.NumberColumn(format="%.1f%%")
-    st.dataframe(ev.per_class(), hide_index=True, key="evaluate_table",
-                 column_config={"class": "Class", "precision": percent, "recall": percent,
-                                "accuracy": percent, "f1": st.column_config.NumberColumn("F1", format="%.1f%%"),
-                                "support": st.column_config.NumberColumn("Images")})
-    st.caption("Precision: of the images predicted as the class, the share that are. Recall (= the class's "
-               "accuracy): of the class's images, the share predicted right.")
+    st.header(_("Per class"),
+                 help=_("How well the model does on each class. A class with low precision attracts other "
+                        "classes' images; one with low recall is often taken for something else."))
 
-st.subheader("Images in a cell")
+    def percent(label: str):
+        return st.column_config.NumberColumn(label, format="%.1f%%")
+
+    table = [{**row, "class": class_name(row["class"])} for row in ev.per_class()]
+    st.dataframe(table, hide_index=True, key="evaluate_table",
+                 column_config={"class": _("Class"), "precision": percent(_("precision")),
+                                "recall": percent(_("recall")), "accuracy": percent(_("accuracy")),
+                                "f1": percent("F1"), "support": st.column_config.NumberColumn(_("Images"))})
+    st.caption(_("Precision: of the images predicted as the class, the share that are. Recall (= the class's "
+                 "accuracy): of the class's images, the share predicted right."))
+
+st.header(_("Images in a cell"))
 true_col, pred_col = st.columns(2)
 # Kept for the session, like Explore's filters, so coming back shows the same cell.
-true_class = CLASSES.index(true_col.selectbox("True class", CLASSES, key="evaluate_true", persist_state="session"))
-pred_class = CLASSES.index(pred_col.selectbox("Predicted class", CLASSES, key="evaluate_pred",
-                                              persist_state="session"))
+true_class = CLASSES.index(true_col.selectbox(
+    _("True class"), CLASSES, key="evaluate_true", persist_state="session", format_func=class_name,
+    help=_("The row of the confusion matrix: the images that really are this class.")))
+pred_class = CLASSES.index(pred_col.selectbox(
+    _("Predicted class"), CLASSES, key="evaluate_pred", persist_state="session", format_func=class_name,
+    help=_("The column: what the model said. The same class as the true one shows the correct answers.")))
 
 # Mistakes the model was surest of, and correct answers it was least sure of, are the telling ones.
 order = MOST_CONFIDENT if true_class != pred_class else LEAST_CONFIDENT
 cell = filter_indices(ev.predictions, labels, ev.probabilities, true_class, pred_class, sort=order)
 if len(cell) == 0:
-    st.info(f"No {CLASSES[true_class]} test image was predicted as {CLASSES[pred_class]}.")
+    st.info(_("No {true} test image was predicted as {predicted}.", true=class_name(CLASSES[true_class]),
+              predicted=class_name(CLASSES[pred_class])))
 else:
-    shown = "most confident first" if order == MOST_CONFIDENT else "least confident first"
-    st.markdown(f"**{len(cell):,}** test images of class {CLASSES[true_class]} predicted as "
-                f"{CLASSES[pred_class]}; showing {min(len(cell), MAX_IMAGES)}, {shown}.")
+    shown = _("most confident first") if order == MOST_CONFIDENT else _("least confident first")
+    st.markdown(_("**{count}** test images of class {true} predicted as {predicted}; showing {shown}, {order}.",
+                  count=f"{len(cell):,}", true=class_name(CLASSES[true_class]),
+                  predicted=class_name(CLASSES[pred_class]), shown=min(len(cell), MAX_IMAGES), order=shown))
     prediction_view.image_grid(cell[:MAX_IMAGES], ev, columns=6)

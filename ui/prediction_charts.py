@@ -11,9 +11,12 @@ import numpy as np
 import plotly.graph_objects as go
 
 from fmnist.data import CLASSES
+from ui.i18n import N_, _
+from ui.names import class_name
 
-CORRECTNESS = ("All", "Correct", "Wrong")
-SORTS = ("Test index", "Confidence, lowest first", "Confidence, highest first")
+# Option values stay English (tests and session state hold them); pages show them through _().
+CORRECTNESS = (N_("All"), N_("Correct"), N_("Wrong"))
+SORTS = (N_("Test index"), N_("Confidence, lowest first"), N_("Confidence, highest first"))
 BY_INDEX, LEAST_CONFIDENT, MOST_CONFIDENT = SORTS
 
 NEUTRAL, PREDICTED, RIGHT, WRONG = "#9aa5b1", "#1f77b4", "#2ca02c", "#d62728"
@@ -74,14 +77,15 @@ def top_k(probs: Sequence[float], k: int = 3) -> list[tuple[str, float]]:
 
 
 def top_k_markdown(probs: Sequence[float], k: int = 3) -> str:
-    return "\n".join(f"{n}. **{name}** {100 * p:.1f}%" for n, (name, p) in enumerate(top_k(probs, k), 1))
+    return "\n".join(f"{n}. **{class_name(name)}** {100 * p:.1f}%" for n, (name, p) in enumerate(top_k(probs, k), 1))
 
 
 def tile_caption(index: int, true: int, pred: int, confidence: float) -> str:
     """A Markdown caption; a mistake is red and starts with a cancel icon so it stands out in a grid."""
     if true == pred:
-        return f":material/check_circle: #{index} **{CLASSES[pred]}** {100 * confidence:.0f}%"
-    return f":red[:material/cancel: #{index} **{CLASSES[pred]}** {100 * confidence:.0f}% (is {CLASSES[true]})]"
+        return f":material/check_circle: #{index} **{class_name(CLASSES[pred])}** {100 * confidence:.0f}%"
+    truth = _("(is {name})", name=class_name(CLASSES[true]))
+    return f":red[:material/cancel: #{index} **{class_name(CLASSES[pred])}** {100 * confidence:.0f}% {truth}]"
 
 
 def upscale(img28: np.ndarray, factor: int = 6) -> np.ndarray:
@@ -107,7 +111,7 @@ def bar_colors(probs: Sequence[float], true_label: int | None = None) -> list[st
 def probability_figure(probs: Sequence[float], true_label: int | None = None, height: int = 300) -> go.Figure:
     """Bars of the 10 class probabilities (fractions; the axis shows percent)."""
     p = [float(v) for v in probs]
-    labels = [f"{name} ✓" if i == true_label else name for i, name in enumerate(CLASSES)]
+    labels = [f"{class_name(name)} ✓" if i == true_label else class_name(name) for i, name in enumerate(CLASSES)]
     fig = go.Figure(go.Bar(
         x=labels, y=p, marker_color=bar_colors(p, true_label), text=[f"{100 * v:.1f}%" for v in p],
         textposition="outside", cliponaxis=False, hovertemplate="%{x}: %{y:.2%}<extra></extra>",
@@ -134,27 +138,28 @@ def confusion_figure(confusion: np.ndarray, normalize: bool = False, highlight: 
     """
     counts = np.asarray(confusion)
     z = normalized_rows(counts) if normalize else counts
-    names = list(CLASSES)
+    names = [class_name(c) for c in CLASSES]
     text = [[f"{v:.1f}%" if normalize else f"{int(v)}" for v in row] for row in z]
     heat = go.Heatmap(
         z=z, x=names, y=names, text=text, texttemplate="%{text}", colorscale="Blues", hoverinfo="skip",
-        colorbar=dict(title="% of row" if normalize else "images"),
+        colorbar=dict(title=_("% of row") if normalize else _("images")),
     )
     cells = [(t, p) for t in range(10) for p in range(10)]
     overlay = go.Scatter(
-        x=[names[p] for _, p in cells], y=[names[t] for t, _ in cells], mode="markers",
+        x=[names[p] for _t, p in cells], y=[names[t] for t, _p in cells], mode="markers",
         customdata=[[t, p, int(counts[t, p])] for t, p in cells],
         # Invisible in every state: the outline below marks the chosen cell, whichever way it was chosen.
         marker=dict(symbol="square", size=20, opacity=0), selected=dict(marker=dict(opacity=0)),
         unselected=dict(marker=dict(opacity=0)),
-        hovertemplate="true %{y}<br>predicted %{x}<br>%{customdata[2]} images<extra></extra>", showlegend=False,
+        hovertemplate=_("true {true}<br>predicted {predicted}<br>{count} images", true="%{y}", predicted="%{x}",
+                        count="%{customdata[2]}") + "<extra></extra>", showlegend=False,
     )
     fig = go.Figure([heat, overlay])
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=30, b=10), clickmode="event+select", dragmode=False,
         hovermode="closest", hoverdistance=-1,  # any click inside the plot picks the nearest cell
-        xaxis=dict(title="Predicted class", tickangle=-45, side="bottom"),
-        yaxis=dict(title="True class", autorange="reversed"),
+        xaxis=dict(title=_("Predicted class"), tickangle=-45, side="bottom"),
+        yaxis=dict(title=_("True class"), autorange="reversed"),
     )
     if highlight is not None:
         t, p = highlight  # category axes put class i at coordinate i
@@ -169,8 +174,10 @@ def cell_from_selection(selection: Mapping | None) -> tuple[int, int] | None:
         custom = point.get("customdata")
         if isinstance(custom, (list, tuple)) and len(custom) >= 2:
             return int(custom[0]), int(custom[1])
-        if point.get("y") in CLASSES and point.get("x") in CLASSES:
-            return CLASSES.index(point["y"]), CLASSES.index(point["x"])
+        names = [class_name(c) for c in CLASSES]  # the axes show the names in the session's language
+        for axis in (list(CLASSES), names):
+            if point.get("y") in axis and point.get("x") in axis:
+                return axis.index(point["y"]), axis.index(point["x"])
     return None
 
 
@@ -211,11 +218,66 @@ def saliency_figure(img28: np.ndarray, attribution: np.ndarray, height: int = 30
         # Under the image rather than beside it: in a narrow column a side bar would take a third of the width.
         colorbar=dict(orientation="h", y=0, yanchor="top", ypad=4, thickness=10, len=1,
                       # Ticks inside the ends, so their labels are not cut off at the figure's edges.
-                      tickvals=[-0.75 * bound, 0, 0.75 * bound], ticktext=["against", "no effect", "for"]),
-        hovertemplate="row %{y}, column %{x}<br>attribution %{z:.3g}<extra></extra>",
+                      tickvals=[-0.75 * bound, 0, 0.75 * bound], ticktext=[_("against"), _("no effect"), _("for")]),
+        hovertemplate=_("row {row}, column {column}<br>attribution {value}", row="%{y}", column="%{x}",
+                        value="%{z:.3g}") + "<extra></extra>",
     )
     fig = go.Figure([image, overlay])
     fig.update_layout(height=height, margin=dict(l=0, r=0, t=0, b=40), plot_bgcolor="black",
                       xaxis=dict(visible=False, constrain="domain"),
                       yaxis=dict(visible=False, autorange="reversed", scaleanchor="x", constrain="domain"))
     return fig
+
+
+# Text alternatives: each chart's key figures in words, shown as a caption by the chart (screen readers, and
+# anyone who would rather read than decode a heatmap).
+
+def _pct(fraction: float) -> str:
+    return f"{100 * fraction:.1f}%"
+
+
+def probability_summary(probs: Sequence[float], true_label: int | None = None) -> str:
+    """The probability bars in words: the three likeliest classes and, for a mistake, what the true class got."""
+    (n1, p1), (n2, p2), (n3, p3) = top_k(probs, 3)
+    text = _("Likeliest: {first} {p1}, then {second} {p2} and {third} {p3}.", first=class_name(n1), p1=_pct(p1),
+             second=class_name(n2), p2=_pct(p2), third=class_name(n3), p3=_pct(p3))
+    if true_label is not None and true_label != int(np.argmax(probs)):
+        text += " " + _("The true class, {name}, gets {p}.", name=class_name(CLASSES[true_label]),
+                        p=_pct(float(probs[true_label])))
+    return text
+
+
+def confusion_summary(confusion: np.ndarray) -> str:
+    """The confusion matrix in words: accuracy, the commonest mistake, the easiest and hardest class."""
+    c = np.asarray(confusion)
+    total, right = int(c.sum()), int(np.trace(c))
+    if total == 0:
+        return _("No test image was evaluated.")
+    parts = [_("Test accuracy {accuracy}: {right} of {total} images right.", accuracy=_pct(right / total),
+               right=f"{right:,}", total=f"{total:,}")]
+    t, p = most_confused_pair(c)
+    if t != p and c[t, p] > 0:
+        parts.append(_("Most confused: {true} taken for {predicted} {count} times.", true=class_name(CLASSES[t]),
+                       predicted=class_name(CLASSES[p]), count=f"{int(c[t, p]):,}"))
+    rows = c.sum(axis=1)
+    if (rows > 0).any():
+        recall = np.where(rows > 0, np.diag(c) / np.maximum(rows, 1), np.nan)
+        best, worst = int(np.nanargmax(recall)), int(np.nanargmin(recall))
+        parts.append(_("Easiest class: {best} ({acc_best} right); hardest: {worst} ({acc_worst}).",
+                       best=class_name(CLASSES[best]), acc_best=_pct(recall[best]),
+                       worst=class_name(CLASSES[worst]), acc_worst=_pct(recall[worst])))
+    return " ".join(parts)
+
+
+def saliency_summary(attribution: np.ndarray) -> str:
+    """The saliency map in words: where the strongest push for the class is, and how for and against balance."""
+    att = np.nan_to_num(np.asarray(attribution, dtype=np.float64))
+    up, down = float(att[att > 0].sum()), float(-att[att < 0].sum())
+    if up + down == 0:
+        return _("No pixel changes the score.")
+    row, column = np.unravel_index(int(np.argmax(att)), att.shape)
+    text = _("{share} of the total effect pushes the score up, the rest down.", share=_pct(up / (up + down)))
+    if up > 0:
+        text = _("Strongest push for the class at row {row}, column {column}.", row=int(row),
+                 column=int(column)) + " " + text
+    return text
