@@ -70,8 +70,9 @@ def live() -> None:
     pg, last = session.current(), session.history()[-1]
     st.container(key="pg_status").markdown(_(
         "Step **{step}** · training loss **{train_loss}** · test loss **{test_loss}** · test accuracy **{test_acc}%** "
-        "(training {train_acc}%)", step=f"{last.step:,}", train_loss=f"{last.train_loss:.3f}",
-        test_loss=f"{last.test_loss:.3f}", test_acc=f"{last.test_acc:.1f}", train_acc=f"{last.train_acc:.1f}"))
+        "(training {train_acc}%)", step=format(last.step, ","), train_loss=format(last.train_loss, ".3f"),
+        test_loss=format(last.test_loss, ".3f"), test_acc=format(last.test_acc, ".1f"),
+        train_acc=format(last.train_acc, ".1f")))
     grid = pg.grid()
     st.caption(_("Decision map"), help=_(
         "The background is the network's answer at each spot of the plane: blue where it says class 1, orange "

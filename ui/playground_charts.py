@@ -124,7 +124,8 @@ def network_figure(pg: Playground, grid: Grid) -> go.Figure:
                "sizey": box[3], "xanchor": "left", "yanchor": "bottom", "layer": "above", "sizing": "stretch"}]
     labels = [{"x": x - NODE / 2 - 0.04, "y": y, "text": name, "showarrow": False, "xanchor": "right",
                "font": {"size": 11}} for (x, y), name in zip(pos[0], pg.setup.features)]
-    columns = [_("inputs"), *(_("layer {n}", n=i + 1) for i in range(len(pg.setup.hidden))), _("output")]
+    layer = _("layer")  # not "layer {n}": as a template it would catch the engine's "layer 2: ..." health notes
+    columns = [_("inputs"), *(f"{layer} {i + 1}" for i in range(len(pg.setup.hidden))), _("output")]
     ticks = {"tickvals": list(range(len(sizes))), "ticktext": columns}
     top = max(sizes) / 2
     fig = go.Figure(_edges(pos, pg.net.weights))
@@ -181,8 +182,8 @@ def surface_text(grid: Grid, last: Metrics) -> str:
     blue = float((grid.output >= 0.5).mean()) * 100
     return _("Decision map at step {step}: the network calls {blue}% of the plane blue and {orange}% orange; "
              "it classifies {test}% of the test points and {train}% of the training points correctly.",
-             step=f"{last.step:,}", blue=f"{blue:.0f}", orange=f"{100 - blue:.0f}", test=f"{last.test_acc:.1f}",
-             train=f"{last.train_acc:.1f}")
+             step=format(last.step, ","), blue=format(blue, ".0f"), orange=format(100 - blue, ".0f"),
+             test=format(last.test_acc, ".1f"), train=format(last.train_acc, ".1f"))
 
 
 def loss_text(history: Sequence[Metrics]) -> str:
@@ -190,12 +191,12 @@ def loss_text(history: Sequence[Metrics]) -> str:
     last = history[-1]
     if len(history) < 2:
         return _("Step {step}: training loss {train}, test loss {test}. Press Play or Step to draw the curve.",
-                 step=f"{last.step:,}", train=f"{last.train_loss:.3f}", test=f"{last.test_loss:.3f}")
+                 step=format(last.step, ","), train=format(last.train_loss, ".3f"), test=format(last.test_loss, ".3f"))
     best = min(history, key=lambda m: m.test_loss)
-    return _("Step {step}: training loss {train}, test loss {test} (lowest test loss {best} at step {best_step}; "
-             "{first} at the start).", step=f"{last.step:,}", train=f"{last.train_loss:.3f}",
-             test=f"{last.test_loss:.3f}", best=f"{best.test_loss:.3f}", best_step=f"{best.step:,}",
-             first=f"{history[0].test_loss:.3f}")
+    return _("Step {step}: training loss {train}, test loss {test} (lowest test loss {best} at step {where}; "
+             "{first} at the start).", step=format(last.step, ","), train=format(last.train_loss, ".3f"),
+             test=format(last.test_loss, ".3f"), best=format(best.test_loss, ".3f"), where=format(best.step, ","),
+             first=format(history[0].test_loss, ".3f"))
 
 
 def network_text(pg: Playground) -> str:
@@ -209,4 +210,4 @@ def network_text(pg: Playground) -> str:
         layers = _("no hidden layer")
     return _("Network: {inputs} inputs ({features}), {layers}, one output; {n} weights, the strongest {w}.",
              inputs=len(setup.features), features=", ".join(setup.features), layers=layers, n=len(weights),
-             w=f"{strongest:+.3f}")
+             w=format(strongest, "+.3f"))

@@ -128,7 +128,7 @@ def trial_curves(trial: optuna.trial.FrozenTrial) -> go.Figure:
 # Text alternatives: each figure's key figures in words (pure functions, tested without a browser).
 
 def _value(value) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
+    return format(value, ".3g") if isinstance(value, float) else str(value)
 
 
 def _settings(params: dict) -> str:
@@ -141,8 +141,8 @@ def history_text(study: optuna.Study) -> str:
     if not done:
         return _("No trial has completed yet.")
     best = max(done, key=lambda t: t.value)
-    return _("Best of {n} completed trials: {acc}% validation accuracy (trial {number}) with {settings}.",
-             n=len(done), acc=f"{best.value:.1f}", number=best.number, settings=_settings(best.params) or "-")
+    return _("Best of {count} completed trials: {acc}% validation accuracy (trial {number}) with {settings}.",
+             count=len(done), acc=format(best.value, ".1f"), number=best.number, settings=_settings(best.params) or "-")
 
 
 def parallel_text(study: optuna.Study) -> str:
@@ -153,7 +153,8 @@ def parallel_text(study: optuna.Study) -> str:
     fields = sorted({k for t in done for k in t.params})
     values = [t.value for t in done]
     return _("One line per completed trial ({n}), across {fields}; validation accuracy from {low}% to {high}%.",
-             n=len(done), fields=", ".join(fields) or "-", low=f"{min(values):.1f}", high=f"{max(values):.1f}")
+             n=len(done), fields=", ".join(fields) or "-", low=format(min(values), ".1f"),
+             high=format(max(values), ".1f"))
 
 
 def slice_text(study: optuna.Study) -> str:
@@ -189,7 +190,7 @@ def curves_text(trial: optuna.trial.FrozenTrial) -> str:
     last = history[-1]
 
     def pct(key: str) -> str:
-        return "-" if last.get(key) is None else f"{last[key]:.1f}"
+        return "-" if last.get(key) is None else format(last[key], ".1f")
 
     return _("Trial {number} after epoch {epoch}: training {train}%, validation {val}%, test {test}%.",
              number=trial.number, epoch=last["epoch"], train=pct("train_acc"), val=pct("val_acc"),

@@ -183,4 +183,4 @@ def make_active(study: optuna.Study) -> None:
         return
     set_active_model(name)
     st.success(_("Trial {number} ({acc}% validation accuracy) is the active model, as **{name}**.",
-                 number=best.number, acc=f"{best.value:.2f}", name=name))
+                 number=best.number, acc=format(best.value, ".2f"), name=name))
