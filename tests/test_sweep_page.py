@@ -120,3 +120,20 @@ def wait_for_trials(page: AppTest, n: int, timeout_s: float = 600) -> list[str]:
             return states
         time.sleep(1)
         page.run()
+
+
+def test_text_alternatives_state_each_figures_key_figures(study):
+    assert sweep_charts.history_text(study) == ("Best of 3 completed trials: 85.5% validation accuracy (trial 1) with "
+                                                "hidden 64,32, lr 0.01.")
+    assert sweep_charts.parallel_text(study) == ("One line per completed trial (3), across hidden, lr; validation "
+                                                 "accuracy from 81.0% to 85.5%.")
+    assert sweep_charts.slice_text(study) == ("Settings against validation accuracy: hidden tried 32 | 64,32, best "
+                                              "64,32; lr tried 0.001–0.03, best 0.01.")
+    importance = sweep_charts.study_figures(study)["importance"]
+    text = sweep_charts.importance_text(importance)
+    assert text.startswith("Most influential first: ") and {"lr", "hidden"} <= set(text.replace(",", " ").split())
+    assert sweep_charts.importance_text("needs two completed trials with different values") == ""
+    assert sweep_charts.curves_text(study.trials[1]) == ("Trial 1 after epoch 2: training 84.5%, validation 85.5%, "
+                                                         "test 83.5%.")
+    empty = optuna.create_study(direction="maximize")
+    assert sweep_charts.history_text(empty) == "No trial has completed yet."
