@@ -18,10 +18,13 @@ from ui.playground_charts import (
     THUMB_PIXELS,
     diverging_rgb,
     loss_figure,
+    loss_text,
     network_figure,
+    network_text,
     node_positions,
     png_uri,
     surface_figure,
+    surface_text,
     unit_values,
 )
 
@@ -126,8 +129,6 @@ def test_loss_curves_follow_the_history():
 
 
 def test_text_alternatives_state_each_charts_key_figures(trained):
-    from ui.playground_charts import loss_text, network_text, surface_text
-
     grid, last = trained.grid(), trained.metrics()
     text = surface_text(grid, last)
     blue = (grid.output >= 0.5).mean() * 100
@@ -155,7 +156,15 @@ def test_text_alternatives_state_each_charts_key_figures(trained):
     assert "no hidden layer" in network_text(Playground(Setup(hidden=())))
 
 
-def test_chart_text_reads_in_korean():
-    from ui.i18n import gettext
+def test_charts_and_their_text_in_korean(trained, monkeypatch):
+    import ui.i18n
 
-    assert gettext("training loss", "ko") == "학습 손실" and gettext("P(blue)", "ko") == "P(파랑)"
+    monkeypatch.setattr(ui.i18n, "current", lambda: "ko")
+    grid = trained.grid()
+    assert list(network_figure(trained, grid).layout.xaxis.ticktext) == ["입력", "은닉층 1", "은닉층 2", "출력"]
+    names = [t.name for t in surface_figure(trained, grid).data]
+    assert "학습, 클래스 0" in names and "테스트, 클래스 1" in names
+    assert "P(파랑)" in surface_figure(trained, grid).data[0].hovertemplate
+    assert [t.name for t in loss_figure([trained.metrics()]).data] == ["학습 손실", "테스트 손실"]
+    assert loss_text([trained.metrics()]).startswith("스텝 200: 학습 손실 ")
+    assert network_text(trained).startswith("신경망: 입력 3개(x1, x2, x1*x2), 뉴런 3, 2개짜리 은닉층, 출력 1개.")
