@@ -7,7 +7,8 @@ import streamlit as st
 from fmnist.playground import LESSONS
 from ui import playground_charts as charts
 from ui import playground_session as session
-from ui.playground_controls import apply_lesson, setup_sidebar
+from ui.i18n import _, engine
+from ui.playground_controls import apply_lesson, describe, setup_sidebar
 from ui.router import ensure_router
 
 ensure_router()  # first: a first visit straight to this page must still go through app.py
@@ -20,60 +21,89 @@ PLOT_CONFIG = {"displayModeBar": False}
 
 setup, errors = setup_sidebar()
 
-st.title("Playground: why layers matter")
-st.caption("Orange and blue points, and a network that learns to tell them apart. The background is its answer "
-           "over the whole plane; every unit on the right shows its own. Start with the story, one button a step.")
+st.title(_("Playground: why layers matter"))
+st.caption(_("Orange and blue points, and a network that learns to tell them apart. The background is its answer "
+             "over the whole plane; every unit on the right shows its own. Start with the story, one button a step."))
 
 story = st.columns(len(LESSONS))
 for i, (col, (key, lesson), icon) in enumerate(zip(story, LESSONS.items(), STORY_ICONS)):
-    col.button(f"{i + 1}. {lesson.title}", key=f"pg_lesson_{key}", icon=icon, on_click=apply_lesson, args=(key,),
-               width="stretch")
+    col.button(f"{i + 1}. {engine(lesson.title)}", key=f"pg_lesson_{key}", icon=icon, on_click=apply_lesson,
+               args=(key,), width="stretch",
+               help=_("Fills the settings with this step of the story and starts training it from scratch."))
 lesson = next((lesson for lesson in LESSONS.values() if lesson.setup == setup), None)
 if lesson is not None:
-    st.info(f"**{lesson.title}.** {lesson.why}", icon=":material/lightbulb:")
+    st.info(f"**{engine(lesson.title)}.** {engine(lesson.why)}", icon=":material/lightbulb:")
 
 if errors:
-    st.warning("Fix the settings marked in the sidebar to train this network.", icon=":material/warning:")
+    st.warning(_("Fix the settings marked in the sidebar to train this network."), icon=":material/warning:")
     st.stop()
 
 pg = session.engine(setup)
 playing = session.playing()
 buttons = st.columns([1, 1, 1, 1, 3, 2], vertical_alignment="bottom")
-buttons[0].button("Play", key="pg_play", icon=":material/play_arrow:", type="primary", on_click=session.play,
-                  width="stretch", disabled=playing)
-buttons[1].button("Pause", key="pg_pause", icon=":material/pause:", on_click=session.pause, width="stretch",
-                  disabled=not playing)
-buttons[2].button("Step", key="pg_step", icon=":material/skip_next:", on_click=session.step,
-                  width="stretch", help="Train on one batch")
-buttons[3].button("Reset", key="pg_reset", icon=":material/restart_alt:", on_click=session.reset,
-                  width="stretch", help="Back to the first weights")
-speed = buttons[4].select_slider("Steps per redraw", SPEEDS, value=10, key="pg_speed")
-show_test = buttons[5].toggle("Show test points", value=True, key="pg_show_test")
+buttons[0].button(_("Play"), key="pg_play", icon=":material/play_arrow:", type="primary", on_click=session.play,
+                  width="stretch", disabled=playing,
+                  help=_("Trains continuously, redrawing the pictures as the network learns."))
+buttons[1].button(_("Pause"), key="pg_pause", icon=":material/pause:", on_click=session.pause, width="stretch",
+                  disabled=not playing, help=_("Stops training here; Play goes on from the same weights."))
+buttons[2].button(_("Step"), key="pg_step", icon=":material/skip_next:", on_click=session.step,
+                  width="stretch", help=_("Train on one batch, then pause: to watch one update closely."))
+buttons[3].button(_("Reset"), key="pg_reset", icon=":material/restart_alt:", on_click=session.reset,
+                  width="stretch", help=_("Back to the first weights (the seed decides them), at step 0."))
+speed = buttons[4].select_slider(
+    _("Steps per redraw"), SPEEDS, value=10, key="pg_speed",
+    help=_("How many training steps run between two redraws. More steps learn faster in real time; fewer let you "
+           "see each change."))
+show_test = buttons[5].toggle(
+    _("Show test points"), value=True, key="pg_show_test",
+    help=_("Draws the test points (dark rings) beside the training points (white rings). The network never trains "
+           "on them: they show how well it does on points it has not seen."))
 
 
 # The heatmap redraws every frame; the loss curve and the network's thumbnails, slower (each redraw of a chart is work
 # for the browser, and three charts a frame held the heatmap to about 4 redraws a second on this 2-core machine).
+# Each chart's text alternative is drawn in its chart's fragment, so it always tells what the chart shows.
 @st.fragment(run_every=FRAME_S if playing else None)
 def live() -> None:
     if session.playing():
         session.advance(speed)
     pg, last = session.current(), session.history()[-1]
-    st.container(key="pg_status").markdown(
-        f"Step **{last.step:,}** · training loss **{last.train_loss:.3f}** · test loss **{last.test_loss:.3f}** · "
-        f"test accuracy **{last.test_acc:.1f}%** (training {last.train_acc:.1f}%)")
-    st.plotly_chart(charts.surface_figure(pg, pg.grid(), show_test), key="pg_surface", config=PLOT_CONFIG)
+    st.container(key="pg_status").markdown(_(
+        "Step **{step}** · training loss **{train_loss}** · test loss **{test_loss}** · test accuracy **{test_acc}%** "
+        "(training {train_acc}%)", step=format(last.step, ","), train_loss=format(last.train_loss, ".3f"),
+        test_loss=format(last.test_loss, ".3f"), test_acc=format(last.test_acc, ".1f"),
+        train_acc=format(last.train_acc, ".1f")))
+    grid = pg.grid()
+    st.caption(_("Decision map"), help=_(
+        "The background is the network's answer at each spot of the plane: blue where it says class 1, orange "
+        "where it says class 0, white on the boundary; paler colour means less sure. Points whose colour differs "
+        "from the background around them are misclassified."))
+    st.plotly_chart(charts.surface_figure(pg, grid, show_test), key="pg_surface", config=PLOT_CONFIG)
+    st.caption(charts.surface_text(grid, last))
 
 
 @st.fragment(run_every=SLOW_FRAME_S if playing else None)
 def loss_curve() -> None:
-    st.plotly_chart(charts.loss_figure(session.history()), key="pg_loss", config=PLOT_CONFIG)
+    history = session.history()
+    st.caption(_("Loss curve"), help=_(
+        "Log loss against the training step: lower means the network's answers are closer and surer. Training "
+        "loss falling while test loss rises is overfitting; both flat and high means the network cannot fit the "
+        "pattern."))
+    st.plotly_chart(charts.loss_figure(history), key="pg_loss", config=PLOT_CONFIG)
+    st.caption(charts.loss_text(history))
 
 
 @st.fragment(run_every=SLOW_FRAME_S if playing else None)
 def network() -> None:
     pg = session.current()
-    st.markdown(f"**{pg.setup.describe()}**: orange is negative, blue positive; edges as thick as their weight.")
+    st.markdown(_("**{network}**: orange is negative, blue positive; edges as thick as their weight.",
+                  network=describe(pg.setup)),
+                help=_("Each square is one unit's output over the whole plane, inputs on the left, the output on "
+                       "the right: see how later layers combine the earlier ones' lines into curves. Each edge is a "
+                       "weight: blue positive, orange negative, thicker is stronger; hover its middle for its "
+                       "value."))
     st.plotly_chart(charts.network_figure(pg, pg.grid()), key="pg_network", config=PLOT_CONFIG)
+    st.caption(charts.network_text(pg))
 
 
 left, right = st.columns([5, 6], gap="medium")

@@ -10,6 +10,7 @@ from fmnist import sweep
 from fmnist.config import PRESETS
 from fmnist.jobs import max_runs
 from ui import sweep_charts
+from ui.i18n import N_, _, engine
 from ui.router import ensure_router
 from ui.session import active_model_caption
 from ui.sweep_view import (
@@ -24,10 +25,45 @@ from ui.sweep_view import (
 
 ensure_router()  # first: a first visit straight to this page must still go through app.py
 
-st.title("Sweep")
-st.caption("Each trial trains a model with values the sampler picks and is scored on its validation accuracy (the "
-           "test set is never used to choose). Trials that fall below the median of earlier ones at the same epoch "
-           "are pruned early.")
+PRESET_LABELS = {"quick": N_("quick"), "seed": N_("seed"), "best": N_("best")}
+SAMPLER_LABELS = {"tpe": N_("TPE"), "random": N_("random"), "grid": N_("grid")}
+# What fmnist/sweep.py says about bad input, shown under the control it concerns.
+ENGINE_MESSAGES = (
+    N_("{field}: the grid sampler needs choice: or int: values, not a {kind} range"),
+    N_("{name}: {text} is not a value for this field (e.g. {example})"),
+    N_("{spec}: {text} is not a number"),
+    N_("{spec}: {text} is not a finite number"),
+    N_("{text}: give a parameter as FIELD=SPEC, e.g. lr=loguniform:1e-4:1e-1"),
+    N_("{name} is not a training setting; choose one of {fields}"),
+    N_("{text}: unknown kind {kind}; use loguniform:LOW:HIGH, uniform:LOW:HIGH, int:LOW:HIGH or choice:A|B|C"),
+    N_("{text}: list the choices as choice:A|B|C"),
+    N_("{name} is not a number: vary it with choice:A|B|C"),
+    N_("{name} takes fractions: use uniform:LOW:HIGH or loguniform:LOW:HIGH, not int:"),
+    N_("{name} is a whole number: use int:LOW:HIGH or loguniform:LOW:HIGH"),
+    N_("{text}: a range is {kind}:LOW:HIGH"),
+    N_("{text}: {name} is a whole number, so LOW and HIGH must be too"),
+    N_("{text}: the range is reversed (LOW {low} is above HIGH {high})"),
+    N_("{text}: the range is empty (LOW equals HIGH); to fix a value, use --preset or leave the field out"),
+    N_("{text}: a loguniform range must start above 0"),
+    N_("{spec}: {value} is out of range: {error}"),
+    N_("{name} is not a valid study name: use letters, digits, '-', '_' and '.', starting with a letter or digit, at "
+       "most 80 characters"),
+    N_("storage {url}: the folder {folder} does not exist"),
+    N_("storage {url}: cannot open the journal file ({reason})"),
+    N_("{url} is not an Optuna storage URL (e.g. sqlite:///sweeps/s.db, postgresql://user:password@host/db or "
+       "journal:PATH)"),
+    N_("storage {url}: the database driver is not installed (PostgreSQL: pip install 'psycopg[binary]'; MySQL: pip "
+       "install pymysql)"),
+    N_("cannot use storage {url}: {reason}"),
+    N_("study {name} exists and minimises its objective: it is not an fmnist sweep"),
+    N_("storage {url} is read-only: {reason}"),
+    N_("storage {url} cannot be written: {reason}"),
+)
+
+st.title(_("Sweep"))
+st.caption(_("Each trial trains a model with values the sampler picks and is scored on its validation accuracy (the "
+             "test set is never used to choose). Trials that fall below the median of earlier ones at the same "
+             "epoch are pruned early."))
 active_model_caption()
 holder = session_sweep()
 storage = sweep.default_storage()
@@ -35,55 +71,75 @@ running = holder.running
 
 left, right = st.columns(2)
 with left:
-    name = st.text_input("Study", "sweep-1", key="sweep_study", disabled=running,
-                         help="A new name starts a study; an existing one continues it.")
+    name = st.text_input(_("Study"), "sweep-1", key="sweep_study", disabled=running,
+                         help=_("The name the sweep's trials are recorded under. A new name starts a study; an "
+                                "existing one continues it, adding trials to those it has."))
     try:
         sweep.check_study_name(name)
         name_ok = True
     except sweep.SweepError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(engine(str(exc)), icon=":material/error:")
         name_ok = False
-    preset = st.selectbox("Every other setting from", sorted(PRESETS), index=sorted(PRESETS).index("seed"),
-                          key="sweep_preset", disabled=running, help="seed = the classic notebook, best = our recipe")
-    fields = st.multiselect("Fields to vary", [f for f in sweep.FIELDS if f not in ("device", "val_size")],
-                            default=["lr"], key="sweep_fields", disabled=running)
+    preset = st.selectbox(_("Every other setting from"), sorted(PRESETS), index=sorted(PRESETS).index("seed"),
+                          format_func=lambda v: _(PRESET_LABELS[v]) if v in PRESET_LABELS else v,
+                          key="sweep_preset", disabled=running,
+                          help=_("The preset every trial starts from; the fields you vary replace its values. seed "
+                                 "= the classic notebook, best = our recipe, quick = a small fast model."))
+    fields = st.multiselect(_("Fields to vary"), [f for f in sweep.FIELDS if f not in ("device", "val_size")],
+                            default=["lr"], key="sweep_fields", disabled=running,
+                            help=_("The training settings the sampler chooses for each trial; each gets a range "
+                                   "below. Each field added makes the space larger, so it needs more trials."))
 with right:
     c1, c2, c3 = st.columns(3)
-    trials = c1.number_input("Trials", 1, sweep.MAX_TRIALS, 12, key="sweep_trials_n", disabled=running)
-    epochs = c2.number_input("Epochs each", 1, 100, 3, key="sweep_epochs", disabled=running)
-    parallel = c3.number_input("At once", 1, max_runs(), min(2, max_runs()), key="sweep_parallel", disabled=running,
-                               help=f"Trials training at the same time (at most {max_runs()}: the app's run slots)")
-    sampler = st.segmented_control("Sampler", sweep.SAMPLERS, default="tpe", key="sweep_sampler", disabled=running)
-    val_size = st.number_input("Validation images", 1000, 30_000, sweep.DEFAULT_VAL_SIZE, 1000, key="sweep_val",
-                               disabled=running)
+    trials = c1.number_input(_("Trials"), 1, sweep.MAX_TRIALS, 12, key="sweep_trials_n", disabled=running,
+                             help=_("How many models to train, each with its own sampled values. More trials search "
+                                    "the space better and take longer."))
+    epochs = c2.number_input(_("Epochs each"), 1, 100, 3, key="sweep_epochs", disabled=running,
+                             help=_("How many passes over the training images each trial makes. More epochs score "
+                                    "each setting more fairly; fewer let you try more settings in the same time."))
+    parallel = c3.number_input(_("At once"), 1, max_runs(), min(2, max_runs()), key="sweep_parallel",
+                               disabled=running,
+                               help=_("Trials training at the same time (at most {n}: the app's run slots). More at "
+                                      "once finish the sweep sooner, but each trains slower.", n=max_runs()))
+    sampler = st.segmented_control(
+        _("Sampler"), sweep.SAMPLERS, default="tpe", key="sweep_sampler", disabled=running,
+        format_func=lambda v: _(SAMPLER_LABELS[v]) if v in SAMPLER_LABELS else v,
+        help=_("How the next trial's values are picked. TPE learns from earlier trials and tries more near the best; "
+               "random ignores them; grid tries every combination of choice: and int: values."))
+    val_size = st.number_input(_("Validation images"), 1000, 30_000, sweep.DEFAULT_VAL_SIZE, 1000, key="sweep_val",
+                               disabled=running,
+                               help=_("Training images held out to score each trial. More give a steadier score, "
+                                      "and leave fewer images to train on."))
 
 base = sweep.base_config(PRESETS[preset], int(epochs), int(val_size))
-st.markdown("**Ranges** (`loguniform:LOW:HIGH`, `uniform:LOW:HIGH`, `int:LOW:HIGH` or `choice:A|B|C`; "
-            "for hidden, each choice lists the widths: `512,256`)")
+st.markdown(_("**Ranges** (`loguniform:LOW:HIGH`, `uniform:LOW:HIGH`, `int:LOW:HIGH` or `choice:A|B|C`; "
+              "for hidden, each choice lists the widths: `512,256`)"))
 params = param_inputs(fields, base)
 if params is not None and sampler == "grid":
     try:
         sweep.make_sampler("grid", params)
     except sweep.SweepError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(engine(str(exc)), icon=":material/error:")
         params = None
 
 b1, b2, b3 = st.columns([1, 1, 4])
 can_start = params is not None and name_ok and sampler is not None and not running
-if b1.button("Start", key="sweep_start", type="primary", disabled=not can_start, icon=":material/play_arrow:"):
+if b1.button(_("Start"), key="sweep_start", type="primary", disabled=not can_start, icon=":material/play_arrow:",
+             help=_("Starts training the trials as jobs, a few at a time; the table below fills in as they run.")):
     try:
         start(holder, name, storage, sampler, base, params, int(trials), int(parallel))
         st.rerun()
     except sweep.SweepError as exc:
-        st.error(str(exc), icon=":material/error:")
-if b2.button("Stop", key="sweep_stop", disabled=not running, icon=":material/stop:"):
+        st.error(engine(str(exc)), icon=":material/error:")
+if b2.button(_("Stop"), key="sweep_stop", disabled=not running, icon=":material/stop:",
+             help=_("Stops the running trials; they are recorded as stopped and run again when the study continues.")):
     holder.runner.stop()
 if params is not None:
     cmd = ["python", "-m", "fmnist", "sweep", "--study", name, "--trials", str(trials), "--preset", preset,
            "--epochs", str(epochs), "--val-size", str(val_size), "--sampler", sampler or "tpe",
            *[a for p in params for a in ("--param", p.spec())]]
-    b3.caption("The same sweep from a terminal (add `--storage URL` to share it between machines): "
-               f"`{shlex.join(cmd)}`")
+    b3.caption(_("The same sweep from a terminal (add `--storage URL` to share it between machines): `{command}`",
+                 command=shlex.join(cmd)))
 
 
 @st.fragment(run_every=1.0 if running else None)
@@ -91,20 +147,30 @@ def live() -> None:
     study = load_study(name, storage) if name_ok else None
     runner = holder.runner
     if runner is not None and runner.error:
-        st.error(f"The sweep stopped: {runner.error}", icon=":material/error:")
+        st.error(_("The sweep stopped: {error}", error=engine(runner.error)), icon=":material/error:")
     if study is None:
-        st.info(f"No study named {name!r} yet in {sweep.describe_storage(storage)}: Start creates it.")
+        st.info(_("No study named {name} yet in {storage}: Start creates it.", name=repr(name),
+                  storage=sweep.describe_storage(storage)))
         return
     if running and not holder.running:
         st.rerun(scope="app")  # the sweep has ended: enable the settings again
-    st.subheader(f"Trials of {study.study_name}")
+    st.header(_("Trials of {name}", name=study.study_name),
+              help=_("One row per trial, newest first: its state, the values it tried, and its accuracies. Click a "
+                     "row to see that trial's curves."))
     picked = show_table(study, holder)
     if picked is not None:
-        st.plotly_chart(sweep_charts.trial_curves(study.trials[picked]), key="sweep_curves")
+        trial = study.trials[picked]
+        st.caption(_("Trial curves"), help=_(
+            "The trial's accuracy after each epoch on its training images, the validation images (what the sweep "
+            "compares) and the test set. Training far above validation is overfitting."))
+        st.plotly_chart(sweep_charts.trial_curves(trial), key="sweep_curves")
+        st.caption(sweep_charts.curves_text(trial))
     else:
-        st.caption("Click a row to see that trial's curves.")
+        st.caption(_("Click a row to see that trial's curves."))
     if any(t.state.name == "COMPLETE" for t in study.trials):
-        if st.button("Make the best trial the active model", key="sweep_best", icon=":material/star:"):
+        if st.button(_("Make the best trial the active model"), key="sweep_best", icon=":material/star:",
+                     help=_("Copies the best trial's model (highest validation accuracy) into the models every page "
+                            "uses, and selects it.")):
             make_active(study)
     show_figures(study)
 

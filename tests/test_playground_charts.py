@@ -18,10 +18,13 @@ from ui.playground_charts import (
     THUMB_PIXELS,
     diverging_rgb,
     loss_figure,
+    loss_text,
     network_figure,
+    network_text,
     node_positions,
     png_uri,
     surface_figure,
+    surface_text,
     unit_values,
 )
 
@@ -123,3 +126,45 @@ def test_loss_curves_follow_the_history():
     assert list(train.x) == [0, 20, 40, 60, 80, 100]
     assert list(train.y) == [m.train_loss for m in history] and list(test.y) == [m.test_loss for m in history]
     assert train.y[-1] < train.y[0]
+
+
+def test_text_alternatives_state_each_charts_key_figures(trained):
+    grid, last = trained.grid(), trained.metrics()
+    text = surface_text(grid, last)
+    blue = (grid.output >= 0.5).mean() * 100
+    assert text.startswith(f"Decision map at step {last.step:,}: the network calls {blue:.0f}% of the plane blue")
+    assert f"{last.test_acc:.1f}% of the test points" in text and f"{last.train_acc:.1f}% of the training" in text
+
+    pg = Playground(Setup())
+    first = pg.metrics()
+    assert loss_text([first]) == (f"Step 0: training loss {first.train_loss:.3f}, test loss {first.test_loss:.3f}. "
+                                  "Press Play or Step to draw the curve.")
+    history = [first]
+    for _ in range(3):
+        for _ in range(30):
+            pg.step()
+        history.append(pg.metrics())
+    best = min(history, key=lambda m: m.test_loss)
+    assert loss_text(history) == (
+        f"Step 90: training loss {history[-1].train_loss:.3f}, test loss {history[-1].test_loss:.3f} (lowest test "
+        f"loss {best.test_loss:.3f} at step {best.step}; {first.test_loss:.3f} at the start).")
+
+    weights = np.concatenate([w.ravel() for w in trained.net.weights])
+    strongest = weights[np.argmax(np.abs(weights))]
+    assert network_text(trained) == ("Network: 3 inputs (x1, x2, x1*x2), hidden layers of 3, 2 units, one output; "
+                                     f"{len(weights)} weights, the strongest {strongest:+.3f}.")
+    assert "no hidden layer" in network_text(Playground(Setup(hidden=())))
+
+
+def test_charts_and_their_text_in_korean(trained, monkeypatch):
+    import ui.i18n
+
+    monkeypatch.setattr(ui.i18n, "current", lambda: "ko")
+    grid = trained.grid()
+    assert list(network_figure(trained, grid).layout.xaxis.ticktext) == ["입력", "은닉층 1", "은닉층 2", "출력"]
+    names = [t.name for t in surface_figure(trained, grid).data]
+    assert "학습, 클래스 0" in names and "테스트, 클래스 1" in names
+    assert "P(파랑)" in surface_figure(trained, grid).data[0].hovertemplate
+    assert [t.name for t in loss_figure([trained.metrics()]).data] == ["학습 손실", "테스트 손실"]
+    assert loss_text([trained.metrics()]).startswith("스텝 200: 학습 손실 ")
+    assert network_text(trained).startswith("신경망: 입력 3개(x1, x2, x1*x2), 뉴런 3, 2개짜리 은닉층, 출력 1개.")

@@ -120,3 +120,39 @@ def wait_for_trials(page: AppTest, n: int, timeout_s: float = 600) -> list[str]:
             return states
         time.sleep(1)
         page.run()
+
+
+def test_text_alternatives_state_each_figures_key_figures(study):
+    assert sweep_charts.history_text(study) == ("Best of 3 completed trials: 85.5% validation accuracy (trial 1) with "
+                                                "hidden 64,32, lr 0.01.")
+    assert sweep_charts.parallel_text(study) == ("One line per completed trial (3), across hidden, lr; validation "
+                                                 "accuracy from 81.0% to 85.5%.")
+    assert sweep_charts.slice_text(study) == ("Settings against validation accuracy: hidden tried 32 | 64,32, best "
+                                              "64,32; lr tried 0.001–0.03, best 0.01.")
+    importance = sweep_charts.study_figures(study)["importance"]
+    text = sweep_charts.importance_text(importance)
+    assert text.startswith("Most influential first: ") and {"lr", "hidden"} <= set(text.replace(",", " ").split())
+    assert sweep_charts.importance_text("needs two completed trials with different values") == ""
+    assert sweep_charts.curves_text(study.trials[1]) == ("Trial 1 after epoch 2: training 84.5%, validation 85.5%, "
+                                                         "test 83.5%.")
+    empty = optuna.create_study(direction="maximize")
+    assert sweep_charts.history_text(empty) == "No trial has completed yet."
+
+
+def test_figures_and_rows_in_korean(study, monkeypatch):
+    """In a Korean session Optuna's own axis titles and legend entries, the trial states and the notes read in
+    Korean too; the rows keep their keys, so the page still finds its columns."""
+    import ui.i18n
+
+    monkeypatch.setattr(ui.i18n, "current", lambda: "ko")
+    figs = sweep_charts.study_figures(study)
+    history = figs["history"]
+    assert history.layout.xaxis.title.text == "시도" and history.layout.yaxis.title.text == "검증 정확도 (%)"
+    assert {t.name for t in history.data} >= {"검증 정확도 (%)", "지금까지 최고"}
+    assert history.layout.title.text == "최적화 기록"
+    assert figs["importance"].layout.xaxis.title.text == "하이퍼파라미터 중요도"
+    rows = sweep_charts.trial_rows(study.trials, [])
+    assert rows[0]["state"] == "가지치기됨" and rows[0]["note"] == "에포크 1 뒤 가지치기됨"
+    assert rows[1]["state"] == "완료" and set(rows[1]) >= {"trial", "val acc", "test acc", "progress", "ETA", "note"}
+    assert sweep_charts.history_text(study).startswith("완료된 시도 3개 중 최고: 검증 정확도 85.5%")
+    assert sweep_charts.trial_curves(study.trials[1]).layout.title.text == "시도 1 (완료)"

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from fmnist.playground import EXTENT, Grid, Metrics, Playground
+from ui.i18n import _
 
 ORANGE = np.array([234, 88, 12])
 WHITE = np.array([255, 255, 255])
@@ -57,14 +58,15 @@ def surface_figure(pg: Playground, grid: Grid, show_test: bool = True) -> go.Fig
     """The network's output over the plane (probability of class 1) with the training (white ring) and test (dark
     ring) points on top."""
     fig = go.Figure(go.Heatmap(x=grid.axis, y=grid.axis, z=np.round(grid.output, 3), zmin=0, zmax=1,
-                               colorscale=SCALE, showscale=False, opacity=0.85, zsmooth="best", name="output",
-                               hovertemplate="x1 %{x:.2f}, x2 %{y:.2f}: P(blue) %{z:.2f}<extra></extra>"))
+                               colorscale=SCALE, showscale=False, opacity=0.85, zsmooth="best", name=_("output"),
+                               hovertemplate="x1 %{x:.2f}, x2 %{y:.2f}: " + _("P(blue)") + " %{z:.2f}<extra></extra>"))
     sets = [("train", pg.x_train, pg.y_train, "white")] + ([("test", pg.x_test, pg.y_test, "#111827")]
                                                            if show_test else [])
     for name, x, y, ring in sets:
         for cls in (0, 1):
             pts = x[y == cls]
-            fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name=f"{name}, class {cls}",
+            label = (_("train, class {cls}", cls=cls) if name == "train" else _("test, class {cls}", cls=cls))
+            fig.add_trace(go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name=label,
                                      marker={"color": CLASS_COLORS[cls], "size": 7, "line": {"color": ring,
                                                                                              "width": 1.2}},
                                      hoverinfo="skip"))
@@ -122,7 +124,8 @@ def network_figure(pg: Playground, grid: Grid) -> go.Figure:
                "sizey": box[3], "xanchor": "left", "yanchor": "bottom", "layer": "above", "sizing": "stretch"}]
     labels = [{"x": x - NODE / 2 - 0.04, "y": y, "text": name, "showarrow": False, "xanchor": "right",
                "font": {"size": 11}} for (x, y), name in zip(pos[0], pg.setup.features)]
-    columns = ["inputs", *(f"layer {i + 1}" for i in range(len(pg.setup.hidden))), "output"]
+    layer = _("layer")  # not "layer {n}": as a template it would catch the engine's "layer 2: ..." health notes
+    columns = [_("inputs"), *(f"{layer} {i + 1}" for i in range(len(pg.setup.hidden))), _("output")]
     ticks = {"tickvals": list(range(len(sizes))), "ticktext": columns}
     top = max(sizes) / 2
     fig = go.Figure(_edges(pos, pg.net.weights))
@@ -149,22 +152,62 @@ def _edges(pos, weights: Sequence[np.ndarray]) -> list[go.Scatter]:
         # numpy arrays with NaN gaps (sent as null): plotly checks a list of floats item by item, an array at once.
         xy = np.array([(a[0], a[1], b[0], b[1], np.nan, np.nan) for a, b in segs]).reshape(-1, 2)
         traces.append(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines", hoverinfo="skip",
-                                 name="positive" if positive else "negative",
+                                 name=_("positive") if positive else _("negative"),
                                  line={"color": CLASS_COLORS[int(positive)], "width": 0.6 + bucket}))
     mid = np.array([((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, w) for a, b, w in edges])
-    return [*traces, go.Scatter(x=mid[:, 0], y=mid[:, 1], customdata=mid[:, 2], mode="markers", name="weights",
+    return [*traces, go.Scatter(x=mid[:, 0], y=mid[:, 1], customdata=mid[:, 2], mode="markers", name=_("weights"),
                                 marker={"size": 6, "opacity": 0},
-                                hovertemplate="weight %{customdata:+.3f}<extra></extra>")]
+                                hovertemplate=_("weight") + " %{customdata:+.3f}<extra></extra>")]
 
 
 def loss_figure(history: Sequence[Metrics]) -> go.Figure:
     """Training and test loss (log loss) against the step."""
     steps = [m.step for m in history]
     fig = go.Figure()
-    for name, key, color in (("training loss", "train_loss", TRAIN_COLOR), ("test loss", "test_loss", TEST_COLOR)):
+    lines = ((_("training loss"), "train_loss", TRAIN_COLOR), (_("test loss"), "test_loss", TEST_COLOR))
+    for name, key, color in lines:
         fig.add_trace(go.Scatter(x=steps, y=[getattr(m, key) for m in history], mode="lines", name=name,
                                  line={"color": color, "width": 2}))
-    fig.update_layout(height=220, margin={"l": 40, "r": 10, "t": 10, "b": 35}, xaxis_title="step",
-                      yaxis={"title": "loss", "rangemode": "tozero"}, uirevision="loss",
+    fig.update_layout(height=220, margin={"l": 40, "r": 10, "t": 10, "b": 35}, xaxis_title=_("step"),
+                      yaxis={"title": _("loss"), "rangemode": "tozero"}, uirevision="loss",
                       legend={"orientation": "h", "y": 1.12, "x": 0})
     return fig
+
+
+# Text alternatives: each chart's key figures in words, for screen readers and for anyone. String formatting only,
+# since they are redrawn with their charts several times a second.
+
+def surface_text(grid: Grid, last: Metrics) -> str:
+    """The decision map in words: how much of the plane the network gives to each class, and how well it does."""
+    blue = float((grid.output >= 0.5).mean()) * 100
+    return _("Decision map at step {step}: the network calls {blue}% of the plane blue and {orange}% orange; "
+             "it classifies {test}% of the test points and {train}% of the training points correctly.",
+             step=format(last.step, ","), blue=format(blue, ".0f"), orange=format(100 - blue, ".0f"),
+             test=format(last.test_acc, ".1f"), train=format(last.train_acc, ".1f"))
+
+
+def loss_text(history: Sequence[Metrics]) -> str:
+    """The loss curve in words: the latest losses and the lowest test loss so far."""
+    last = history[-1]
+    if len(history) < 2:
+        return _("Step {step}: training loss {train}, test loss {test}. Press Play or Step to draw the curve.",
+                 step=format(last.step, ","), train=format(last.train_loss, ".3f"), test=format(last.test_loss, ".3f"))
+    best = min(history, key=lambda m: m.test_loss)
+    return _("Step {step}: training loss {train}, test loss {test} (lowest test loss {best} at step {where}; "
+             "{first} at the start).", step=format(last.step, ","), train=format(last.train_loss, ".3f"),
+             test=format(last.test_loss, ".3f"), best=format(best.test_loss, ".3f"), where=format(best.step, ","),
+             first=format(history[0].test_loss, ".3f"))
+
+
+def network_text(pg: Playground) -> str:
+    """The network picture in words: its layers, how many weights, and the strongest one."""
+    setup = pg.setup
+    weights = [float(w) for layer in pg.net.weights for w in np.ravel(layer)]
+    strongest = max(weights, key=abs) if weights else 0.0
+    if setup.hidden:
+        layers = _("hidden layers of {units} units", units=", ".join(map(str, setup.hidden)))
+    else:
+        layers = _("no hidden layer")
+    return _("Network: {inputs} inputs ({features}), {layers}, one output; {n} weights, the strongest {w}.",
+             inputs=len(setup.features), features=", ".join(setup.features), layers=layers, n=len(weights),
+             w=format(strongest, "+.3f"))

@@ -47,9 +47,9 @@ def test_a_four_trial_sweep_draws_parallel_coordinates(page: Page, sweep_server)
         fill(page, key, value)
     expect(page.get_by_text("--param hidden=choice:32")).to_be_visible()  # the same sweep as a command
 
-    start = page.locator(".st-key-sweep_start button")
+    start = page.locator(".st-key-sweep_start button").first  # a button with help is drawn twice
     start.click()
-    expect(page.locator(".st-key-sweep_stop button")).to_be_enabled()
+    expect(page.locator(".st-key-sweep_stop button").first).to_be_enabled()
     expect(page.locator(".st-key-sweep_fig_parallel .js-plotly-plot")).to_be_visible(timeout=SWEEP_TIMEOUT_MS)
     expect(start).to_be_enabled(timeout=SWEEP_TIMEOUT_MS)  # the sweep has ended
     wait_idle(page)
