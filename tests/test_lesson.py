@@ -239,9 +239,23 @@ def test_share_as_lesson_builds_a_link_that_locks(ckpt_dir):
     assert student.multiselect(key="lesson_lock").value == ["lr"]  # re-shared, it stays a lesson
 
 
+def form_widgets(at: AppTest) -> list:
+    return [w for kind in ("selectbox", "select_slider", "number_input", "toggle", "multiselect")
+            for w in at.sidebar.get(kind) if w.key.startswith(("cfg_", "lesson_"))]
+
+
+def test_every_control_of_the_form_has_help(ckpt_dir):
+    widgets = form_widgets(app())
+    # One control a field, but the layers: a count and 3 widths; the preset; the two lists of "Share as lesson".
+    assert len(widgets) == len(share.FIELDS) - 1 + 4 + 1 + 2
+    assert not [w.key for w in widgets if not w.help]
+
+
 def test_the_form_reads_in_korean(ckpt_dir):
     at = app(lang="ko", hidden="64,99999")
     assert at.sidebar.header[0].value == "학습 설정"
+    assert not [w.key for w in form_widgets(at) if not (HANGUL.search(w.label) or w.label in ("EMA",))]
+    assert not [w.key for w in form_widgets(at) if not HANGUL.search(w.help)]
     assert at.select_slider(key="cfg_lr").label == "학습률 (로그 눈금)"
     assert HANGUL.search(at.select_slider(key="cfg_lr").help)
     warning = at.sidebar.warning[0].value
