@@ -4,7 +4,7 @@ st.query_params.
 Only what differs from the preset named by ``preset`` is written (the seed preset is the default and is not
 named), so ``?`` alone is the seed preset, ``?preset=best`` is our recipe and ``?hidden=64,32&lr=0.003`` is the seed
 preset with two changes. Reading is forgiving: a parameter that cannot be used is reported and ignored, the others
-still apply.
+still apply. The reasons are in the session's language; the ``name=value`` part is the link's own text.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ import math
 from urllib.parse import urlencode
 
 from fmnist.config import PRESETS, TrainConfig
+from ui.i18n import _, engine
 
 DEFAULT_PRESET = "seed"
 CUSTOM = "custom"
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig) if f.name != "preset"}
 # Parameters about how the app is shown, not about the run: kept in the address beside the settings, never read as one.
-VIEW_PARAMS = ("lang",)
+VIEW_PARAMS = ("lang", "lock", "hide")  # ui/language.py, ui/lesson.py
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
@@ -44,25 +45,25 @@ def parse_value(name: str, text: str):
         try:
             return tuple(int(w) for w in text.split(","))
         except ValueError:
-            raise ValueError("expected whole numbers separated by commas, like 1024,128,64") from None
+            raise ValueError(_("expected whole numbers separated by commas, like 1024,128,64")) from None
     if kind is bool:
         if text.lower() in _TRUE:
             return True
         if text.lower() in _FALSE:
             return False
-        raise ValueError("expected true or false")
+        raise ValueError(_("expected true or false"))
     if kind is int:
         try:
             return int(text)
         except ValueError:
-            raise ValueError("expected a whole number") from None
+            raise ValueError(_("expected a whole number")) from None
     if kind is float:
         try:
             value = float(text)
         except ValueError:
-            raise ValueError("expected a number") from None
+            raise ValueError(_("expected a number")) from None
         if not math.isfinite(value):
-            raise ValueError("expected a finite number")
+            raise ValueError(_("expected a finite number"))
         return value
     return text
 
@@ -92,12 +93,13 @@ def params_to_config(params: dict) -> tuple[TrainConfig | None, list[str]]:
               if str(k) not in VIEW_PARAMS}
     preset = params.pop("preset", DEFAULT_PRESET)
     if preset not in PRESETS and preset != CUSTOM:
-        errors.append(f"preset={preset}: unknown preset; choose one of {', '.join([*PRESETS, CUSTOM])}")
+        errors.append(f"preset={preset}: " + _("unknown preset; choose one of {presets}",
+                                                presets=", ".join([*PRESETS, CUSTOM])))
         preset = DEFAULT_PRESET
     values: dict = {}
     for name, text in params.items():
         if name not in FIELDS:
-            errors.append(f"{name}={text}: unknown setting")
+            errors.append(f"{name}={text}: " + _("unknown setting"))
             continue
         try:
             values[name] = parse_value(name, text)
@@ -111,10 +113,10 @@ def params_to_config(params: dict) -> tuple[TrainConfig | None, list[str]]:
         if not problems:
             break
         if not ours:  # the usable parameters clash with a preset value they do not set
-            errors.extend(f"{name}: {message}" for name, message in problems.items())
+            errors.extend(f"{name}: {engine(message)}" for name, message in problems.items())
             return None, errors
         for name in ours:
-            errors.append(f"{name}={params[name]}: {problems[name]}")
+            errors.append(f"{name}={params[name]}: {engine(problems[name])}")
             del values[name]
     same = all(_normal(getattr(config, n)) == _normal(getattr(base, n)) for n in FIELDS)
     named = preset if preset in PRESETS and same else CUSTOM
@@ -122,7 +124,8 @@ def params_to_config(params: dict) -> tuple[TrainConfig | None, list[str]]:
 
 
 def view_params(params: dict) -> dict[str, str]:
-    """The parameters of the address that say how to show the app (its language), to keep when the settings change."""
+    """The parameters of the address that say how to show the app (its language, a lesson's locked and hidden
+    settings), to keep when the settings change."""
     return {k: v for k, v in params.items() if k in VIEW_PARAMS}
 
 
