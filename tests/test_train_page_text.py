@@ -169,9 +169,3 @@ def test_network_charts_state_their_key_figures_in_words():
                                                  "step, 3 after it.")
     assert network_charts.weight_change_text(np.array([0.1, -0.2, 0.0]), "input") == (
         "1 weights grew and 1 shrank in this step; the largest change was 2.00e-01.")
-
-
-def test_the_korean_catalog_of_this_side_names_the_glossary_terms():
-    text = (Path(__file__).resolve().parent.parent / "locales/ko/LC_MESSAGES/k1.po").read_text(encoding="utf-8")
-    for term in ("학습률", "에포크", "손실", "정확도", "가중치", "기울기", "일시정지", "재개", "중지"):
-        assert term in text

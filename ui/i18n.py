@@ -50,12 +50,9 @@ def catalog(lang: str) -> dict[str, str]:
         return {}
     from babel.messages.pofile import read_po
 
-    table = {}
-    for path in sorted((LOCALES / lang / "LC_MESSAGES").glob("*.po")):
-        with open(path, "rb") as f:
-            table.update({m.id: m.string for m in read_po(f, locale=lang)
-                          if m.id and isinstance(m.id, str) and m.string and not m.fuzzy})
-    return table
+    with open(LOCALES / lang / "LC_MESSAGES" / "messages.po", "rb") as f:
+        messages = read_po(f, locale=lang)
+    return {m.id: m.string for m in messages if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
 
 
 def gettext(msgid: str, lang: str | None = None, **values) -> str:
