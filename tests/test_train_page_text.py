@@ -5,7 +5,6 @@ figures. No Streamlit session: _() is English here, engine(..., "ko") and gettex
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
