@@ -30,7 +30,10 @@ _axe = Axe()
 
 def violations(page: Page) -> list[dict]:
     """axe-core's serious and critical violations on the page as it is now, less the known Streamlit-internal ones."""
-    page.wait_for_timeout(300)  # let charts and images finish drawing after the script run
+    # The content a test waited for may have appeared while the script still ran: let it end, then let charts and
+    # images finish drawing.
+    wait_idle(page)
+    page.wait_for_timeout(300)
     found = _axe.run(page).response["violations"]
     minor = [v for v in found if v["impact"] not in BLOCKING]
     if minor:  # not failures, but worth fixing: shown with pytest -s
