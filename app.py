@@ -5,8 +5,10 @@ import streamlit as st
 from ui.i18n import _
 from ui.language import choose_language, language_switch
 from ui.session import start_workers
+from ui.style import apply as apply_style
 
 st.set_page_config(page_title="fmnist: train an MLP on Fashion-MNIST", page_icon=":material/checkroom:", layout="wide")
+apply_style()  # page-wide CSS: readable captions
 choose_language()  # before any text: page titles are translated too
 
 # Train is the default page, served at the root URL. Its own path is not "train" because /train is kept for a hidden

@@ -266,17 +266,18 @@ def assert_no_exception(page: Page) -> None:
         pytest.fail("The page shows an exception:\n" + "\n---\n".join(errors.all_inner_texts()), pytrace=False)
 
 
-def shot(page: Page, name: str) -> Path:
+def shot(page: Page, name: str, sidebar: bool = True) -> Path:
     """A full-page screenshot in test-artifacts/screenshots/<name>.png.
 
-    Streamlit scrolls inside its main area, not the document, so the viewport grows to the content for the shot.
+    Streamlit scrolls inside its main area, not the document, so the viewport grows to the content for the shot
+    (to the main area's alone with sidebar=False, for a sidebar folded away on a narrow screen).
     """
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     size = page.viewport_size or VIEWPORT
-    height = page.evaluate("""() => Math.max(window.innerHeight, ...[...document.querySelectorAll(
-        "[data-testid='stMain'], [data-testid='stMainBlockContainer'], [data-testid='stSidebarContent']")]
-        .map(e => e.scrollHeight))""")
+    height = page.evaluate("""sidebar => Math.max(window.innerHeight, ...[...document.querySelectorAll(
+        "[data-testid='stMain'], [data-testid='stMainBlockContainer']" + (sidebar ? ", [data-testid='stSidebarContent']"
+        : ""))].map(e => e.scrollHeight))""", sidebar)
     page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 6000)})
     try:
         page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
