@@ -33,6 +33,7 @@ data: $(VENV)/.stamp-run
 	  $(BIN)/python -m fmnist data; }
 
 # The browser tests drive Debian's Chromium; without it (and without root to install it) they skip and say so.
+# A Korean font lets Chromium draw the Korean pages (the tests read text, so they pass without one).
 browser:
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
@@ -40,6 +41,12 @@ browser:
 	    apt-get install -y -q chromium >/dev/null 2>&1 || \
 	      { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
 	  else echo "Chromium not found and cannot be installed here: browser tests will be skipped"; fi; }
+	@fc-list :lang=ko 2>/dev/null | grep -q . || { \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing a Korean font (fonts-nanum) for the Korean pages' screenshots ..."; \
+	    apt-get install -y -q fonts-nanum >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && apt-get install -y -q fonts-nanum >/dev/null; } || true; \
+	  else echo "No Korean font found: Korean text in screenshots will show as boxes (apt-get install fonts-nanum)"; fi; }
 
 # The sweep test against PostgreSQL starts a server from Debian's postgresql binaries; without them (and without root
 # to install them) it skips and says so.

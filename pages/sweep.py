@@ -149,8 +149,8 @@ def live() -> None:
     if runner is not None and runner.error:
         st.error(_("The sweep stopped: {error}", error=engine(runner.error)), icon=":material/error:")
     if study is None:
-        st.info(_("No study named {name} yet in {storage}: Start creates it.", name=repr(name),
-                  storage=sweep.describe_storage(storage)))
+        st.info(_("No study named {name} yet in {storage}: Start creates it.", name=f"`{name}`",
+                  storage=f"`{sweep.describe_storage(storage)}`"))
         return
     if running and not holder.running:
         st.rerun(scope="app")  # the sweep has ended: enable the settings again

@@ -227,7 +227,7 @@ def test_classify_upload_through_the_page(ckpt_dir, model, expected, dataset):
     at.run()
     assert not at.exception and not at.error
     label = CLASSES[int(expected.predictions[i])]
-    assert any(m.value.startswith(f"#### {label} ·") for m in at.markdown)
+    assert any(m.value.startswith(f"## {label} ·") for m in at.markdown)
     at.get("file_uploader")[0].set_value(("notes.png", b"hello, not an image", "image/png"))
     at.run()
     assert not at.exception

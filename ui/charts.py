@@ -181,7 +181,7 @@ def _epoch_figure(runs: list[RunCurves], metrics: tuple[str, ...], title: str, y
                                          opacity=EARLIER_OPACITY,
                                          line={"color": EARLIER_COLOR, "width": 1,
                                                "dash": "solid" if kind.startswith("train") else "dot"}))
-    return _layout(fig, title, "epoch", y_title)
+    return _layout(fig, title, _("epoch"), y_title)
 
 
 def _series(epochs: list[dict], metric: str) -> tuple[list[int], list[float]]:

@@ -106,7 +106,7 @@ def _learned_space(snap) -> None:
             st.caption(_("Click a point to see its image."))
         else:
             images, labels = session.test_images()
-            st.image(upscale(images[index], 6), width="stretch",
+            st.image(upscale(images[index], 6), width="stretch", alt=_("Test image {index}, enlarged", index=index),
                      caption=_("Test image #{index}: {name}", index=index, name=class_name(CLASSES[labels[index]])))
     _images, labels = session.test_images()
     st.caption(projection_text(frames[-1], labels[:len(frames[-1])], snap.epochs[len(frames) - 1]["epoch"]))

@@ -38,7 +38,7 @@ def show_interrupted() -> None:
         st.switch_page("pages/train.py")  # the resumed run trains there, with its charts
     if not rows:
         return
-    st.subheader(_("Interrupted runs"),
+    st.header(_("Interrupted runs"),
                  help=_("Runs that ended before their last epoch (a crash, a stopped worker, a restarted server). "
                         "Each keeps its last finished epoch, so it can go on from there."))
     job = session_runs().job

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.i18n import DEFAULT, LANG_KEY, LANGUAGES
+from ui.i18n import DEFAULT, LANG_KEY, LANGUAGES, _
 
 SWITCH_KEY = "lang_switch"
 
@@ -28,7 +28,7 @@ def _switched() -> None:
 
 
 def language_switch() -> None:
-    """Two buttons at the foot of the sidebar, each language named in itself."""
+    """Two buttons at the foot of the sidebar, each language named in itself, so either reader finds theirs."""
     st.session_state[SWITCH_KEY] = st.session_state[LANG_KEY]
-    st.sidebar.segmented_control("Language · 언어", list(LANGUAGES), format_func=LANGUAGES.get, key=SWITCH_KEY,
+    st.sidebar.segmented_control(_("Language"), list(LANGUAGES), format_func=LANGUAGES.get, key=SWITCH_KEY,
                                  on_change=_switched)

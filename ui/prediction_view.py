@@ -172,14 +172,15 @@ def show_outcome(outcome: dict, key: str, blank_hint: str, model: nn.Module | No
         middle, right = st.columns([1, 2])
     else:
         left, middle, right = st.columns([1, 1, 2])
-        left.image(original, caption=original_caption, width="stretch")
-    middle.image(upscale(outcome["image"], 8), caption=_("What the model sees (28 x 28)"), width="stretch")
+        left.image(original, caption=original_caption, width="stretch", alt=_("Your image"))
+    middle.image(upscale(outcome["image"], 8), caption=_("What the model sees (28 x 28)"), width="stretch",
+                 alt=_("Your image at 28 x 28, as the model sees it"))
     if model is not None:
         with middle:
             show_saliency(model, outcome["image"], outcome["label_index"], key=f"{key}_saliency")
     with right:
         (name, p), *_rest = outcome["top3"]
-        st.markdown(f"#### {class_name(name)} · {100 * p:.1f}%")
+        st.markdown(f"## {class_name(name)} · {100 * p:.1f}%")  # h2: the first heading under the page's title
         show_probabilities(outcome["probabilities"], key=key)
         st.markdown(top_k_markdown(outcome["probabilities"]))
 

@@ -66,8 +66,8 @@ def test_every_page_opens_by_its_name_and_the_toolbar_has_no_deploy_button(page:
 
 
 def prediction_heading(scope):
-    """The "#### <label> · <p>%" line the Classify page writes over its probability chart."""
-    return scope.locator("h4").filter(has_text=PREDICTION)
+    """The "## <label> · <p>%" line the Classify page writes over its probability chart."""
+    return scope.locator("h2").filter(has_text=PREDICTION)
 
 
 def parse_prediction(text: str) -> tuple[str, float]:
