@@ -33,7 +33,7 @@ def test_models_page_downloads_each_format(page: Page, server, tmp_path, expecte
     expect(page.get_by_text("Netron")).to_be_visible()  # the sentence on what the ONNX file is for
     files = {}
     for kind, name in KINDS.items():
-        button = page.locator(f".st-key-models_export_{kind} button")
+        button = page.locator(f".st-key-models_export_{kind} button").first  # help= draws a hidden second copy
         button.scroll_into_view_if_needed()
         with page.expect_download(timeout=EXPORT_TIMEOUT_MS) as info:
             button.click()
