@@ -22,11 +22,21 @@ PROPER = {
     "netron", "english", "tpe",  # the ONNX viewer; the language switch names English in English; Optuna's sampler
 }
 WORD = re.compile(r"[A-Za-z][A-Za-z_'-]*[A-Za-z]")
-# Streamlit's Material icons are ligatures: their names ("check_circle") are text in the DOM (marked translate="no"),
-# not words a reader sees. Code (a command, `torch.load(...)`) is left as it is in any language.
-NOT_WORDS = "[translate='no'], code, pre { display: none !important; }"
-READ_TEXT = """() => [...document.querySelectorAll("[data-testid='stMain'], [data-testid='stSidebar']")]
-    .map(e => e.innerText).join("\\n")"""
+# Read with two kinds of element left out for the moment: Streamlit's Material icons, ligatures whose names
+# ("check_circle") are text in the DOM but no word a reader sees, and code (a command, `torch.load(...)`), which is
+# the same in any language.
+READ_TEXT = """() => {
+    const roots = [...document.querySelectorAll("[data-testid='stMain'], [data-testid='stSidebar']")];
+    const skip = roots.flatMap(r => [...r.querySelectorAll("[translate='no'], code, pre")]).filter(e =>
+        e.matches("code, pre") || getComputedStyle(e).fontFamily.includes("Material"));
+    const shown = skip.map(e => e.style.display);
+    skip.forEach(e => { e.style.display = "none"; });
+    const text = roots.map(e => e.innerText).join("\\n");
+    skip.forEach((e, i) => { e.style.display = shown[i]; });
+    return text;
+}"""
+
+
 def english_words(text: str, names: set[str]) -> list[str]:
     """The words of `text` that read as English: three or more Latin letters, not a proper or technical name and not
     a name the app holds (a checkpoint's)."""
@@ -43,7 +53,6 @@ def english_words(text: str, names: set[str]) -> list[str]:
 
 
 def korean_page_text(page: Page) -> str:
-    page.add_style_tag(content=NOT_WORDS)
     return page.evaluate(READ_TEXT)
 
 
