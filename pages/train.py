@@ -87,6 +87,8 @@ def controls(runs, job, snap, config, errors: dict, running: bool) -> None:
                                         (cols[2], _("Resume"), "resume", status == "paused"),
                                         (cols[3], _("Stop"), "stop", status in ("waiting", "running", "paused"))):
         col.button(label, key=f"train_{action}", disabled=not allowed, on_click=getattr(job, action, None))
+    if running:
+        lr_control(job)
 
 
 def controls_help() -> str:
@@ -97,8 +99,6 @@ def controls_help() -> str:
           "trains one batch at a time."),
         _("**Resume** goes on training a paused run from where it stopped."),
         _("**Stop** ends the run now: the model as it is after the last finished step is scored and saved.")))
-    if running:
-        lr_control(job)
 
 
 def lr_control(job) -> None:

@@ -161,7 +161,7 @@ def test_charts_and_their_text_in_korean(trained, monkeypatch):
 
     monkeypatch.setattr(ui.i18n, "current", lambda: "ko")
     grid = trained.grid()
-    assert list(network_figure(trained, grid).layout.xaxis.ticktext) == ["입력", "은닉층 1", "은닉층 2", "출력"]
+    assert list(network_figure(trained, grid).layout.xaxis.ticktext) == ["입력", "층 1", "층 2", "출력"]
     names = [t.name for t in surface_figure(trained, grid).data]
     assert "학습, 클래스 0" in names and "테스트, 클래스 1" in names
     assert "P(파랑)" in surface_figure(trained, grid).data[0].hovertemplate

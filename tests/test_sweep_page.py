@@ -147,8 +147,8 @@ def test_figures_and_rows_in_korean(study, monkeypatch):
     monkeypatch.setattr(ui.i18n, "current", lambda: "ko")
     figs = sweep_charts.study_figures(study)
     history = figs["history"]
-    assert history.layout.xaxis.title.text == "시도" and history.layout.yaxis.title.text == "검증 정확도 (%)"
-    assert {t.name for t in history.data} >= {"검증 정확도 (%)", "지금까지 최고"}
+    assert history.layout.xaxis.title.text == "시도" and history.layout.yaxis.title.text == "검증 정확도(%)"
+    assert {t.name for t in history.data} >= {"검증 정확도(%)", "지금까지 최고"}
     assert history.layout.title.text == "최적화 기록"
     assert figs["importance"].layout.xaxis.title.text == "하이퍼파라미터 중요도"
     rows = sweep_charts.trial_rows(study.trials, [])
