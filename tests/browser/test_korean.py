@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import PAGES, goto, shot, wait_idle
+from tests.browser.test_pages import PAGE_CONTENT
 from tests.browser.test_training_run import RUN_TIMEOUT_MS, SUCCESS, TINY_QUERY
 
 # Words that are names, not English sentences: the dataset, the model family, libraries, hardware, number formats,
@@ -72,6 +73,8 @@ def test_english_words_finds_english_but_not_names():
 @pytest.mark.parametrize("title", list(PAGES))
 def test_every_page_in_korean(page: Page, server, title):
     goto(page, f"{server.page_url(title)}?lang=ko")
+    expect(page.locator(PAGE_CONTENT[title]).first).to_be_visible()  # drawn, not a placeholder, before it is read
+    wait_idle(page)
     assert_korean(page, server, title)
     shot(page, f"{PAGES[title] or 'train'}-ko")
 
