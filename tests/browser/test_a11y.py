@@ -154,14 +154,22 @@ def tab_until(page: Page, wanted, limit: int = 250, what: str = "the element") -
     raise AssertionError(f"{what} not reached in {limit} Tab presses; focused on the way: {seen}")
 
 
+def open_drawn(page: Page, url: str) -> None:
+    """Opens Train and waits until its widgets are drawn: on a busy machine they can still be placeholders, which
+    take no focus, when the script run has ended."""
+    goto(page, url)
+    for selector in (".st-key-cfg_preset input", ".st-key-lang_switch button", ".st-key-train_start button"):
+        expect(page.locator(selector).first).to_be_visible()
+
+
 def test_train_page_by_keyboard(page: Page, server):
     # Each target is sought from the start of a freshly loaded page (a blur would leave Chromium's Tab starting point
     # where the focus was), so a rerun that redraws the focused element mid-way cannot carry the focus past it.
     url = f"{server.page_url('Train')}?{TINY_QUERY}&epochs=200"  # a run far longer than the test: stopped once started
     for what, key in (("the preset select", "cfg_preset"), ("the language switch", "lang_switch")):
-        goto(page, url)
+        open_drawn(page, url)
         tab_until(page, lambda f, key=key: f["key"] == key, what=what)
-    goto(page, url)
+    open_drawn(page, url)
     seen = tab_until(page, lambda f: f["key"] == "train_start" and f["tag"] == "button", what="Start")
     links = {f["text"] for f in seen if f["nav"]}
     missing = [t for t in PAGES if not any(t in text for text in links)]

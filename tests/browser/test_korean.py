@@ -110,3 +110,15 @@ def test_switch_changes_language_and_address(page: Page, server):
     wait_idle(page)
     expect(page).to_have_url(re.compile(r"[?&]lang=en\b"))
     expect(page.locator("[data-testid='stSidebarNav']")).to_contain_text("Explore")
+
+
+def test_browser_language_chooses_korean_and_the_address_wins(browser, server):
+    context = browser.new_context(locale="ko-KR", viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        goto(page, server.page_url("Explore"))  # no ?lang: the browser says Korean
+        expect(page.locator("[data-testid='stSidebarNav']")).to_contain_text("살펴보기")
+        goto(page, f"{server.page_url('Explore')}?lang=en")  # the address outranks the browser
+        expect(page.locator("[data-testid='stSidebarNav']")).to_contain_text("Explore")
+    finally:
+        context.close()
