@@ -5,27 +5,12 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+from tests.test_app_insight import APP, run, tiny_form
+
 HANGUL = re.compile("[가-힣]")
-
-
-def run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def tiny_form(at: AppTest) -> None:
-    for key, value in (("cfg_layers", 1), ("cfg_w0", 32), ("cfg_batch_size", 1024), ("cfg_epochs", 2)):
-        at.number_input(key=key).set_value(value)
-    at.selectbox(key="cfg_optimizer").set_value("adam")
-    at.select_slider(key="cfg_lr").set_value(3e-3)
-    at.selectbox(key="cfg_device").set_value("cpu")
-    run(at)
 
 
 def captions(at: AppTest) -> str:
@@ -44,7 +29,7 @@ def test_the_train_page_reads_in_korean_from_start_to_finish(ckpt_dir, started):
     assert "학습 실행이 없습니다" in " ".join(i.value for i in at.info)
     assert list(at.dataframe[0].value.columns) == ["층", "모양", "다음 처리", "파라미터"]
 
-    tiny_form(at)
+    tiny_form(at, epochs=2)
     at.button(key="train_start").click()
     run(at)
     job = started[0]

@@ -12,18 +12,12 @@ from streamlit.testing.v1 import AppTest
 
 from fmnist.config import BEST, MAX_EPOCHS, MAX_LAYERS, MAX_WIDTH, SEED, TRAIN_SIZE, TrainConfig
 from fmnist.devices import CUDA_MISSING, MPS_MISSING
+from tests.test_app_insight import APP, run
 from ui import lesson, share
 from ui.i18n import engine
 from ui.sidebar import HELP, LABELS, memory_text
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 HANGUL = re.compile("[가-힣]")
-
-
-def run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def app(**params) -> AppTest:
