@@ -214,6 +214,9 @@ def test_share_as_lesson_builds_a_link_that_locks(ckpt_dir):
     at.number_input(key="cfg_epochs").set_value(5)
     at.select_slider(key="cfg_lr").set_value(0.003)
     run(at)
+    assert not at.sidebar.multiselect  # "Share as lesson" is built when opened
+    at.session_state["lesson_share"] = True  # what opening the expander sets
+    run(at)
     at.multiselect(key="lesson_lock").set_value(["lr"])
     at.multiselect(key="lesson_hide").set_value(["seed", "device"])
     run(at)
@@ -230,6 +233,8 @@ def test_share_as_lesson_builds_a_link_that_locks(ckpt_dir):
     assert student.number_input(key="cfg_epochs").value == 5
     assert not {"cfg_seed", "cfg_device"} & sidebar_keys(student)
     assert "선생님" in captions(student)
+    student.session_state["lesson_share"] = True
+    run(student)
     assert student.multiselect(key="lesson_lock").value == ["lr"]  # re-shared, it stays a lesson
 
 
@@ -239,7 +244,9 @@ def form_widgets(at: AppTest) -> list:
 
 
 def test_every_control_of_the_form_has_help(ckpt_dir):
-    widgets = form_widgets(app())
+    at = app()
+    at.session_state["lesson_share"] = True
+    widgets = form_widgets(run(at))
     # One control a field, but the layers: a count and 3 widths; the preset; the two lists of "Share as lesson".
     assert len(widgets) == len(share.FIELDS) - 1 + 4 + 1 + 2
     assert not [w.key for w in widgets if not w.help]
@@ -247,6 +254,8 @@ def test_every_control_of_the_form_has_help(ckpt_dir):
 
 def test_the_form_reads_in_korean(ckpt_dir):
     at = app(lang="ko", hidden="64,99999")
+    at.session_state["lesson_share"] = True
+    run(at)
     assert at.sidebar.header[0].value == "학습 설정"
     assert not [w.key for w in form_widgets(at) if not (HANGUL.search(w.label) or w.label in ("EMA",))]
     assert not [w.key for w in form_widgets(at) if not HANGUL.search(w.help)]

@@ -35,6 +35,7 @@ LESSON_KEY = "cfg_lesson"  # the lesson.Lesson the session's link set (locked an
 LOCKED_KEY = "cfg_locked_values"  # widget key -> value, for every widget of a locked setting
 LESSON_LOCK_KEY = "lesson_lock"  # the "Share as lesson" choices
 LESSON_HIDE_KEY = "lesson_hide"
+LESSON_OPEN_KEY = "lesson_share"  # the expander, open or not
 
 # Learning rates on a log scale: 1, 2, 3 and 5 of each decade from 1e-5 to 1, written so 3e-3 == 0.003 exactly.
 LR_STEPS = tuple(float(f"{m}e{e}") for e in range(-5, 0) for m in (1, 2, 3, 5)) + (1.0,)
@@ -328,7 +329,10 @@ def _share_as_lesson(settings: dict[str, str] | None, view: dict[str, str]) -> N
     current = _lesson()
     state.setdefault(LESSON_LOCK_KEY, [n for n in lesson.NAMES if n in current.locked])
     state.setdefault(LESSON_HIDE_KEY, [n for n in lesson.NAMES if n in current.hidden])
-    with st.sidebar.expander(_("Share as lesson"), icon=":material/school:"):
+    box = st.sidebar.expander(_("Share as lesson"), icon=":material/school:", key=LESSON_OPEN_KEY, on_change="rerun")
+    if not box.open:
+        return  # built when opened: a teacher's tool need not cost every visitor's first page its code viewer
+    with box:
         names = {"format_func": labels(LABELS), "persist_state": "session"}
         lock = st.multiselect(_("Lock"), lesson.NAMES, key=LESSON_LOCK_KEY, **names,
                               help=_("Settings a student who opens the link sees greyed out, fixed at the values "
