@@ -5,12 +5,11 @@ import time
 
 import streamlit as st
 
-from fmnist.architecture import parameter_count, summary
 from fmnist.jobs import running_jobs
 from ui.i18n import _, engine
-from ui.network_charts import layer_name
+from ui.model_view import show_model
 from ui.router import ensure_router
-from ui.run_view import show_charts, show_outcome, show_progress
+from ui.run_view import show_charts, show_outcome, show_progress, show_step_chart
 from ui.session import (
     active_model_caption,
     held_charts,
@@ -26,6 +25,7 @@ from ui.step_view import show_step
 ensure_router()  # first: a first visit straight to this page must still go through app.py
 
 LR_FACTORS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+FRAME_KEY, FRAME_AFTER_S = "train_chart_frame", 1.0  # the empty step chart before a first run: drawn yet, and when
 
 
 def announce_finish(job, snap) -> None:
@@ -37,32 +37,6 @@ def announce_finish(job, snap) -> None:
         set_active_model(snap.checkpoint)
         st.toast(_("Saved as **{name}** in {path}", name=snap.checkpoint, path=store().path_for(snap.checkpoint)),
                  icon=":material/check_circle:")
-
-
-def show_model(config, running: bool) -> None:
-    if config is None:
-        st.warning(_("Fix the settings marked in the sidebar to see the model and start a run."))
-        return
-    if running:
-        st.info(_("This run trains **{model}** (seed {seed}, device {device}). Changes in the sidebar apply to the "
-                  "next run.", model=config.describe(), seed=config.seed, device=config.device))
-    left, right = st.columns([4, 1])
-    left.dataframe(summary_rows(summary(config)), hide_index=True)
-    right.metric(_("Parameters"), f"{parameter_count(config):,}",
-                 help=_("How many weights and biases the model learns. More parameters can fit more patterns, but "
-                        "train slower and overfit sooner."))
-
-
-def summary_rows(rows: list[dict]) -> list[dict]:
-    """fmnist.architecture.summary's rows with headers and words in the session's language."""
-    words = {"batch norm": _("batch norm"), "softmax (in the loss)": _("softmax (in the loss)")}
-
-    def then(text: str) -> str:
-        return ", ".join(_("dropout {p}", p=part.split()[1]) if part.startswith("dropout ") else words.get(part, part)
-                         for part in text.split(", "))
-
-    return [{_("layer"): layer_name(r["layer"]), _("shape"): r["shape"], _("then"): then(r["then"]),
-             _("parameters"): r["parameters"]} for r in rows]
 
 
 def start_run(runs, config) -> None:
@@ -143,12 +117,25 @@ with st.container():
 # the fragment (and lets the buttons and the active model catch up).
 pace = poll_every() if running else None  # (progress, charts) seconds
 progress_every, charts_every = pace or (None, None)
+# Before the session's first run the step chart's empty frame is drawn one tick after the page, not with it: its first
+# drawing makes the browser load and start Plotly (4.6 MB of script). With the first page, that slowed the page by
+# about 0.2 s on this 2-core machine; left until Start, it held the first chart point back by about 2 s.
+if runs.job is None and not st.session_state.get(FRAME_KEY):
+    progress_every = FRAME_AFTER_S
 
 
 @st.fragment(run_every=progress_every)
 def live_run() -> None:
     if runs.job is None:
         st.info(_("No run yet in this session: set up a model in the sidebar and press Start."))
+        frame = st.session_state.get(FRAME_KEY)
+        if frame:
+            show_step_chart([])
+        elif frame is None:
+            st.session_state[FRAME_KEY] = False  # this is the page's own run: the frame comes at the next tick
+        else:
+            st.session_state[FRAME_KEY] = True
+            st.rerun(scope="app")  # which also defines this fragment without its timer
         return
     current = runs.job.snapshot()
     with st.container():  # containers, as above: the charts below keep their place whatever appears here

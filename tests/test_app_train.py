@@ -62,7 +62,8 @@ def test_train_page_opens_with_the_seed_preset(ckpt_dir):
     assert at.selectbox(key="cfg_preset").value == "seed"
     assert [at.number_input(key=f"cfg_w{i}").value for i in range(3)] == [1024, 128, 64]
     assert not at.button(key="train_start").disabled
-    assert "784 → 1024" in at.dataframe[0].value["shape"].tolist()
+    table = next(m.value for m in at.main.markdown if m.value.startswith("| layer |"))
+    assert "| hidden 1 | 784 → 1024 | relu | 803,840 |" in table.splitlines()  # the model summary, as text
     assert "default" in texts(at.sidebar.caption)  # the active model is named
     assert not at.sidebar.error and not at.warning
 

@@ -45,6 +45,9 @@ def test_live_charts_keep_their_snapshot_between_chart_updates():
         later = snapshot("running", 30)
         for due in (100.0 + every - 0.1 * tick, 100.0 + every, 100.0 + every + 0.1 * tick):
             assert held_charts(held, 1.0, later, due, pace) == (1.0, due, later)
+        # the first steps of a run are drawn at the tick that has them, not a chart interval later
+        empty = held_charts(None, 1.0, JobSnapshot("running", TrainConfig(), [], []), 100.0, pace)
+        assert held_charts(empty, 1.0, first, 100.0 + tick, pace) == (1.0, 100.0 + tick, first)
         # the end of a run, a new run, and a page that does not poll take the snapshot at once
         done = snapshot("done", 40)
         assert held_charts(held, 1.0, done, 100.1, pace)[2] is done

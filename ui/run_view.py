@@ -87,12 +87,7 @@ def show_outcome(snap) -> None:
 def show_charts(runs, snap) -> None:
     curves = [charts.from_snapshot(s, _("run {n}", n=i + 1), current=False) for i, s in enumerate(runs.history)]
     curves.append(charts.from_snapshot(snap))
-    st.caption(_("**Training loss per step**"),
-               help=_("The loss on each logged batch: how wrong the model is on the images it just trained on, "
-                      "lower is better. The faint line is the raw loss, the solid one its average over neighbouring "
-                      "points; dotted lines mark learning-rate changes, grey lines earlier runs of this session."))
-    st.plotly_chart(charts.step_loss_figure(curves), key="train_chart_steps")
-    st.caption(charts.step_loss_text(curves))
+    show_step_chart(curves)
     left, right = st.columns(2)
     left.caption(_("**Loss per epoch**"),
                  help=_("The mean loss after each epoch on the training images and on the test set. Test loss "
@@ -107,6 +102,16 @@ def show_charts(runs, snap) -> None:
     right.plotly_chart(charts.epoch_accuracy_figure(curves, reference), key="train_chart_acc")
     right.caption(charts.epoch_accuracy_text(curves, snap.config.epochs))
     show_insight(snap)
+
+
+def show_step_chart(curves: list) -> None:
+    """The loss per step, with its "?" and its text; empty before the session's first run."""
+    st.caption(_("**Training loss per step**"),
+               help=_("The loss on each logged batch: how wrong the model is on the images it just trained on, "
+                      "lower is better. The faint line is the raw loss, the solid one its average over neighbouring "
+                      "points; dotted lines mark learning-rate changes, grey lines earlier runs of this session."))
+    st.plotly_chart(charts.step_loss_figure(curves), key="train_chart_steps")
+    st.caption(charts.step_loss_text(curves))
 
 
 def duration(seconds: float) -> str:

@@ -218,8 +218,9 @@ def held_charts(held: tuple | None, job_id: float, snap: JobSnapshot, now: float
     the progress line updates at every tick and the charts take a new snapshot every few ticks (once `charts`
     seconds have passed, give or take half a tick of timer jitter), and once the run has ended. In between, the same
     snapshot gives the same chart specs, which browsers do not draw again: a chart redraw costs a browser far more
-    than the rest of the page, so one timer (one script run a tick) serves both."""
-    if held is not None and held[0] == job_id and pace is not None and not snap.finished:
+    than the rest of the page, so one timer (one script run a tick) serves both. The first steps are drawn as soon as
+    they come: until then the held snapshot has nothing to draw."""
+    if held is not None and held[0] == job_id and pace is not None and not snap.finished and held[2].steps:
         tick, every = pace
         if now - held[1] < every - tick / 2:
             return held
