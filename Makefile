@@ -60,7 +60,7 @@ postgres:
 
 run: data
 	@[ "$(HOST)" != 0.0.0.0 ] || $(BIN)/python -m fmnist.addresses $(PORT)
-	$(BIN)/streamlit run app.py --server.address $(HOST) --server.port $(PORT)
+	$(BIN)/python -m ui.server --server.address $(HOST) --server.port $(PORT)
 
 # Every interface: for a class or a team. Prints the addresses to hand out; see README "Sharing the app".
 serve:

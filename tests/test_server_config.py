@@ -40,17 +40,17 @@ def make_dry_run(*args: str) -> list[list[str]]:
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
     out = subprocess.run(["make", "-n", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    return [shlex.split(line) for line in out.splitlines() if "streamlit run" in line or "fmnist.addresses" in line]
+    return [shlex.split(line) for line in out.splitlines() if "ui.server" in line or "fmnist.addresses" in line]
 
 
 def test_make_run_binds_localhost_and_make_serve_every_interface_printing_the_addresses():
-    (run,) = [c for c in make_dry_run("run") if "streamlit" in c[0]]
+    (run,) = [c for c in make_dry_run("run") if "ui.server" in c]
     assert run[run.index("--server.address") + 1] == "127.0.0.1"
     serve = make_dry_run("serve")
     assert any("fmnist.addresses" in c for cmd in serve for c in cmd)  # the URLs to hand out, before the server
-    (start,) = [c for c in serve if "streamlit" in c[0]]
+    (start,) = [c for c in serve if "ui.server" in c]
     assert start[start.index("--server.address") + 1] == "0.0.0.0"
-    (other,) = [c for c in make_dry_run("run", "HOST=0.0.0.0", "PORT=8600") if "streamlit" in c[0]]
+    (other,) = [c for c in make_dry_run("run", "HOST=0.0.0.0", "PORT=8600") if "ui.server" in c]
     assert other[other.index("--server.address") + 1:] == ["0.0.0.0", "--server.port", "8600"]
 
 
@@ -69,7 +69,7 @@ def test_the_server_make_run_starts_answers_on_loopback_only(tmp_path):
     outside = local_addresses()
     if not outside:
         pytest.skip("this machine has no network address besides loopback")
-    (cmd,) = [c for c in make_dry_run("run") if "streamlit" in c[0]]
+    (cmd,) = [c for c in make_dry_run("run") if "ui.server" in c]
     port = free_port()
     cmd[cmd.index("--server.port") + 1] = str(port)
     log = tmp_path / "server.log"

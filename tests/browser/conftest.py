@@ -146,15 +146,16 @@ def list_threads(path):
 
 threading.Thread(target=list_threads, args=(os.environ["FMNIST_THREAD_LIST"],), name="test-thread-list",
                  daemon=True).start()
-from streamlit.web.cli import main
-sys.exit(main(prog_name="streamlit"))
+from ui.server import main
+sys.exit(main())
 """
 
 
 @contextmanager
 def streamlit_server(root: Path, default_checkpoint: Path, *, args: Sequence[str] = (),
                      thread_list: Path | None = None) -> Iterator[Server]:
-    """`streamlit run app.py` on a free port, with a checkpoints folder of its own holding the default model.
+    """The app's server as `make run` starts it (ui.server: `streamlit run app.py` after a warm-up) on a free port,
+    with a checkpoints folder of its own holding the default model.
 
     `args` are more command-line options for Streamlit; with `thread_list` (a file), Server.threads() names the
     server's Python threads."""
@@ -164,8 +165,8 @@ def streamlit_server(root: Path, default_checkpoint: Path, *, args: Sequence[str
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = root / "streamlit-server.log"
-    launch = ["-c", _LAUNCH_WITH_THREAD_LIST] if thread_list is not None else ["-m", "streamlit"]
-    cmd = [sys.executable, *launch, "run", "app.py", "--server.port", str(port),
+    launch = ["-c", _LAUNCH_WITH_THREAD_LIST] if thread_list is not None else ["-m", "ui.server"]
+    cmd = [sys.executable, *launch, "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
            *args]
     env = {**os.environ, "FMNIST_CHECKPOINT_DIR": str(ckpts), "PYTHONUNBUFFERED": "1"}

@@ -1,0 +1,93 @@
+"""`python -m ui.server [options of streamlit run]`: the app's server, as `make run` starts it.
+
+It is `streamlit run app.py` after a warm-up.
+
+The first visitor's script run used to pay the server's one-time costs: importing numpy, plotly and the pages'
+modules, Babel's reading of the Korean catalog, Streamlit's compiling of its emoji pattern (its first widget with
+options needs it) and its first look at the call stack. That was about 0.8 s of the first page's 1.0 s of script on
+this 2-core machine, while the server had idled since it started. Paid here, before the server listens, they are
+done when its health URL first answers "ok".
+
+Torch stays out of this process: the spare training worker (fmnist.jobs) imports it in a process of its own.
+
+`streamlit run app.py` still works, with a slower first page and first run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SPARE_AFTER_S = 5.0
+
+# What app.py and the Train page import, and the heavy modules those import later, at their first use.
+WARM_MODULES = (
+    "numpy",
+    "plotly.graph_objects",
+    "streamlit.emojis",  # a large pattern compiled at import: segmented controls and pills use it for their options
+    "ui.i18n",
+    "ui.language",
+    "ui.session",
+    "ui.style",
+    "ui.router",
+    "ui.sidebar",
+    "ui.run_view",
+    "ui.step_view",
+    "ui.network_charts",
+    "ui.tables",
+    "ui.model_view",
+    "fmnist.architecture",
+    "fmnist.jobs",
+)
+
+
+def start_spare() -> None:
+    from fmnist.jobs import pool
+
+    pool().ensure_spare()
+
+
+def warm() -> None:
+    """Imports WARM_MODULES and reads the translation catalogs, in this process; imports no torch."""
+    # st.cache_data checks its arguments when a module defines a cached function, and before the runtime exists it
+    # warns that it uses a memory cache for the check; the calls, later, use the runtime's caches.
+    import streamlit.runtime.caching.cache_data_api  # noqa: F401  (it makes its logger; set its level after)
+
+    quiet = logging.getLogger("streamlit.runtime.caching.cache_data_api")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        for name in WARM_MODULES:
+            importlib.import_module(name)
+    finally:
+        quiet.setLevel(level)
+    from ui.i18n import catalog
+
+    catalog("ko")
+    # Streamlit asks once, at a process's first element, whether it runs in a REPL: inspect.stack(), whose first call
+    # maps every loaded module to its file (0.07-0.1 s here). Done now, the first page's call finds that map made.
+    inspect.stack()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    warm()
+    # The spare worker starts after the first page (app.py), or SPARE_AFTER_S after the server is up when nobody has
+    # come yet, so that a visitor who comes later finds it ready: its import of torch takes seconds of a core, which
+    # a first page loading beside it felt (about 0.25 s later on this machine).
+    timer = threading.Timer(SPARE_AFTER_S, start_spare)
+    timer.daemon = True
+    timer.start()
+    from streamlit.web.cli import main as streamlit
+
+    return streamlit(["run", str(ROOT / "app.py"), *args], prog_name="streamlit")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
