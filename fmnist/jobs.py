@@ -230,6 +230,11 @@ class WorkerPool:
     def ensure_spare(self) -> None:
         with self._lock:
             if self._spare is None and self.keep_spare:
+                if any(not w.ready.is_set() for w in self._workers):
+                    # Another worker is still importing torch (a Start that found no spare): a second import beside
+                    # it would slow that run's start on a 2-core machine. Look again in a second.
+                    self._later(1.0, self.ensure_spare)
+                    return
                 self._spare = self._spawn()
                 self._later(self.idle_s, self._release_idle_spare)
 

@@ -199,6 +199,25 @@ def test_an_idle_spare_is_let_go_and_made_again_on_demand(tmp_path, tiny_config)
         p.shutdown()
 
 
+def test_no_spare_starts_beside_a_worker_still_importing_torch(tmp_path, tiny_config):
+    """A Start that found no spare has a cold worker importing torch: a spare asked for meanwhile (the first page's
+    timer) waits for it, instead of a second import slowing that run's start on two cores."""
+    p = WorkerPool(spare=True)
+    try:
+        job = TrainingJob(tiny_config, CheckpointStore(tmp_path), workers=p)
+        job.pause()  # held at its first step: the run's worker lives until the test resumes it
+        job.start()  # no spare yet: a cold worker
+        p.ensure_spare()
+        (cold,) = p.pids()
+        assert not p._spare  # asked for, not made while the run's worker warms up
+        wait_for(lambda: len(p.pids()) == 2, timeout=60, what="the spare, once the run's worker is ready")
+        assert job.worker.ready.is_set() and job.worker.pid == cold
+        job.resume()
+        assert wait_finished(job).status == "done"
+    finally:
+        p.shutdown()
+
+
 def test_the_server_stays_light_and_gets_its_memory_back(tmp_path, tiny_config, workers):
     """Ten finished runs in one session: what this process (the server's part) holds stays within 50 MB of what it
     held after the first, and no worker's memory is its own."""
