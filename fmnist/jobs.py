@@ -238,6 +238,10 @@ class WorkerPool:
                 self._spare = self._spawn()
                 self._later(self.idle_s, self._release_idle_spare)
 
+    def ensure_spare_after(self, seconds: float) -> None:
+        """ensure_spare, `seconds` from now: what the server's start and its first page ask for (ui/)."""
+        self._later(seconds, self.ensure_spare)
+
     def _release_idle_spare(self) -> None:
         with self._lock:
             spare = self._spare

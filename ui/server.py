@@ -19,7 +19,6 @@ import importlib
 import inspect
 import logging
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,12 +44,6 @@ WARM_MODULES = (
     "fmnist.architecture",
     "fmnist.jobs",
 )
-
-
-def start_spare() -> None:
-    from fmnist.jobs import pool
-
-    pool().ensure_spare()
 
 
 def warm() -> None:
@@ -80,11 +73,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     warm()
     # The spare worker starts after the first page (app.py), or SPARE_AFTER_S after the server is up when nobody has
     # come yet, so that a visitor who comes later finds it ready: its import of torch takes seconds of a core, which
-    # a first page loading beside it felt (about 0.25 s later on this machine).
-    timer = threading.Timer(SPARE_AFTER_S, start_spare)
-    timer.daemon = True
-    timer.start()
+    # a first page drawn beside it felt (about 0.3 s later on this machine).
     from streamlit.web.cli import main as streamlit
+
+    from fmnist.jobs import pool
+
+    pool().ensure_spare_after(SPARE_AFTER_S)
 
     return streamlit(["run", str(ROOT / "app.py"), *args], prog_name="streamlit")
 

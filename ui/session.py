@@ -23,8 +23,8 @@ from fmnist.jobs import JobSnapshot, TrainingJob, pool, running_jobs
 from ui.i18n import N_, _, engine
 from ui.owner import owner_id
 
-# Engine text this module shows (through engine()): the errors of starting a run and of reading a checkpoint.
 SPARE_AFTER_PAGE_S = 1.5
+# Engine text this module shows (through engine()): the errors of starting a run and of reading a checkpoint.
 ENGINE_MESSAGES = (N_("a run is already in progress in this session"), N_("{name}: no such checkpoint"))
 
 if TYPE_CHECKING:
@@ -47,9 +47,7 @@ def start_workers() -> None:
     """Once per server process, after the first page's script run: the warm spare worker, so that the first Start
     trains at once. SPARE_AFTER_PAGE_S later, since the browser is still drawing that page: with the spare's torch
     import beside it, the page was drawn about 0.3 s later on this 2-core machine."""
-    timer = threading.Timer(SPARE_AFTER_PAGE_S, pool().ensure_spare)
-    timer.daemon = True
-    timer.start()
+    pool().ensure_spare_after(SPARE_AFTER_PAGE_S)
 
 
 @st.cache_resource(show_spinner=False)
