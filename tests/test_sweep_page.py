@@ -111,12 +111,14 @@ def test_page_runs_trials_as_jobs_and_makes_the_best_active(sweep_page, ckpt_dir
 
 
 def wait_for_trials(page: AppTest, n: int, timeout_s: float = 600) -> list[str]:
-    """Reruns the page (as its live fragment would) until the table lists n finished trials; their states."""
+    """Reruns the page (as its live fragment would) until the table lists n finished trials and the sweep has ended
+    (Stop disabled, the form usable again: the last trial is recorded a moment before its runner thread ends);
+    their states."""
     deadline = time.monotonic() + timeout_s
     while True:
         states = [r["state"] for r in page.dataframe[0].value.to_dict("records")] if page.dataframe else []
-        if len(states) == n and all(s in ("complete", "pruned", "fail") for s in states) or \
-                time.monotonic() > deadline:
+        finished = len(states) == n and all(s in ("complete", "pruned", "fail") for s in states)
+        if finished and page.button(key="sweep_stop").disabled or time.monotonic() > deadline:
             return states
         time.sleep(1)
         page.run()
