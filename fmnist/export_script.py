@@ -398,7 +398,15 @@ def _recipe(config: TrainConfig) -> str:
     if config.val_size:
         parts.append(f"{config.val_size:,} training images held out for validation"
                      + (", the best epoch on them kept" if config.keep_best else ""))
-    return ", ".join(parts) + "."
+    left_out = left_out_of_script(config)
+    return ", ".join(parts) + "." + (f" Not in this file, though fmnist trained with them: {', '.join(left_out)}; "
+                                     "a run of this file is the recipe without them." if left_out else "")
+
+
+def left_out_of_script(config: TrainConfig) -> list[str]:
+    """The parts of a recipe this notebook-style file does not write out (fmnist/train.py has them)."""
+    return [what for what, on in (("left-right mirrors", config.flip), ("a moving average of the weights", config.ema),
+                                  ("bf16 autocast", config.precision == "bf16")) if on]
 
 
 def _imports(config: TrainConfig) -> str:

@@ -19,7 +19,7 @@ import torch
 
 from fmnist import __version__, checkpoints
 from fmnist.cli import main
-from fmnist.config import TrainConfig
+from fmnist.config import QUICK, SEED, TrainConfig
 from fmnist.data import CLASSES, find_files, normalize, torchvision_root
 from fmnist.export import export_bytes, to_script
 from fmnist.export_script import render_script
@@ -179,6 +179,16 @@ def test_script_reproduces_each_part_of_the_recipe(tmp_path, name, dataset):
         assert torch.equal(theirs_shift.view(64, 784), shift_batch(x))
     else:
         assert not hasattr(mod, "shift_images")
+
+
+def test_the_header_names_what_the_file_leaves_out_of_the_recipe():
+    config = QUICK.replace(flip=True, ema=0.999)
+    script = render_script({"history": []}, config, "quick", "quick.py", "quick.pt")
+    recipe = " ".join(script.split('"""')[1].split())  # the docstring, unwrapped
+    assert ("Not in this file, though fmnist trained with them: left-right mirrors, a moving average of the weights, "
+            "bf16 autocast; a run of this file is the recipe without them.") in recipe
+    seed = render_script({"history": []}, SEED, "seed", "seed.py", "seed.pt")
+    assert "Not in this file" not in seed
 
 
 def test_scripts_plain_folder_reader_gives_fmnists_tensors(tmp_path, dataset):
