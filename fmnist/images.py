@@ -226,4 +226,6 @@ def normalize(img28: np.ndarray) -> torch.Tensor:
     arr = np.asarray(img28)
     if arr.ndim < 2 or arr.shape[-2:] != (SIDE, SIDE):
         raise ValueError(f"expected a 28x28 image or a batch of them, got shape {arr.shape}")
-    return normalize_images(torch.from_numpy(np.ascontiguousarray(arr, dtype=np.uint8)))
+    arr = np.ascontiguousarray(arr, dtype=np.uint8)
+    # torch.from_numpy warns on a read-only array (a decoded upload or a memory map): copy those, share the rest.
+    return normalize_images(torch.from_numpy(arr if arr.flags.writeable else arr.copy()))

@@ -4,6 +4,7 @@ import gzip
 import io
 import struct
 import time
+import warnings
 import zlib
 from pathlib import Path
 
@@ -401,3 +402,14 @@ def test_normalize():
     assert normalize(np.stack([img] * 3)).shape == (3, 784)
     with pytest.raises(ValueError):
         normalize(np.zeros((28, 27), np.uint8))
+
+
+def test_normalize_a_read_only_array_without_a_warning():
+    # A decoded upload or a memory-mapped file is read-only; torch.from_numpy warns on those.
+    pytest.importorskip("torch")
+    img = np.full((28, 28), 51, np.uint8)
+    img.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = normalize(img)
+    assert x[0].item() == pytest.approx(51 / 255 * 2 - 1) and img[0, 0] == 51
