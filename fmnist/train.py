@@ -210,7 +210,11 @@ def make_optimizer(config: TrainConfig, model: nn.Module, device: torch.device, 
     groups = [{"params": decay, "weight_decay": config.weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
     lr = torch.tensor(config.lr, device=device) if capturable else config.lr
-    kw = {"fused": True} if device.type == "cuda" else {}
+    # Fused kernels: one pass over all parameters instead of a loop of small ops. On the CPU that is Adam(W) only
+    # (32.8 -> 4.2 ms a step for 2048-2048, a quarter of the step); plain SGD stays unfused there, so the seed
+    # preset's updates are exactly the notebook's.
+    fused = device.type == "cuda" or (device.type == "cpu" and config.optimizer in ("adam", "adamw"))
+    kw = {"fused": True} if fused else {}
     if capturable and config.optimizer in ("adam", "adamw"):
         kw["capturable"] = True
     if config.optimizer == "sgd":

@@ -181,3 +181,30 @@ def test_cuda_out_of_memory_says_what_to_do(tiny_config, dataset, monkeypatch):
     last = list(train_module.train(tiny_config, dataset))[-1]
     assert last.kind == "failed"
     assert "out of memory" in last.reason and "smaller batch" in last.reason and "CPU" in last.reason
+
+
+def test_dropout_keeps_one_minus_p_of_the_units_scaled_and_is_the_identity_in_eval():
+    from fmnist.model import Dropout
+
+    torch.manual_seed(0)
+    x = torch.ones(400, 500)
+    drop = Dropout(0.3)
+    y = drop(x)
+    kept = y != 0
+    assert kept.float().mean().item() == pytest.approx(0.7, abs=0.005)
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / 0.7))
+    assert y.mean().item() == pytest.approx(1.0, abs=0.01)  # the expectation is unchanged, as nn.Dropout's
+    assert not torch.equal(drop(x), y)  # a fresh mask every call
+    drop.eval()
+    assert drop(x) is x
+    assert torch.equal(Dropout(1.0)(x), torch.zeros_like(x)) and Dropout(0.0)(x) is x
+
+
+def test_adamw_is_fused_on_the_cpu_and_sgd_is_left_as_the_notebook_has_it(tiny_config):
+    from fmnist.model import MLP
+
+    cpu = torch.device("cpu")
+    adamw = train_module.make_optimizer(tiny_config.replace(optimizer="adamw"), MLP(tiny_config), cpu)
+    sgd = train_module.make_optimizer(tiny_config.replace(optimizer="sgd"), MLP(tiny_config), cpu)
+    assert adamw.defaults["fused"] is True
+    assert not sgd.defaults.get("fused")
