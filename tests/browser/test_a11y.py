@@ -8,11 +8,13 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from PIL import Image
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from fmnist.data import CLASSES
 from tests.browser.conftest import PAGES, assert_no_exception, choose, goto, wait_idle
 from tests.browser.test_pages import PAGE_CONTENT
 from tests.browser.test_training_run import TINY_QUERY, saved_name, wait_progress
+from ui.style import CAPTION_COLOR
 
 BLOCKING = ("serious", "critical")
 
@@ -34,6 +36,7 @@ def violations(page: Page) -> list[dict]:
     # images finish drawing.
     wait_idle(page)
     page.wait_for_timeout(300)
+    captions_styled(page)
     found = _axe.run(page).response["violations"]
     minor = [v for v in found if v["impact"] not in BLOCKING]
     if minor:  # not failures, but worth fixing: shown with pytest -s
@@ -46,6 +49,20 @@ def violations(page: Page) -> list[dict]:
         if nodes:
             kept.append({**v, "nodes": nodes})
     return kept
+
+
+def captions_styled(page: Page) -> None:
+    """Waits until the page's captions wear ui/style.py's colour. app.py adds that CSS at every run, but a CI run once
+    had axe read the Models page while its captions still had Streamlit's own faded grey (3.9:1): a moment of the
+    page's drawing, not a state a learner stays in. A page that never gets the colour fails here, by name."""
+    want = "rgb({}, {}, {})".format(*(int(CAPTION_COLOR[i:i + 2], 16) for i in (1, 3, 5)))
+    try:
+        page.wait_for_function(
+            """(want) => [...document.querySelectorAll("[data-testid='stCaptionContainer']")]
+                            .every((el) => getComputedStyle(el).color === want)""",
+            arg=want, timeout=10_000)
+    except PlaywrightTimeout:
+        pytest.fail(f"captions on {page.url} never took ui/style.py's colour {CAPTION_COLOR}", pytrace=False)
 
 
 def _internal(rule: str, node: dict) -> bool:
