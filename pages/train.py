@@ -20,7 +20,7 @@ from ui.session import (
     store,
 )
 from ui.sidebar import config_sidebar
-from ui.step_view import show_step
+from ui.step_view import SHOWN_KEY, show_step, step_arrived
 
 ensure_router()  # first: a first visit straight to this page must still go through app.py
 
@@ -149,7 +149,7 @@ def live_run() -> None:
                              n=running_jobs(), seconds=f"{charts_every:g}"))
         repace, st.session_state["train_pace_seen"] = pace_settled(
             pace, poll_every(), st.session_state.get("train_pace_seen"), time.monotonic())
-        if current.finished or repace:
+        if current.finished or repace or step_arrived(current, st.session_state.get(SHOWN_KEY)):
             st.session_state.pop("train_pace_seen", None)
             st.rerun(scope="app")
     held = held_charts(st.session_state.get("train_charts_held"), runs.job.created, current, time.monotonic(), pace)

@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
+
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from fmnist import checkpoints
 from tests.test_app_insight import APP, array, run, specs, tiny_form, title
+from ui.step_view import SHOWN_KEY, step_arrived
 
 
 def tiny_run(at: AppTest) -> None:
     tiny_form(at)
     at.button(key="train_start").click()
     run(at)
+
+
+def wait_step(job, n: int, timeout: float = 60) -> bool:
+    """Waits until the paused job has published step n's detail; True when that took longer than the click's run."""
+    late, deadline = False, time.monotonic() + timeout
+    while (detail := job.snapshot().step_detail) is None or detail.step < n:
+        assert time.monotonic() < deadline, f"step {n} not trained {timeout:.0f} s after its click"
+        late = True
+        time.sleep(0.05)
+    return late
+
+
+def test_a_step_published_after_its_click_is_noticed():
+    """A step that came after the Step click's wait (a worker still starting) is one the panel has not drawn."""
+    detail = SimpleNamespace(step=3)
+    assert step_arrived(SimpleNamespace(status="paused", step_detail=detail), shown=None)
+    assert step_arrived(SimpleNamespace(status="paused", step_detail=detail), shown=2)
+    assert not step_arrived(SimpleNamespace(status="paused", step_detail=detail), shown=3)
+    assert not step_arrived(SimpleNamespace(status="paused", step_detail=None), shown=None)
+    assert not step_arrived(SimpleNamespace(status="running", step_detail=detail), shown=2)  # the run's own charts
 
 
 def metric(at: AppTest, label: str) -> str:
@@ -29,9 +53,12 @@ def test_pause_step_step_resume_on_the_train_page(ckpt_dir, started):
     for n in (1, 2):
         at.button(key="train_step").click()
         run(at)
+        if wait_step(job, n):  # the click waits 5 s for its step; a busy machine can take longer to start the worker
+            run(at)
         snap = job.snapshot()
         assert snap.step == n and snap.status == "paused"  # exactly one step per click
-        assert metric(at, "Step") == str(n)
+        assert metric(at, "Step") == str(n) and at.session_state[SHOWN_KEY] == n
+        assert not step_arrived(snap, at.session_state[SHOWN_KEY])  # drawn: the polling fragment leaves the page be
         assert [s for s, _ in snap.steps] == list(range(1, n + 1))  # each single step is a point on the curve
         batch = next(s for s in specs(at) if title(s).startswith(f"The batch of step {n}"))
         assert len(batch["layout"]["annotations"]) == 32

@@ -13,6 +13,14 @@ from ui.network_charts import batch_figure, batch_text, layer_name, weight_chang
 from ui.network_view import picked_unit
 
 STEP_WAIT_S = 5.0  # how long the Step click waits for its step, so the rerun after it already shows the batch
+SHOWN_KEY = "train_step_shown"  # the step whose batch the panel last drew
+
+
+def step_arrived(snap, shown: int | None) -> bool:
+    """Whether a paused run has published a step the panel has not drawn: one that came after its click's wait (a
+    worker still starting on a busy machine), which the Train page's polling fragment then shows with a full rerun."""
+    detail = snap.step_detail
+    return snap.status == "paused" and detail is not None and detail.step != shown
 
 
 def _step(job) -> None:
@@ -38,6 +46,7 @@ def show_step(job) -> None:
               help=_("Train exactly one mini-batch and stay paused: one step of the optimizer on 1 batch of images, "
                      "so you can watch what a single update does to the loss and the weights."))
     detail = snap.step_detail
+    st.session_state[SHOWN_KEY] = detail.step if detail is not None else None
     if detail is None:
         st.caption(_("Paused. Step trains exactly one mini-batch and shows it here: its images, the predictions "
                      "and the loss before and after, and how the inspected unit's weights changed."))
