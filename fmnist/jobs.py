@@ -255,13 +255,17 @@ class WorkerPool:
         timer.start()
 
     def shutdown(self, timeout: float = 5.0) -> None:
-        """Ends every worker (what the server's exit does): their pipes close, and they exit on seeing it."""
+        """Ends every worker (what the server's exit does): a run's worker sees its pipe close, saves what it learned
+        and exits; a spare, which holds no run and may still be importing torch for seconds, is terminated."""
         with self._lock:
             self.keep_spare = False
             self._waiting.clear()
             workers = list(self._workers)
+            spares = {w for w in workers if w.job is None}
         for w in workers:
             w.close()
+            if w in spares:
+                w.proc.terminate()
         deadline = time.monotonic() + timeout
         for w in workers:
             try:

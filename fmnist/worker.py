@@ -63,6 +63,9 @@ def main(argv: list[str]) -> None:
     inbox, outbox = Connection(int(argv[0]), writable=False), Connection(int(argv[1]), readable=False)
     process_name("fmnist-spare")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping is the server's to do (it closes the pipes)
+    # A spare is terminated at the server's exit, maybe mid-import or mid-way through writing the dataset's cache:
+    # SystemExit lets that write remove its temporary file. A run's worker gets the default back (below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     lower_priority(niceness())
     import torch
 
@@ -83,6 +86,7 @@ def main(argv: list[str]) -> None:
         os._exit(0)  # the server went away before giving this spare a run
     if message.get("op") != "start":
         os._exit(0)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     process_name("fmnist-train")
     run(message["job"], inbox, outbox)
     outbox.close()

@@ -41,11 +41,10 @@ def rss_mb(pid: int | str = "self") -> float:
         return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def workers():
-    """One pool for this file's tests that take it (one slot per core, a warm spare), as a server has one for all
-    its sessions: each run takes the spare the run before it left warm. Tests that need a pool set up otherwise
-    make their own."""
+    """A pool of this test's own (one slot per core, a warm spare), shut down afterwards. Not one for the module: a
+    spare it made while another test had changed the environment (FMNIST_DATA_DIR) would carry that change."""
     p = WorkerPool()
     yield p
     p.shutdown()
@@ -199,6 +198,16 @@ def test_an_idle_spare_is_let_go_and_made_again_on_demand(tmp_path, tiny_config)
         assert wait_finished(TrainingJob(tiny_config, CheckpointStore(tmp_path), workers=p).start()).status == "done"
     finally:
         p.shutdown()
+
+
+def test_shutdown_ends_a_spare_still_importing_torch_without_waiting_for_it():
+    """The server's exit (Ctrl-C) does not wait seconds for a spare that holds no run: it is terminated mid-import."""
+    p = WorkerPool(spare=True)
+    p.ensure_spare()
+    (spare,) = p.pids()
+    p.shutdown()
+    assert not alive(spare)
+    assert p.devices_seen is None  # it never got as far as reporting itself ready
 
 
 def test_no_spare_starts_beside_a_worker_still_importing_torch(tmp_path, tiny_config):
