@@ -32,7 +32,8 @@ HEALTH_MAX_S = 1.0  # the issue's bound for the health URL under load
 STOP_WITHIN_S = 2.0
 LEAK_BOUND_MB = 60  # a per-session copy of the normalised dataset, the leak this guards against, is ~220 MB
 WIDTHS = (16, 24, 32, 40)  # one recognisable config per session
-EPOCHS_EACH = 5  # about 15 s of two runs training at once, then two more: long enough to load the server
+EPOCHS_EACH = 12  # long enough that the two first runs overlap though the second waits for a cold worker: at 5 epochs
+# a clean-clone CI saw the first run end before the second worker had imported torch (at most 1 training at once)
 FOUR_TIMEOUT_S = 240
 
 # The health probe runs in a process of its own: in the test's process it would wait for the GIL that Playwright's
