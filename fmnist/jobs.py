@@ -260,12 +260,11 @@ class WorkerPool:
         with self._lock:
             self.keep_spare = False
             self._waiting.clear()
-            workers = list(self._workers)
-            spares = {w for w in workers if w.job is None}
+            workers, spare, self._spare = list(self._workers), self._spare, None
         for w in workers:
             w.close()
-            if w in spares:
-                w.proc.terminate()
+        if spare is not None:
+            spare.proc.terminate()
         deadline = time.monotonic() + timeout
         for w in workers:
             try:

@@ -237,8 +237,8 @@ def test_the_server_stays_light_and_gets_its_memory_back(tmp_path, tiny_config, 
     config = tiny_config.replace(hidden=(16,))
     wait_finished(TrainingJob(config, store, insight=True, workers=workers).start())
     after_first = rss_mb()
-    jobs_ = [TrainingJob(config.replace(seed=seed), store, insight=True, workers=workers).start() for seed in range(9)]
-    assert [wait_finished(job).status for job in jobs_] == ["done"] * 9
+    later = [TrainingJob(config.replace(seed=seed), store, insight=True, workers=workers).start() for seed in range(9)]
+    assert [wait_finished(job).status for job in later] == ["done"] * 9
     assert len(store.list()) == 10  # ten checkpoints, none overwritten
     grown = rss_mb() - after_first
     print(f"server-side memory after the first and the tenth run: {after_first:.0f} MB, +{grown:.1f} MB")
