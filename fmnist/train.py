@@ -538,7 +538,7 @@ class _Resumed:
 
 
 def _resume_state(resume: resume_files.ResumeFile | None, config: TrainConfig, model: nn.Module,
-                  opt: torch.optim.Optimizer, rng: torch.Generator) -> _Resumed:
+                  opt: torch.optim.Optimizer, rng: torch.Generator, augment_rng: torch.Generator | None) -> _Resumed:
     """Claims the run's resume file and, when continuing a run, puts its last completed epoch back in place
     (in place: a captured CUDA graph keeps pointing at the same tensors)."""
     if resume is None:
@@ -562,6 +562,8 @@ def _resume_state(resume: resume_files.ResumeFile | None, config: TrainConfig, m
             else:  # a fresh optimizer has no state yet: Adam's step count stays on the CPU, moments on the device
                 state[name] = v if name == "step" else v.to(params[int(i)].device)
     rng.set_state(t["rng.trainer"])
+    if augment_rng is not None and "rng.augment" in t:  # mirrors, shifts and warps go on where they were
+        augment_rng.set_state(t["rng.augment"])
     torch.set_rng_state(t["rng.torch"])  # dropout and augmentation draw from the global generator
     if "rng.cuda" in t and torch.cuda.is_available():
         torch.cuda.set_rng_state(t["rng.cuda"])
@@ -571,8 +573,9 @@ def _resume_state(resume: resume_files.ResumeFile | None, config: TrainConfig, m
 
 
 def _save_resume(resume: resume_files.ResumeFile | None, config: TrainConfig, model: nn.Module,
-                 opt: torch.optim.Optimizer, rng: torch.Generator, history: list[dict], step: int, lr_scale: float,
-                 lr_changes: list[dict], best: tuple, elapsed_s: float) -> Iterator[NoteEvent]:
+                 opt: torch.optim.Optimizer, rngs: tuple[torch.Generator, torch.Generator | None], history: list[dict],
+                 step: int, lr_scale: float, lr_changes: list[dict], best: tuple,
+                 elapsed_s: float) -> Iterator[NoteEvent]:
     """Writes the epoch just completed, after the epoch's last RNG draw. A failed write (a full disk) costs only
     the ability to resume: the run goes on, and says so once."""
     if resume is None:
@@ -581,7 +584,10 @@ def _save_resume(resume: resume_files.ResumeFile | None, config: TrainConfig, mo
     params = {id(p): i for i, p in enumerate(p for g in opt.param_groups for p in g["params"])}
     for p, state in opt.state.items():
         tensors.update({f"opt.{params[id(p)]}.{k}": v for k, v in state.items() if isinstance(v, torch.Tensor)})
+    rng, augment_rng = rngs
     tensors.update({"rng.trainer": rng.get_state(), "rng.torch": torch.get_rng_state()})
+    if augment_rng is not None:
+        tensors["rng.augment"] = augment_rng.get_state()
     if next(model.parameters()).device.type == "cuda":
         tensors["rng.cuda"] = torch.cuda.get_rng_state()
     if best[2] is not None:
@@ -641,7 +647,7 @@ class _Run:
             self.opt = self.stepper.opt  # the eager fallback's optimizer, rebuilt without capturable
             yield NoteEvent(note)
         try:
-            r = _resume_state(self.resume, config, model, self.opt, self.rng)
+            r = _resume_state(self.resume, config, model, self.opt, self.rng, self.stepper.rng)
         except OSError as exc:
             if self.resume.resume:
                 raise  # the run to go on with cannot be read: that run fails, with the reason
@@ -757,8 +763,8 @@ class _Run:
         self.ep_correct.zero_()
         self.ep_seen = 0
         self.history.append(ev.as_dict())
-        yield from _save_resume(self.resume, config, self.model, self.opt, self.rng, self.history, self.step,
-                                self.lr_scale, self.lr_changes, self.best, self.elapsed)
+        yield from _save_resume(self.resume, config, self.model, self.opt, (self.rng, self.stepper.rng),
+                                self.history, self.step, self.lr_scale, self.lr_changes, self.best, self.elapsed)
         yield ev
 
     def finish(self) -> DoneEvent:

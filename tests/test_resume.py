@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from fmnist import checkpoints, resume
 from fmnist.cli import main
@@ -80,6 +81,23 @@ def test_resuming_the_seed_preset_after_epoch_2_gives_the_uninterrupted_epoch_3(
     print(f"seed recipe, 128 wide, epoch 3: uninterrupted {uninterrupted[3]:.2f}%, "
           f"resumed after epoch 2 {resumed[3]:.2f}%")
     assert resumed[3] == pytest.approx(uninterrupted[3], abs=0.01)
+
+
+def test_resuming_a_run_with_mirrors_and_shifts_draws_them_as_the_uninterrupted_run(tmp_path, tiny_config, dataset):
+    """The augmentation's own generator is kept in the resume file: epoch 2 after a resume mirrors and shifts the images
+    the uninterrupted run's epoch 2 did, so the weights come out the same."""
+    config = tiny_config.replace(flip=True, augment=True, epochs=2)
+    live = resume.ResumeFile(tmp_path / "live.safetensors")
+    after_one = tmp_path / "after-epoch-1.safetensors"
+    for ev in train(config, dataset, log_every=10_000, resume=live):
+        if ev.kind == "epoch" and ev.epoch == 1:
+            shutil.copy(live.path, after_one)  # the file as a crash right after epoch 1 would leave it
+        if ev.kind == "done":
+            uninterrupted = ev.result.model
+    for ev in train(config, dataset, log_every=10_000, resume=resume.ResumeFile(after_one, resume=True)):
+        if ev.kind == "done":
+            resumed = ev.result.model
+    assert torch.equal(resumed[0].weight, uninterrupted[0].weight)
 
 
 def test_a_run_under_way_is_not_listed_and_cannot_be_claimed_twice(tmp_path, tiny_config, dataset):
