@@ -51,6 +51,8 @@ _FIELD_HELP = {
     "label_smoothing": ("label smoothing", _positive_float, None),
     "augment": ("random shifts of up to 2 pixels", None, None),
     "flip": ("random left-right mirror of half of each batch", None, None),
+    "warp": ("random warp of each training image: a shift of up to 1 pixel (fractions too) and a zoom of up to 5%%",
+             None, None),
     "drop_last": ("drop the last partial batch of each epoch, as the notebook's DataLoader", None, None),
     "ema": ("decay of an exponential moving average of the weights, scored instead of them (0 = off)",
             _positive_float, None),

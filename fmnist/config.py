@@ -40,6 +40,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     augment: bool = False
     flip: bool = False
+    warp: bool = False
     drop_last: bool = False
     ema: float = 0.0
     eval_train: bool = False
@@ -91,7 +92,7 @@ class TrainConfig:
             e["batch_norm"] = "batch norm is on or off"
         if not isinstance(self.augment, bool):
             e["augment"] = "augment is on or off"
-        for name in ("flip", "drop_last", "eval_train"):
+        for name in ("flip", "warp", "drop_last", "eval_train"):
             if not isinstance(getattr(self, name), bool):
                 e[name] = f"{name.replace('_', ' ')} is on or off"
         if not isinstance(self.keep_best, bool):
@@ -128,7 +129,8 @@ class TrainConfig:
 
     def describe(self) -> str:
         layers = "-".join(str(w) for w in (784, *self.hidden, 10))
-        extras = [x for x, on in (("bn", self.batch_norm), ("aug", self.augment), ("flip", self.flip)) if on]
+        extras = [x for x, on in (("bn", self.batch_norm), ("aug", self.augment), ("flip", self.flip),
+                                  ("warp", self.warp)) if on]
         if self.dropout:
             extras.append(f"dropout {self.dropout:g}")
         if self.ema:

@@ -405,7 +405,9 @@ def _recipe(config: TrainConfig) -> str:
 
 def left_out_of_script(config: TrainConfig) -> list[str]:
     """The parts of a recipe this notebook-style file does not write out (fmnist/train.py has them)."""
-    return [what for what, on in (("left-right mirrors", config.flip), ("a moving average of the weights", config.ema),
+    return [what for what, on in (("left-right mirrors", config.flip),
+                                  ("random warps (sub-pixel shifts and zooms)", config.warp),
+                                  ("a moving average of the weights", config.ema),
                                   ("bf16 autocast", config.precision == "bf16")) if on]
 
 

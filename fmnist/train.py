@@ -251,6 +251,27 @@ def shift_batch(x: torch.Tensor, max_shift: int = 2, generator: torch.Generator 
     return img[torch.arange(b, device=x.device)[:, None, None], rows, cols].reshape(b, 784)
 
 
+WARP_SHIFT = 1.0  # pixels each way, in fractions of a pixel too
+WARP_ZOOM = 0.05  # up to 5% larger or smaller
+
+
+def warp_batch(x: torch.Tensor, generator: torch.Generator | None = None, max_shift: float = WARP_SHIFT,
+               max_zoom: float = WARP_ZOOM) -> torch.Tensor:
+    """A random affine warp of each image, as one bilinear resampling of the batch: a shift of up to max_shift
+    pixels across and down, fractions included, and a zoom by up to max_zoom, black beyond the edge. Gentler than
+    whole-pixel shifts of 2, which cost an MLP accuracy: over a long schedule it gains instead (docs/benchmarks.md)."""
+    b = x.shape[0]
+    u = torch.rand(3, b, device=x.device, generator=generator) * 2 - 1
+    zoom = 1 + u[0] * max_zoom
+    zero = torch.zeros_like(zoom)
+    step = 2 / 28  # one pixel in grid_sample's [-1, 1] coordinates (align_corners=False)
+    theta = torch.stack([torch.stack([zoom, zero, u[1] * max_shift * step], 1),
+                         torch.stack([zero, zoom, u[2] * max_shift * step], 1)], 1)
+    grid = F.affine_grid(theta, [b, 1, 28, 28], align_corners=False)
+    img = x.view(b, 1, 28, 28) - BLACK  # black is 0 here, so grid_sample's zero padding is black
+    return (F.grid_sample(img, grid, align_corners=False) + BLACK).reshape(b, 784)
+
+
 def split_validation(n: int, val_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """A fixed, seeded hold-out so the validation images are the same on every device and every run."""
     g = torch.Generator().manual_seed(seed + 1)
@@ -277,8 +298,8 @@ class _Step:
         self.static_idx = None
         # Shifts draw from a generator of the run's own: another run's draws cannot move them, and a capture
         # can put it back exactly as it was (dropout, which takes no generator, uses the device's default one).
-        self.rng = (torch.Generator(device=x.device).manual_seed(config.seed) if config.augment or config.flip
-                    else None)
+        self.rng = (torch.Generator(device=x.device).manual_seed(config.seed)
+                    if config.augment or config.flip or config.warp else None)
 
     def _body(self, idx: torch.Tensor, zero: str = "none") -> None:
         # Gradients: freed before an eager step; zeroed in place around a graph (whose captured backward writes
@@ -291,6 +312,8 @@ class _Step:
         yb = self.y.index_select(0, idx)
         if self.config.augment or self.config.flip:
             xb = shift_batch(xb, 2 if self.config.augment else 0, generator=self.rng, flip=self.config.flip)
+        if self.config.warp:
+            xb = warp_batch(xb, generator=self.rng)
         with autocast(self.config, self.x.device):
             logits = self.model(xb)
             loss = F.cross_entropy(logits, yb, label_smoothing=self.config.label_smoothing)

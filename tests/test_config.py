@@ -43,6 +43,7 @@ def test_seed_preset_is_the_notebook():
     ({"precision": "fp16"}, "precision"),
     ({"drop_last": 1}, "drop_last"),
     ({"flip": "yes"}, "flip"),
+    ({"warp": 1}, "warp"),
 ])
 def test_each_bad_field_gets_its_own_message(changes, field):
     errors = SEED.replace(**changes).errors()

@@ -188,11 +188,12 @@ def test_script_reproduces_each_part_of_the_recipe(tmp_path, name, dataset):
 
 
 def test_the_header_names_what_the_file_leaves_out_of_the_recipe():
-    config = QUICK.replace(flip=True, ema=0.999)
+    config = QUICK.replace(flip=True, warp=True, ema=0.999)
     script = render_script({"history": []}, config, "quick", "quick.py", "quick.pt")
     recipe = " ".join(script.split('"""')[1].split())  # the docstring, unwrapped
-    assert ("Not in this file, though fmnist trained with them: left-right mirrors, a moving average of the weights, "
-            "bf16 autocast; a run of this file is the recipe without them.") in recipe
+    assert ("Not in this file, though fmnist trained with them: left-right mirrors, random warps (sub-pixel shifts and "
+            "zooms), a moving average of the weights, bf16 autocast; a run of this file is the recipe without them."
+            ) in recipe
     seed = render_script({"history": []}, SEED, "seed", "seed.py", "seed.pt")
     assert "Not in this file" not in seed
 

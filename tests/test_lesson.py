@@ -93,6 +93,7 @@ def invalid_configs() -> list[TrainConfig]:
         base.replace(batch_norm="yes"),
         base.replace(augment=1),
         base.replace(flip=None),
+        base.replace(warp="on"),
         base.replace(drop_last="no"),
         base.replace(eval_train=0),
         base.replace(keep_best="on"),
@@ -116,7 +117,7 @@ def test_the_invalid_configs_cover_every_message_of_trainconfig_errors():
     assert len(written) >= 19  # as many as config.py writes today
     said = engine_messages()
     assert not [w for w in written if not any(m.startswith(w) for m in said)]
-    assert {"flip is on or off", "drop last is on or off", "eval train is on or off"} <= set(said)
+    assert {"flip is on or off", "warp is on or off", "drop last is on or off", "eval train is on or off"} <= set(said)
     assert {m.split()[1] for m in said if m.startswith("unknown ")} == set(CHOICES)
 
 

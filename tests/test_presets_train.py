@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from fmnist.config import TrainConfig
-from fmnist.data import device_tensors
+from fmnist.data import BLACK, device_tensors
 from fmnist.evaluate import evaluate
 from fmnist.model import MLP
-from fmnist.train import WeightAverage, bf16_problem, shift_batch, train_eval_score
+from fmnist.train import WeightAverage, bf16_problem, shift_batch, train_eval_score, warp_batch
 from tests.conftest import train_to_done
 
 
@@ -49,6 +49,61 @@ def test_flip_mirrors_about_half_and_changes_nothing_else():
     mirrored = (out == img.flip(-1)).flatten(1).all(1)
     assert torch.all(same ^ mirrored)
     assert 150 < int(mirrored.sum()) < 250
+
+
+def _spot_images(n: int) -> torch.Tensor:
+    """Black images with one white 2 x 2 spot each, away from the edges."""
+    x = torch.full((n, 28, 28), BLACK)
+    x[:, 13:15, 13:15] = 1.0
+    return x.view(n, 784)
+
+
+def _ink_and_centre(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    ink = (x.view(-1, 28, 28) - BLACK).double()  # 0 on the black background
+    coords = torch.arange(28, dtype=torch.double)
+    total = ink.sum((1, 2))
+    centre = torch.stack([(ink.sum(2) * coords).sum(1), (ink.sum(1) * coords).sum(1)], 1) / total[:, None]
+    return total, centre
+
+
+def test_warp_without_a_range_leaves_the_images_as_they_are():
+    x = torch.rand(8, 784) * 2 - 1
+    assert torch.allclose(warp_batch(x, max_shift=0, max_zoom=0), x, atol=1e-5)
+
+
+def test_warp_shifts_by_at_most_a_pixel_in_fractions_and_keeps_the_ink():
+    x = _spot_images(500)
+    out = warp_batch(x, generator=torch.Generator().manual_seed(0), max_zoom=0)
+    total, centre = _ink_and_centre(out)
+    _, start = _ink_and_centre(x)
+    moved = centre - start
+    assert torch.allclose(total, torch.full_like(total, 4 * (1 - BLACK)), rtol=1e-4)  # bilinear shifts keep the ink
+    assert moved.abs().max() <= 1.0 + 1e-4 and moved.abs().max() > 0.9  # up to a pixel either way, in rows and columns
+    fractional = (moved - moved.round()).abs() > 0.05
+    assert fractional.float().mean() > 0.8  # most shifts fall between whole pixels
+    assert (moved[:, 0] > 0).float().mean() == pytest.approx(0.5, abs=0.1)  # as often down as up
+
+
+def test_warp_zooms_by_at_most_five_percent_about_the_centre():
+    x = torch.full((300, 28, 28), BLACK)
+    x[:, 8:20, 8:20] = 1.0  # a centred square, 12 pixels wide
+    x = x.view(300, 784)
+    out = warp_batch(x, generator=torch.Generator().manual_seed(1), max_shift=0)
+    total, centre = _ink_and_centre(out)
+    assert torch.allclose(centre, torch.full_like(centre, 13.5), atol=1e-3)  # a zoom about the middle moves nothing
+    ratio = total / _ink_and_centre(x)[0]  # the ink's area scales with the square of the zoom
+    assert ratio.min() >= 1 / 1.05**2 - 0.01 and ratio.max() <= 1 / 0.95**2 + 0.01
+    assert ratio.min() < 0.93 and ratio.max() > 1.07  # both ways, close to the limits
+
+
+def test_warp_run_is_reproducible_and_learns(tiny_config, dataset):
+    cfg = tiny_config.replace(warp=True, flip=True)
+    first = train_to_done(cfg, dataset)[1]
+    again = train_to_done(cfg, dataset)[1]
+    plain = train_to_done(tiny_config, dataset)[1]
+    assert torch.equal(first.model[0].weight, again.model[0].weight)  # the warps come from the run's own generator
+    assert not torch.equal(first.model[0].weight, plain.model[0].weight)
+    assert first.test_acc > 75.0
 
 
 def test_weight_average_follows_the_weights_with_a_warm_up():

@@ -83,10 +83,10 @@ def test_resuming_the_seed_preset_after_epoch_2_gives_the_uninterrupted_epoch_3(
     assert resumed[3] == pytest.approx(uninterrupted[3], abs=0.01)
 
 
-def test_resuming_a_run_with_mirrors_and_shifts_draws_them_as_the_uninterrupted_run(tmp_path, tiny_config, dataset):
-    """The augmentation's own generator is kept in the resume file: epoch 2 after a resume mirrors and shifts the images
+def test_resuming_a_run_with_mirrors_and_warps_draws_them_as_the_uninterrupted_run(tmp_path, tiny_config, dataset):
+    """The augmentation's own generator is kept in the resume file: epoch 2 after a resume mirrors and warps the images
     the uninterrupted run's epoch 2 did, so the weights come out the same."""
-    config = tiny_config.replace(flip=True, augment=True, epochs=2)
+    config = tiny_config.replace(flip=True, warp=True, epochs=2)
     live = resume.ResumeFile(tmp_path / "live.safetensors")
     after_one = tmp_path / "after-epoch-1.safetensors"
     for ev in train(config, dataset, log_every=10_000, resume=live):

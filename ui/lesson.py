@@ -16,8 +16,8 @@ from ui.i18n import _
 LOCK, HIDE = "lock", "hide"
 # Every name a lesson may lock or hide, in the order of the sidebar's controls.
 NAMES = ("preset", "hidden", "activation", "dropout", "batch_norm", "optimizer", "lr", "batch_size", "epochs",
-         "schedule", "weight_decay", "label_smoothing", "ema", "drop_last", "augment", "flip", "val_size", "keep_best",
-         "eval_train", "seed", "device", "precision")
+         "schedule", "weight_decay", "label_smoothing", "ema", "drop_last", "augment", "flip", "warp", "val_size",
+         "keep_best", "eval_train", "seed", "device", "precision")
 
 
 @dataclass(frozen=True)
