@@ -291,6 +291,6 @@ def test_classify_upload_shows_saliency_of_the_prediction(ckpt_dir, model, expec
 @pytest.mark.parametrize("which", ["tiny", "2x1024"])
 def test_saliency_is_fast(model, dataset, which):
     """Classify and Explore compute it on every run, uncached: it must stay well under 100 ms on a CPU."""
-    net = model if which == "tiny" else MLP(BEST).eval()  # the best preset's 2 x 1024 layers, weights untrained
+    net = model if which == "tiny" else MLP(BEST).eval()  # the best preset's layers, weights untrained
     img = dataset.test_images[0].numpy()
     assert median_seconds(lambda: explain(net, img)) < 0.1

@@ -90,11 +90,13 @@ def test_choosing_a_preset_fills_the_form_and_editing_makes_it_custom(ckpt_dir):
     assert at.selectbox(key="cfg_schedule").value == "onecycle"
     assert at.toggle(key="cfg_batch_norm").value is BEST.batch_norm
     assert at.toggle(key="cfg_augment").value is BEST.augment
+    assert at.toggle(key="cfg_flip").value is BEST.flip and at.toggle(key="cfg_warp").value is BEST.warp
     assert at.number_input(key="cfg_dropout").value == BEST.dropout
 
     at.number_input(key="cfg_epochs").set_value(3).run()
     assert at.selectbox(key="cfg_preset").value == "custom"
-    assert at.number_input(key="cfg_w0").value == 1024  # the other values stay
+    assert at.number_input(key="cfg_w0").value == BEST.hidden[0]  # the other values stay
+    assert at.toggle(key="cfg_warp").value is True
 
 
 def test_an_invalid_setting_is_shown_next_to_its_control_and_disables_start(ckpt_dir):

@@ -198,7 +198,7 @@ def test_hidden_settings_are_not_shown_and_keep_the_links_values(ckpt_dir):
     run(at)
     assert at.query_params["preset"] == "custom"  # epochs stays locked at 4, the rest is the best preset's
     assert at.query_params["epochs"] == "4" and at.query_params["optimizer"] == "adamw"
-    assert at.query_params["hidden"] == "1024,1024"
+    assert at.query_params["hidden"] == ",".join(map(str, BEST.hidden))
     assert not at.button(key="train_start").disabled
 
 

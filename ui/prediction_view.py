@@ -141,7 +141,8 @@ def classify_canvas(model: nn.Module, rgba: np.ndarray | None) -> dict:
 
 def explain(model: nn.Module, img28: np.ndarray, target: int | None = None) -> np.ndarray:
     """Signed (28, 28) integrated-gradients saliency of a uint8 image for `target` (default: the prediction).
-    A few milliseconds on CPU even for a 2 x 1024 model, so it is computed on every run rather than cached."""
+    A few milliseconds on CPU even for the best preset's 2 x 2048 model (4.8 ms, 2026-12-07), so it is computed on
+    every run rather than cached."""
     return saliency(model, normalize(img28), target)
 
 

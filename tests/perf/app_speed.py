@@ -18,7 +18,7 @@ FMNIST_CHROMIUM; never a downloaded browser):
    predictions cached: click -> page content visible and script finished;
 4. in-process, with the server gone: a 280x280 RGBA drawing classified (fmnist.images.prepare_canvas +
    fmnist.predict.probabilities, median of 50), also through the app's own path (ui.prediction_view.classify_canvas)
-   and the saliency map the Classify page shows beside the prediction; the same for a 2 x 1024 model.
+   and the saliency map the Classify page shows beside the prediction; the same for the best preset's model (2 x 2048).
 
 Prints a table of target vs measured (or JSON with --json) and the load average, which matters: the figures on a
 busy 2-core machine are not those of an idle one. --strict exits 1 when a target is missed.
@@ -361,7 +361,7 @@ def classification_measurements(default_checkpoint: Path) -> list[Result]:
     engine, engine_p90 = median_time(lambda: probabilities(model, prepare_canvas(rgba)))
     app, app_p90 = median_time(lambda: classify_canvas(model, rgba))
     why, why_p90 = median_time(lambda: explain(model, img28))
-    big = MLP(BEST).eval()  # the best preset's 784-1024-1024-10 (batch norm, dropout), untrained: timing only
+    big = MLP(BEST).eval()  # the best preset's model (batch norm, dropout), untrained: timing only
     big_app, big_app_p90 = median_time(lambda: classify_canvas(big, rgba))
     big_why, big_why_p90 = median_time(lambda: explain(big, img28))
     return [
@@ -371,9 +371,9 @@ def classification_measurements(default_checkpoint: Path) -> list[Result]:
                f"median of 50, p90 {1000 * app_p90:.1f} ms; inference on one thread"),
         Result("Saliency map of the drawing (ui.prediction_view.explain)", 0.1, why,
                f"median of 50, p90 {1000 * why_p90:.1f} ms; integrated gradients, 32 steps"),
-        Result("Drawing classified, app path, 2 x 1024 model", 0.1, big_app,
+        Result("Drawing classified, app path, best-preset model", 0.1, big_app,
                f"median of 50, p90 {1000 * big_app_p90:.1f} ms; the best preset's layers, untrained"),
-        Result("Saliency map, 2 x 1024 model", 0.1, big_why, f"median of 50, p90 {1000 * big_why_p90:.1f} ms"),
+        Result("Saliency map, best-preset model", 0.1, big_why, f"median of 50, p90 {1000 * big_why_p90:.1f} ms"),
     ]
 
 
