@@ -296,8 +296,9 @@ class _Step:
         self.seen = 0
         self.graph = None
         self.static_idx = None
-        # Shifts draw from a generator of the run's own: another run's draws cannot move them, and a capture
-        # can put it back exactly as it was (dropout, which takes no generator, uses the device's default one).
+        # Shifts, mirrors and warps draw from a generator of the run's own: another run's draws cannot move them, a
+        # capture can put it back exactly as it was, and the resume file keeps it (dropout, which takes no generator,
+        # uses the device's default one).
         self.rng = (torch.Generator(device=x.device).manual_seed(config.seed)
                     if config.augment or config.flip or config.warp else None)
 
@@ -587,7 +588,7 @@ def _resume_state(resume: resume_files.ResumeFile | None, config: TrainConfig, m
     rng.set_state(t["rng.trainer"])
     if augment_rng is not None and "rng.augment" in t:  # mirrors, shifts and warps go on where they were
         augment_rng.set_state(t["rng.augment"])
-    torch.set_rng_state(t["rng.torch"])  # dropout and augmentation draw from the global generator
+    torch.set_rng_state(t["rng.torch"])  # dropout draws from the global generator
     if "rng.cuda" in t and torch.cuda.is_available():
         torch.cuda.set_rng_state(t["rng.cuda"])
     best_w = {k.removeprefix("best."): v for k, v in t.items() if k.startswith("best.")} or None
@@ -596,8 +597,8 @@ def _resume_state(resume: resume_files.ResumeFile | None, config: TrainConfig, m
 
 
 def _save_resume(resume: resume_files.ResumeFile | None, config: TrainConfig, model: nn.Module,
-                 opt: torch.optim.Optimizer, rngs: tuple[torch.Generator, torch.Generator | None], history: list[dict],
-                 step: int, lr_scale: float, lr_changes: list[dict], best: tuple,
+                 opt: torch.optim.Optimizer, rng: torch.Generator, augment_rng: torch.Generator | None,
+                 history: list[dict], step: int, lr_scale: float, lr_changes: list[dict], best: tuple,
                  elapsed_s: float) -> Iterator[NoteEvent]:
     """Writes the epoch just completed, after the epoch's last RNG draw. A failed write (a full disk) costs only
     the ability to resume: the run goes on, and says so once."""
@@ -607,7 +608,6 @@ def _save_resume(resume: resume_files.ResumeFile | None, config: TrainConfig, mo
     params = {id(p): i for i, p in enumerate(p for g in opt.param_groups for p in g["params"])}
     for p, state in opt.state.items():
         tensors.update({f"opt.{params[id(p)]}.{k}": v for k, v in state.items() if isinstance(v, torch.Tensor)})
-    rng, augment_rng = rngs
     tensors.update({"rng.trainer": rng.get_state(), "rng.torch": torch.get_rng_state()})
     if augment_rng is not None:
         tensors["rng.augment"] = augment_rng.get_state()
@@ -786,7 +786,7 @@ class _Run:
         self.ep_correct.zero_()
         self.ep_seen = 0
         self.history.append(ev.as_dict())
-        yield from _save_resume(self.resume, config, self.model, self.opt, (self.rng, self.stepper.rng),
+        yield from _save_resume(self.resume, config, self.model, self.opt, self.rng, self.stepper.rng,
                                 self.history, self.step, self.lr_scale, self.lr_changes, self.best, self.elapsed)
         yield ev
 

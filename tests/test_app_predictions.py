@@ -288,7 +288,7 @@ def test_classify_upload_shows_saliency_of_the_prediction(ckpt_dir, model, expec
     assert_explains(spec, model, out["image"], out["label_index"])
 
 
-@pytest.mark.parametrize("which", ["tiny", "2x1024"])
+@pytest.mark.parametrize("which", ["tiny", "best"])
 def test_saliency_is_fast(model, dataset, which):
     """Classify and Explore compute it on every run, uncached: it must stay well under 100 ms on a CPU."""
     net = model if which == "tiny" else MLP(BEST).eval()  # the best preset's layers, weights untrained
