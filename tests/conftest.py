@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-import streamlit as st
 import torch
 
 from fmnist import checkpoints
@@ -64,6 +63,13 @@ def checkpoint_dir(tmp_path_factory, tiny_result):
     return root
 
 
+def clear_streamlit_caches() -> None:
+    # Imported here, not at the top: `make gpu-check` runs the GPU tests where Streamlit is not installed.
+    import streamlit as st
+
+    st.cache_resource.clear()
+
+
 @pytest.fixture
 def ckpt_dir(tmp_path, checkpoint_dir, monkeypatch):
     """A checkpoints folder of this test's own (FMNIST_CHECKPOINT_DIR) holding a copy of the tiny default model, so
@@ -73,9 +79,9 @@ def ckpt_dir(tmp_path, checkpoint_dir, monkeypatch):
     root.mkdir()
     shutil.copy(checkpoint_dir / "default.safetensors", root)
     monkeypatch.setenv("FMNIST_CHECKPOINT_DIR", str(root))
-    st.cache_resource.clear()
+    clear_streamlit_caches()
     yield root
-    st.cache_resource.clear()
+    clear_streamlit_caches()
 
 
 @pytest.fixture
@@ -83,7 +89,7 @@ def started(monkeypatch):
     """Every TrainingJob the app starts (in AppTest pages), held paused until the test resumes it, so the test decides
     when it runs. Every AppTest has the same session id, so the session's runs (a session-scoped cache) are cleared
     before and after: no earlier run leaks into another test's charts."""
-    st.cache_resource.clear()
+    clear_streamlit_caches()
     started_jobs: list[TrainingJob] = []
     original = TrainingJob.start
 
@@ -96,4 +102,4 @@ def started(monkeypatch):
     yield started_jobs
     for job in started_jobs:
         job.close()
-    st.cache_resource.clear()
+    clear_streamlit_caches()

@@ -2,6 +2,7 @@
 fails as a capture can (the real capture, on CUDA, is in tests/test_gpu.py)."""
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -149,3 +150,31 @@ def test_gpu_tests_skip_cleanly_without_cuda_even_under_ci():
     summary = proc.stdout.strip().splitlines()[-1]
     assert "skipped" in summary and "passed" not in summary and "failed" not in summary, summary
     assert "needs a CUDA GPU" in proc.stdout
+
+
+# What the lent GPU machines' PyTorch image lacks of requirements*.txt (it has torch, numpy, safetensors, pytest).
+NOT_ON_A_GPU_IMAGE = ("streamlit", "streamlit_drawable_canvas", "plotly", "optuna", "babel", "psycopg")
+
+
+def test_the_gpu_check_runs_with_a_ready_python_without_the_app_s_packages(tmp_path):
+    # `make gpu-check GPU_PYTHON=python3` is for a GPU machine without a network: it must install nothing, and its
+    # tests must load where Streamlit and the rest of the app's packages are missing.
+    plan = subprocess.run(["make", "-n", "gpu-check", "GPU_PYTHON=python3"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60, check=True).stdout
+    assert "pip" not in plan and ".venv" not in plan, plan
+    pytest_line = next(line for line in plan.splitlines() if " -m pytest " in line)
+    assert pytest_line.startswith("python3 -m pytest tests/test_gpu.py"), pytest_line
+    (tmp_path / "sitecustomize.py").write_text(
+        "import importlib.abc, sys\n"
+        f"MISSING = {NOT_ON_A_GPU_IMAGE!r}\n"
+        "class Missing(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] in MISSING:\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, Missing())\n")
+    args = pytest_line.split()[1:] + ["--collect-only", "-q", "-p", "no:cacheprovider"]
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=300, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    collected = re.search(r"(\d+) tests? collected", proc.stdout)
+    assert collected and int(collected[1]) > 0, proc.stdout

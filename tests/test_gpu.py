@@ -23,8 +23,8 @@ from tests.conftest import TINY, train_to_done
 
 pytestmark = pytest.mark.gpu
 CUDA = torch.device("cuda")
-# Everything a graph must replay right: batch norm, dropout masks (default generator), shifts (the step's own
-# generator), AdamW with a tensor learning rate changed every step, label smoothing.
+# Everything a graph must replay right: batch norm, dropout masks (default generator), shifts, mirrors and warps (the
+# step's own generator), bf16 autocast, AdamW with a tensor learning rate changed every step, label smoothing.
 RICH = BEST.replace(hidden=(256, 128), batch_size=128, augment=True, device="cuda")
 
 
