@@ -17,6 +17,7 @@ from fmnist import checkpoints, resume
 from fmnist.cli import main
 from fmnist.config import SEED
 from fmnist.train import RunControl, train
+from tests.conftest import train_to_done
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY_ARGS = ["--hidden", "32", "--batch-size", "512", "--optimizer", "adam", "--lr", "0.003", "--device", "cpu"]
@@ -94,10 +95,8 @@ def test_resuming_a_run_with_mirrors_and_warps_draws_them_as_the_uninterrupted_r
             shutil.copy(live.path, after_one)  # the file as a crash right after epoch 1 would leave it
         if ev.kind == "done":
             uninterrupted = ev.result.model
-    for ev in train(config, dataset, log_every=10_000, resume=resume.ResumeFile(after_one, resume=True)):
-        if ev.kind == "done":
-            resumed = ev.result.model
-    assert torch.equal(resumed[0].weight, uninterrupted[0].weight)
+    resumed = train_to_done(config, dataset, log_every=10_000, resume=resume.ResumeFile(after_one, resume=True))[1]
+    assert torch.equal(resumed.model[0].weight, uninterrupted[0].weight)
 
 
 def test_a_run_under_way_is_not_listed_and_cannot_be_claimed_twice(tmp_path, tiny_config, dataset):
