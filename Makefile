@@ -68,6 +68,7 @@ serve:
 
 test: data browser postgres $(VENV)/.stamp-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 # On a machine with a CUDA GPU: the tests marked gpu (graph against eager, presets, the app's worker, the bench),
@@ -85,11 +86,12 @@ gpu-check: $(if $(GPU_PYTHON),,data $(VENV)/.stamp-dev)
 
 lint: $(VENV)/.stamp-dev
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 # After changing the app's text: gather every _() / N_() message into locales/messages.pot and add the new ones to
 # the Korean catalog (empty, for a translator; tests/test_i18n.py fails until each has its Korean text).
 messages: $(VENV)/.stamp-run
-	$(BIN)/pybabel -q extract --no-location --sort-output -o locales/messages.pot app.py pages ui
+	$(BIN)/pybabel -q extract --no-location --sort-output -o locales/messages.pot app.py pages ui fmnist
 	$(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete -i locales/messages.pot -d locales -l ko
 
 bench: data

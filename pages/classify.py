@@ -3,8 +3,8 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from ui import prediction_view
 from ui.i18n import _
+from ui.inspect import prediction_view
 from ui.router import ensure_router
 
 ensure_router()  # first: a first visit straight to this page must still go through app.py

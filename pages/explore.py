@@ -2,11 +2,10 @@
 
 import streamlit as st
 
-from fmnist.data import CLASSES
-from ui import prediction_view
+from fmnist.data.dataset import CLASSES
 from ui.i18n import N_, _
-from ui.names import class_name
-from ui.prediction_charts import (
+from ui.inspect import prediction_view
+from ui.inspect.prediction_charts import (
     CORRECTNESS,
     MOST_CONFIDENT,
     SORTS,
@@ -15,6 +14,7 @@ from ui.prediction_charts import (
     page_count,
     page_of,
 )
+from ui.names import class_name
 from ui.router import ensure_router
 
 ensure_router()  # first: a first visit straight to this page must still go through app.py

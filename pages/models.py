@@ -5,18 +5,19 @@ import datetime as dt
 
 import streamlit as st
 
-from fmnist.checkpoints import CheckpointError, change_refused
-from ui import charts
-from ui.exports import show_exports
+from fmnist.config import layers_text
+from fmnist.store.checkpoints import CheckpointError, change_refused
 from ui.i18n import N_, _, engine
-from ui.insight import show_checkpoint_filters, show_run_differences
-from ui.interrupted import made_by, show_interrupted
-from ui.model_summaries import compare_summary
-from ui.network_view import show_checkpoint_network
+from ui.inspect.explain_view import show_checkpoint_filters, show_run_differences
+from ui.inspect.network_view import show_checkpoint_network
+from ui.inspect.prediction_view import engine_message
+from ui.models.exports import show_exports
+from ui.models.interrupted import made_by, show_interrupted
+from ui.models.summaries import compare_summary
 from ui.owner import admin_sidebar, is_admin, owner_id
-from ui.prediction_view import engine_message
 from ui.router import ensure_router
 from ui.session import active_model_caption, active_model_name, set_active_model, store
+from ui.train import charts
 
 ensure_router()  # first: a first visit straight to this page must still go through app.py
 
@@ -34,8 +35,8 @@ HEADER_HELP = {
     "error": N_("Why the file cannot be used as a model."),
 }
 MADE_BY = (N_("you"), N_("command line"), N_("another session"))  # made_by()'s words, shown through _()
-# What fmnist.checkpoints says when a file cannot be deleted, for engine(); the load errors are in
-# ui.prediction_view.ENGINE_MESSAGES.
+# What fmnist.store.checkpoints says when a file cannot be deleted, for engine(); the load errors are in
+# ui.inspect.prediction_view.ENGINE_MESSAGES.
 ENGINE_MESSAGES = (
     N_("the shipped default model is never deleted"),
     N_("made on the command line (or before owners were recorded): only an admin may delete it here"),
@@ -56,7 +57,7 @@ def table_row(row: dict) -> dict:
     meta = row["meta"]
     if meta is not None:
         config = meta.get("config") or {}
-        out.update(layers="-".join(map(str, (784, *config.get("hidden", []), 10))),
+        out.update(layers=layers_text(config),
                    optimizer=config.get("optimizer"),
                    epochs=f"{len(meta.get('history') or [])}/{config.get('epochs', '?')}",  # a stopped run did fewer
                    **{"test accuracy": percent((meta.get("metrics") or {}).get("test_acc"))})

@@ -5,10 +5,10 @@ trains live on the CPU (numpy, no torch)."""
 import streamlit as st
 
 from fmnist.playground import LESSONS
-from ui import playground_charts as charts
-from ui import playground_session as session
 from ui.i18n import _, engine
-from ui.playground_controls import apply_lesson, describe, setup_sidebar
+from ui.playground import charts
+from ui.playground import state as session
+from ui.playground.controls import apply_lesson, describe, setup_sidebar
 from ui.router import ensure_router
 
 ensure_router()  # first: a first visit straight to this page must still go through app.py

@@ -6,14 +6,15 @@ import shlex
 
 import streamlit as st
 
-from fmnist import sweep
 from fmnist.config import PRESETS
-from fmnist.jobs import max_runs
-from ui import sweep_charts
+from fmnist.runs.jobs import max_runs
+from fmnist.sweep import space
+from fmnist.sweep import study as sweep
 from ui.i18n import N_, _, engine
 from ui.router import ensure_router
 from ui.session import active_model_caption
-from ui.sweep_view import (
+from ui.sweep import charts as sweep_charts
+from ui.sweep.view import (
     load_study,
     make_active,
     param_inputs,
@@ -27,7 +28,7 @@ ensure_router()  # first: a first visit straight to this page must still go thro
 
 PRESET_LABELS = {"quick": N_("quick"), "seed": N_("seed"), "best": N_("best")}
 SAMPLER_LABELS = {"tpe": N_("TPE"), "random": N_("random"), "grid": N_("grid")}
-# What fmnist/sweep.py says about bad input, shown under the control it concerns.
+# What fmnist/sweep/study.py says about bad input, shown under the control it concerns.
 ENGINE_MESSAGES = (
     N_("{field}: the grid sampler needs choice: or int: values, not a {kind} range"),
     N_("{name}: {text} is not a value for this field (e.g. {example})"),
@@ -60,24 +61,16 @@ ENGINE_MESSAGES = (
     N_("storage {url} cannot be written: {reason}"),
 )
 
-st.title(_("Sweep"))
-st.caption(_("Each trial trains a model with values the sampler picks and is scored on its validation accuracy (the "
-             "test set is never used to choose). Trials that fall below the median of earlier ones at the same "
-             "epoch are pruned early."))
-active_model_caption()
-holder = session_sweep()
-storage = sweep.default_storage()
-running = holder.running
 
-left, right = st.columns(2)
-with left:
+def study_settings(running: bool) -> tuple[str, bool, str, list[str]]:
+    """The study's name (checked), the preset every trial starts from, and the fields to vary."""
     name = st.text_input(_("Study"), "sweep-1", key="sweep_study", disabled=running,
                          help=_("The name the sweep's trials are recorded under. A new name starts a study; an "
                                 "existing one continues it, adding trials to those it has."))
     try:
         sweep.check_study_name(name)
         name_ok = True
-    except sweep.SweepError as exc:
+    except space.SweepError as exc:
         st.error(engine(str(exc)), icon=":material/error:")
         name_ok = False
     preset = st.selectbox(_("Every other setting from"), sorted(PRESETS), index=sorted(PRESETS).index("seed"),
@@ -85,13 +78,17 @@ with left:
                           key="sweep_preset", disabled=running,
                           help=_("The preset every trial starts from; the fields you vary replace its values. seed "
                                  "= the classic notebook, best = our recipe, quick = a small fast model."))
-    fields = st.multiselect(_("Fields to vary"), [f for f in sweep.FIELDS if f not in ("device", "val_size")],
+    fields = st.multiselect(_("Fields to vary"), [f for f in space.FIELDS if f not in ("device", "val_size")],
                             default=["lr"], key="sweep_fields", disabled=running,
                             help=_("The training settings the sampler chooses for each trial; each gets a range "
                                    "below. Each field added makes the space larger, so it needs more trials."))
-with right:
+    return name, name_ok, preset, fields
+
+
+def run_settings(running: bool) -> tuple[int, int, int, str | None, int]:
+    """How many trials, of how many epochs, how many at once, picked how, scored on how many images."""
     c1, c2, c3 = st.columns(3)
-    trials = c1.number_input(_("Trials"), 1, sweep.MAX_TRIALS, 12, key="sweep_trials_n", disabled=running,
+    trials = c1.number_input(_("Trials"), 1, space.MAX_TRIALS, 12, key="sweep_trials_n", disabled=running,
                              help=_("How many models to train, each with its own sampled values. More trials search "
                                     "the space better and take longer."))
     epochs = c2.number_input(_("Epochs each"), 1, 100, 3, key="sweep_epochs", disabled=running,
@@ -106,44 +103,60 @@ with right:
         format_func=lambda v: _(SAMPLER_LABELS[v]) if v in SAMPLER_LABELS else v,
         help=_("How the next trial's values are picked. TPE learns from earlier trials and tries more near the best; "
                "random ignores them; grid tries every combination of choice: and int: values."))
-    val_size = st.number_input(_("Validation images"), 1000, 30_000, sweep.DEFAULT_VAL_SIZE, 1000, key="sweep_val",
+    val_size = st.number_input(_("Validation images"), 1000, 30_000, space.DEFAULT_VAL_SIZE, 1000, key="sweep_val",
                                disabled=running,
                                help=_("Training images held out to score each trial. More give a steadier score, "
                                       "and leave fewer images to train on."))
+    return int(trials), int(epochs), int(parallel), sampler, int(val_size)
 
-base = sweep.base_config(PRESETS[preset], int(epochs), int(val_size))
-st.markdown(_("**Ranges** (`loguniform:LOW:HIGH`, `uniform:LOW:HIGH`, `int:LOW:HIGH` or `choice:A|B|C`; "
-              "for hidden, each choice lists the widths: `512,256`)"))
-params = param_inputs(fields, base)
-if params is not None and sampler == "grid":
-    try:
-        sweep.make_sampler("grid", params)
-    except sweep.SweepError as exc:
-        st.error(engine(str(exc)), icon=":material/error:")
-        params = None
 
-b1, b2, b3 = st.columns([1, 1, 4])
-can_start = params is not None and name_ok and sampler is not None and not running
-if b1.button(_("Start"), key="sweep_start", type="primary", disabled=not can_start, icon=":material/play_arrow:",
-             help=_("Starts training the trials as jobs, a few at a time; the table below fills in as they run.")):
-    try:
-        start(holder, name, storage, sampler, base, params, int(trials), int(parallel))
-        st.rerun()
-    except sweep.SweepError as exc:
-        st.error(engine(str(exc)), icon=":material/error:")
-if b2.button(_("Stop"), key="sweep_stop", disabled=not running, icon=":material/stop:",
-             help=_("Stops the running trials; they are recorded as stopped and run again when the study continues.")):
-    holder.runner.stop()
-if params is not None:
+def ranges(fields: list[str], base, sampler: str | None) -> list | None:
+    """Each varied field's range, as typed; None while one cannot be used (its reason shown under it)."""
+    st.markdown(_("**Ranges** (`loguniform:LOW:HIGH`, `uniform:LOW:HIGH`, `int:LOW:HIGH` or `choice:A|B|C`; "
+                  "for hidden, each choice lists the widths: `512,256`)"))
+    params = param_inputs(fields, base)
+    if params is not None and sampler == "grid":
+        try:
+            sweep.make_sampler("grid", params)
+        except space.SweepError as exc:
+            st.error(engine(str(exc)), icon=":material/error:")
+            return None
+    return params
+
+
+def actions(holder, name: str, ready: bool, storage: str, sampler: str | None, base, params, trials: int,
+            parallel: int):
+    """Start and Stop; returns the column beside them."""
+    b1, b2, b3 = st.columns([1, 1, 4])
+    running = holder.running
+    can_start = params is not None and ready and sampler is not None and not running
+    if b1.button(_("Start"), key="sweep_start", type="primary", disabled=not can_start, icon=":material/play_arrow:",
+                 help=_("Starts training the trials as jobs, a few at a time; the table below fills in as they run.")):
+        try:
+            start(holder, name, storage, sampler, base, params, trials, parallel)
+            st.rerun()
+        except space.SweepError as exc:
+            st.error(engine(str(exc)), icon=":material/error:")
+    if b2.button(_("Stop"), key="sweep_stop", disabled=not running, icon=":material/stop:",
+                 help=_("Stops the running trials; they are recorded as stopped and run again when the study "
+                        "continues.")):
+        holder.runner.stop()
+    return b3
+
+
+def command_caption(where, name: str, preset: str, trials: int, epochs: int, val_size: int, sampler: str | None,
+                    params) -> None:
+    """The same sweep as a terminal command."""
     cmd = ["python", "-m", "fmnist", "sweep", "--study", name, "--trials", str(trials), "--preset", preset,
            "--epochs", str(epochs), "--val-size", str(val_size), "--sampler", sampler or "tpe",
            *[a for p in params for a in ("--param", p.spec())]]
-    b3.caption(_("The same sweep from a terminal (add `--storage URL` to share it between machines): `{command}`",
-                 command=shlex.join(cmd)))
+    where.caption(_("The same sweep from a terminal (add `--storage URL` to share it between machines): `{command}`",
+                    command=shlex.join(cmd)))
 
 
-@st.fragment(run_every=1.0 if running else None)
-def live() -> None:
+@st.fragment(run_every=1.0 if session_sweep().running else None)
+def live(name: str, name_ok: bool, storage: str, holder, running: bool) -> None:
+    """The study's trials and figures, refreshed every second while the sweep runs."""
     study = load_study(name, storage) if name_ok else None
     runner = holder.runner
     if runner is not None and runner.error:
@@ -157,16 +170,7 @@ def live() -> None:
     st.header(_("Trials of {name}", name=study.study_name),
               help=_("One row per trial, newest first: its state, the values it tried, and its accuracies. Click a "
                      "row to see that trial's curves."))
-    picked = show_table(study, holder)
-    if picked is not None:
-        trial = study.trials[picked]
-        st.caption(_("Trial curves"), help=_(
-            "The trial's accuracy after each epoch on its training images, the validation images (what the sweep "
-            "compares) and the test set. Training far above validation is overfitting."))
-        st.plotly_chart(sweep_charts.trial_curves(trial), key="sweep_curves")
-        st.caption(sweep_charts.curves_text(trial))
-    else:
-        st.caption(_("Click a row to see that trial's curves."))
+    show_trial(study, holder)
     if any(t.state.name == "COMPLETE" for t in study.trials):
         if st.button(_("Make the best trial the active model"), key="sweep_best", icon=":material/star:",
                      help=_("Copies the best trial's model (highest validation accuracy) into the models every page "
@@ -175,4 +179,36 @@ def live() -> None:
     show_figures(study)
 
 
-live()
+def show_trial(study, holder) -> None:
+    """The trials table, and the curves of the row clicked."""
+    picked = show_table(study, holder)
+    if picked is None:
+        st.caption(_("Click a row to see that trial's curves."))
+        return
+    trial = study.trials[picked]
+    st.caption(_("Trial curves"), help=_(
+        "The trial's accuracy after each epoch on its training images, the validation images (what the sweep "
+        "compares) and the test set. Training far above validation is overfitting."))
+    st.plotly_chart(sweep_charts.trial_curves(trial), key="sweep_curves")
+    st.caption(sweep_charts.curves_text(trial))
+
+
+# The page, step by step.
+st.title(_("Sweep"))
+st.caption(_("Each trial trains a model with values the sampler picks and is scored on its validation accuracy (the "
+             "test set is never used to choose). Trials that fall below the median of earlier ones at the same "
+             "epoch are pruned early."))
+active_model_caption()
+holder = session_sweep()
+storage = sweep.default_storage()
+left, right = st.columns(2)
+with left:
+    name, name_ok, preset, fields = study_settings(holder.running)
+with right:
+    trials, epochs, parallel, sampler, val_size = run_settings(holder.running)
+base = space.base_config(PRESETS[preset], epochs, val_size)
+params = ranges(fields, base, sampler)
+beside = actions(holder, name, name_ok, storage, sampler, base, params, trials, parallel)
+if params is not None:
+    command_caption(beside, name, preset, trials, epochs, val_size, sampler, params)
+live(name, name_ok, storage, holder, holder.running)

@@ -5,11 +5,10 @@ import time
 
 import streamlit as st
 
-from fmnist.jobs import running_jobs
+from fmnist.runs.jobs import running_jobs
 from ui.i18n import _, engine
-from ui.model_view import show_model
+from ui.inspect.step_view import SHOWN_KEY, show_step, step_arrived
 from ui.router import ensure_router
-from ui.run_view import show_charts, show_outcome, show_progress, show_step_chart
 from ui.session import (
     active_model_caption,
     held_charts,
@@ -19,8 +18,9 @@ from ui.session import (
     set_active_model,
     store,
 )
-from ui.sidebar import config_sidebar
-from ui.step_view import SHOWN_KEY, show_step, step_arrived
+from ui.train.model_view import show_model
+from ui.train.run_view import show_charts, show_outcome, show_progress, show_step_chart
+from ui.train.sidebar import config_sidebar
 
 ensure_router()  # first: a first visit straight to this page must still go through app.py
 

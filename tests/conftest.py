@@ -7,11 +7,11 @@ import shutil
 import pytest
 import torch
 
-from fmnist import checkpoints
 from fmnist.config import TrainConfig
-from fmnist.data import load_dataset
-from fmnist.jobs import TrainingJob
-from fmnist.train import train
+from fmnist.data.dataset import load_dataset
+from fmnist.runs.jobs import TrainingJob
+from fmnist.store import checkpoints
+from fmnist.training.loop import train
 
 
 def pytest_collection_modifyitems(config, items):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from fmnist import export
-from ui import exports
+from fmnist.export import formats as export
+from ui.models import exports
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 KINDS = ("script", "weights", "onnx", "pt2")

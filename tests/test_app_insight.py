@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fmnist import checkpoints
 from fmnist.config import SEED
-from fmnist.data import CLASSES
+from fmnist.data.dataset import CLASSES
+from fmnist.store import checkpoints
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fmnist.data import CLASSES
+from fmnist.data.dataset import CLASSES
 from ui.i18n import gettext
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from fmnist import checkpoints, resume
 from fmnist.config import TrainConfig
-from fmnist.train import train
+from fmnist.store import checkpoints, recovery
+from fmnist.training.loop import train
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TWO_EPOCHS = TrainConfig(hidden=(32,), optimizer="adam", lr=3e-3, batch_size=512, epochs=2, device="cpu")
@@ -55,8 +55,8 @@ def test_another_sessions_checkpoint_is_listed_usable_not_deletable_until_admin(
 def interrupt_after_first_epoch(root: Path, dataset) -> Path:
     """A real run that stops being trained after its first of two epochs (its generator closed, as a dead
     process would leave it): its resume file holds epoch 1 and nobody holds its lock."""
-    rf = resume.ResumeFile(resume.new_path(root, TWO_EPOCHS), owner="a-crashed-session")
-    events = train(TWO_EPOCHS, dataset, resume=rf)
+    rf = recovery.RecoveryFile(recovery.new_path(root, TWO_EPOCHS), owner="a-crashed-session")
+    events = train(TWO_EPOCHS, dataset, recovery=rf)
     for ev in events:
         if ev.kind == "epoch":
             break
@@ -73,14 +73,14 @@ def test_an_interrupted_run_is_listed_and_resumed_to_its_last_epoch(ckpt_dir, st
     at.button(key=f"models_resume_{name}").click().run()
     assert not at.exception, at.exception
     (job,) = started
-    assert job.resume_from == str(path)  # the worker goes on from that file
+    assert job.recover_from == str(path)  # the worker goes on from that file
     job.resume()
     assert job.join(300)
     snap = job.snapshot()
     assert snap.status == "done" and [e["epoch"] for e in snap.epochs] == [2]
     meta = checkpoints.read_meta(ckpt_dir / f"{snap.checkpoint}.safetensors")
     assert [h["epoch"] for h in meta["history"]] == [1, 2] and meta["owner"] == at.session_state["owner_id"]
-    assert not path.exists() and resume.interrupted(checkpoints.CheckpointStore(ckpt_dir)) == []
+    assert not path.exists() and recovery.interrupted(checkpoints.CheckpointStore(ckpt_dir)) == []
 
 
 def test_start_is_disabled_with_the_estimate_when_a_run_cannot_fit(ckpt_dir, monkeypatch):

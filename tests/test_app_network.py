@@ -8,9 +8,9 @@ from types import SimpleNamespace
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from fmnist import checkpoints
+from fmnist.store import checkpoints
 from tests.test_app_insight import APP, array, run, specs, tiny_form, title
-from ui.step_view import SHOWN_KEY, step_arrived
+from ui.inspect.step_view import SHOWN_KEY, step_arrived
 
 
 def tiny_run(at: AppTest) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from fmnist.playground import LESSONS, Playground, Setup
-from ui.playground_controls import widget_values
+from ui.playground.controls import widget_values
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "pages/playground.py"

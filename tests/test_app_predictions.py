@@ -16,17 +16,17 @@ import torch
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from fmnist import checkpoints
 from fmnist.config import BEST
-from fmnist.data import CLASSES, device_tensors
-from fmnist.evaluate import evaluate
-from fmnist.explain import saliency
-from fmnist.images import normalize
-from fmnist.model import MLP
-from fmnist.predict import probabilities
+from fmnist.data.dataset import CLASSES, device_tensors
+from fmnist.data.images import normalize
+from fmnist.inspect.evaluate import evaluate
+from fmnist.inspect.explain import saliency
+from fmnist.inspect.predict import probabilities
+from fmnist.model.mlp import MLP
+from fmnist.store import checkpoints
 from tests.timing import call_times
-from ui.prediction_charts import MOST_CONFIDENT, confidences, filter_indices
-from ui.prediction_view import classify_bytes, classify_canvas, explain
+from ui.inspect.prediction_charts import MOST_CONFIDENT, confidences, filter_indices
+from ui.inspect.prediction_view import classify_bytes, classify_canvas, explain
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ("pages/explore.py", "pages/evaluate.py", "pages/classify.py")

@@ -11,8 +11,9 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from fmnist import checkpoints, jobs
 from fmnist.config import BEST, SEED, TrainConfig
+from fmnist.runs import jobs
+from fmnist.store import checkpoints
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 # What set_tiny_config makes of the form, which starts from the seed preset (drop_last, eval_train included).

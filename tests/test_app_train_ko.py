@@ -66,7 +66,7 @@ def test_the_train_page_reads_in_korean_from_start_to_finish(ckpt_dir, started):
 
 
 def test_the_models_page_parts_of_this_side_read_in_korean(ckpt_dir):
-    from fmnist import checkpoints
+    from fmnist.store import checkpoints
 
     ckpt = checkpoints.load(ckpt_dir / "default.safetensors")
     meta = {**ckpt.meta, "name": "other", "config": {**ckpt.meta["config"], "lr": 0.01}}

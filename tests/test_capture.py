@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from fmnist.data import device_tensors
-from fmnist.model import MLP
-from fmnist.train import _set_lr, _Step, make_optimizer
+from fmnist.data.dataset import device_tensors
+from fmnist.model.mlp import MLP
+from fmnist.training.recipe import make_optimizer, set_lr
+from fmnist.training.step import Step
 from tests.conftest import TINY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = TINY.replace(batch_norm=True, dropout=0.2, augment=True, optimizer="momentum", lr=0.05, batch_size=64)
 
 
-class FailingCapture(_Step):
+class FailingCapture(Step):
     """The real warm-up steps, then the failure a capture can raise; records what the warm-up changed."""
 
     warm_up_first = True
@@ -49,7 +50,7 @@ def run(step, batches, lr=None):
     losses = []
     for idx in batches:
         if lr is not None:
-            _set_lr(step.opt, lr)
+            set_lr(step.opt, lr)
         step(idx)
         losses.append(step.take()[0].item())
     return losses
@@ -61,7 +62,7 @@ def batches(n, bs=64, seed=0):
 
 
 def test_failed_capture_restores_the_start_and_trains_as_eager(dataset):
-    eager = make_step(_Step, CONFIG, dataset, capturable=False)
+    eager = make_step(Step, CONFIG, dataset, capturable=False)
     start = {k: v.clone() for k, v in eager.model.state_dict().items()}
     expected = run(eager, batches(20))
 
@@ -90,7 +91,7 @@ def test_failed_capture_restores_the_start_and_trains_as_eager(dataset):
 
 def test_a_failed_capture_of_adam_trains_without_capturable(dataset):
     config = CONFIG.replace(optimizer="adamw", lr=3e-3, weight_decay=0.01)
-    eager = make_step(_Step, config, dataset, capturable=False)
+    eager = make_step(Step, config, dataset, capturable=False)
     expected = run(eager, batches(5), lr=1e-3)
 
     step = make_step(FailingCapture, config, dataset, capturable=True)
@@ -108,7 +109,7 @@ def test_captures_in_one_process_happen_one_at_a_time(dataset):
     underway, most = [0], [0]
     lock = threading.Lock()
 
-    class SlowCapture(_Step):
+    class SlowCapture(Step):
         def _record(self, idx):
             with lock:
                 underway[0] += 1
@@ -135,8 +136,8 @@ def test_a_finished_run_keeps_no_gradients(tiny_result):
 def test_shifts_come_from_the_runs_own_generator(dataset):
     """Another draw from the global generator (another run's, a warm-up's) leaves a run's shifts alone."""
     config = CONFIG.replace(dropout=0.0)
-    first = run(make_step(_Step, config, dataset, capturable=False), batches(3))
-    b = make_step(_Step, config, dataset, capturable=False)
+    first = run(make_step(Step, config, dataset, capturable=False), batches(3))
+    b = make_step(Step, config, dataset, capturable=False)
     torch.rand(1000)
     assert run(b, batches(3)) == first
 

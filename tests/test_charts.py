@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from fmnist.config import BEST, SEED, TrainConfig
-from fmnist.jobs import JobSnapshot
-from ui import charts
-from ui.charts import RunCurves
+from fmnist.runs.jobs import JobSnapshot
+from ui.train import charts
+from ui.train.charts import RunCurves
 
 
 def _epochs(n: int, val: bool = False, offset: float = 0.0) -> list[dict]:

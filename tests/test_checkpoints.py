@@ -7,8 +7,8 @@ import sys
 import pytest
 import torch
 
-from fmnist import checkpoints
-from fmnist.checkpoints import CheckpointError, CheckpointStore, build_meta, load, save
+from fmnist.store import checkpoints
+from fmnist.store.checkpoints import CheckpointError, CheckpointStore, build_meta, load, save
 
 
 def meta_for(r, **extra):
@@ -128,9 +128,9 @@ def test_killed_writer_leaves_no_partial_checkpoint(tmp_path):
     code = f"""
 import os, signal, sys
 sys.path.insert(0, {str(os.getcwd())!r})
-from fmnist import checkpoints
+from fmnist.store import checkpoints
 from fmnist.config import SEED
-from fmnist.model import MLP
+from fmnist.model.mlp import MLP
 real_fsync = os.fsync
 def die(fd):
     os.kill(os.getpid(), signal.SIGKILL)

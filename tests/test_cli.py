@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fmnist.cli import main
-from fmnist.data import CLASSES
+from fmnist.cli.main import main
+from fmnist.data.dataset import CLASSES
 
 TINY_ARGS = ["--hidden", "32", "--epochs", "1", "--batch-size", "512", "--optimizer", "adam", "--lr", "0.003",
              "--device", "cpu"]
@@ -37,7 +37,7 @@ def test_train_json_lines_and_checkpoint(tmp_path, capsys):
         assert 10 < e["test_acc"] <= 100  # percent, not a fraction
     assert summary["summary"] is True and summary["checkpoint"] == str(out) and out.exists()
     assert summary["test_acc"] == pytest.approx(epochs[-1]["test_acc"])
-    from fmnist.checkpoints import load
+    from fmnist.store.checkpoints import load
 
     meta = load(out).meta
     assert meta["command"].startswith("python -m fmnist train --hidden 32")

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from fmnist.cli import main
+from fmnist.cli.main import main
 from fmnist.playground import Setup, train
 
 

@@ -2,9 +2,9 @@ import math
 
 import pytest
 
-from fmnist.architecture import parameter_count, summary
 from fmnist.config import BEST, PRESETS, SEED, ConfigError, TrainConfig
-from fmnist.model import MLP
+from fmnist.model.architecture import parameter_count, summary
+from fmnist.model.mlp import MLP
 
 
 def test_seed_preset_is_the_notebook():

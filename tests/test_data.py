@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from fmnist import data
-from fmnist.data import CLASSES, DataError, find_files, load_dataset, normalize, read_idx
+from fmnist.data import dataset as data
+from fmnist.data.dataset import CLASSES, DataError, find_files, load_dataset, normalize, read_idx
 
 
 def write_idx(path, arr: np.ndarray, magic: int | None = None, compress: bool = False):

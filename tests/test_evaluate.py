@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from fmnist.evaluate import evaluate, evaluate_logits
+from fmnist.inspect.evaluate import evaluate, evaluate_logits
 
 
 def test_metrics_on_a_hand_made_case():
@@ -27,7 +27,7 @@ def test_metrics_on_a_hand_made_case():
 
 
 def test_evaluate_in_chunks_equals_one_pass(tiny_result, dataset):
-    from fmnist.data import normalize
+    from fmnist.data.dataset import normalize
 
     x, y = normalize(dataset.test_images), dataset.test_labels
     whole = evaluate(tiny_result.model, x, y, chunk=10_000)

@@ -2,7 +2,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from fmnist.explain import first_layer_filters, hidden_features, pca_2d, saliency
+from fmnist.inspect.explain import first_layer_filters, hidden_features, pca_2d, saliency
 
 
 def test_first_layer_filters_are_the_strongest_units():

@@ -17,14 +17,15 @@ import numpy as np
 import pytest
 import torch
 
-from fmnist import __version__, checkpoints
-from fmnist.cli import main
+from fmnist import __version__
+from fmnist.cli.main import main
 from fmnist.config import QUICK, SEED, TrainConfig
-from fmnist.data import CLASSES, find_files, normalize, torchvision_root
-from fmnist.export import export_bytes, to_script
-from fmnist.export_script import render_script
-from fmnist.model import MLP
-from fmnist.train import lr_at, make_optimizer, shift_batch
+from fmnist.data.dataset import CLASSES, find_files, normalize, torchvision_root
+from fmnist.export.formats import export_bytes, to_script
+from fmnist.export.script import render_script
+from fmnist.model.mlp import MLP
+from fmnist.store import checkpoints
+from fmnist.training.recipe import lr_at, make_optimizer, shift_batch
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "checkpoints" / "default.safetensors"

@@ -13,12 +13,13 @@ import warnings
 import pytest
 import torch
 
-from fmnist.checkpoints import CheckpointStore
 from fmnist.config import BEST, SEED
-from fmnist.data import device_tensors, load_dataset
-from fmnist.jobs import TrainingJob
-from fmnist.model import MLP
-from fmnist.train import _set_lr, _Step, lr_at, make_optimizer
+from fmnist.data.dataset import device_tensors, load_dataset
+from fmnist.model.mlp import MLP
+from fmnist.runs.jobs import TrainingJob
+from fmnist.store.checkpoints import CheckpointStore
+from fmnist.training.recipe import lr_at, make_optimizer, set_lr
+from fmnist.training.step import Step
 from tests.conftest import TINY, train_to_done
 
 pytestmark = pytest.mark.gpu
@@ -28,7 +29,7 @@ CUDA = torch.device("cuda")
 RICH = BEST.replace(hidden=(256, 128), batch_size=128, augment=True, device="cuda")
 
 
-def make_step(config, capturable, cls=_Step):
+def make_step(config, capturable, cls=Step):
     x, y, _, _ = device_tensors(load_dataset(), CUDA)
     torch.manual_seed(config.seed)  # seeds the CUDA generator too, as train() does
     model = MLP(config).to(CUDA).train()
@@ -39,7 +40,7 @@ def losses(step, config, n=50):
     perm = torch.randperm(60_000, generator=torch.Generator().manual_seed(1)).to(CUDA)
     out = []
     for i in range(n):
-        _set_lr(step.opt, lr_at(i, n, config.lr, config.schedule))
+        set_lr(step.opt, lr_at(i, n, config.lr, config.schedule))
         step(perm[i * config.batch_size:(i + 1) * config.batch_size])
         out.append(step.take()[0].item() / config.batch_size)
     return out
@@ -59,7 +60,7 @@ def test_graph_and_eager_steps_give_the_same_losses(config):
     assert got == pytest.approx(expected, abs=1e-4), max(abs(a - b) for a, b in zip(got, expected))
 
 
-class SyncInCapture(_Step):
+class SyncInCapture(Step):
     """A step that syncs with the host inside the capture, which CUDA forbids: the capture fails for real."""
 
     def _body(self, idx, zero="none"):

@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from fmnist.config import SEED, TrainConfig
-from fmnist.data import Dataset
-from fmnist.health import HEALTH_KEYS, HealthTracker, histograms, network_insight, warnings
-from fmnist.model import MLP
-from fmnist.train import RunControl, train
-from ui.network_view import unit_health
+from fmnist.data.dataset import Dataset
+from fmnist.inspect.health import HEALTH_KEYS, HealthTracker, histograms, network_insight, warnings
+from fmnist.model.mlp import MLP
+from fmnist.training.control import RunControl
+from fmnist.training.loop import train
+from ui.inspect.network_view import unit_health
 
 
 @pytest.fixture(autouse=True)
@@ -220,7 +221,7 @@ DEEP_SIGMOID = ["train", "--hidden", "32,32,32,32,32,32", "--activation", "sigmo
 
 
 def test_the_cli_publishes_health_and_prints_its_warnings(tmp_path, capsys):
-    from fmnist.cli import main
+    from fmnist.cli.main import main
 
     assert main([*DEEP_SIGMOID, "--json", "--out", str(tmp_path / "a.safetensors")]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -13,7 +13,8 @@ from babel.messages.pofile import read_po
 from ui.i18n import LOCALES, _, catalog, engine, gettext
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "ui").glob("*.py"))]
+SOURCES = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "ui").rglob("*.py")),
+           *sorted((ROOT / "fmnist").rglob("*.py"))]
 FIELD = re.compile(r"\{(\w+)[^{}]*\}")
 
 
@@ -68,7 +69,7 @@ def test_engine_templates_fill_their_placeholders(msgid):
 
 
 def test_class_names_match_the_engine_and_read_in_korean():
-    from fmnist.data import CLASSES
+    from fmnist.data.dataset import CLASSES
     from ui.names import CLASS_NAMES
 
     assert tuple(CLASSES) == CLASS_NAMES

@@ -1,4 +1,4 @@
-"""Tests for fmnist.images: every fixture is generated here with Pillow, nothing is downloaded."""
+"""Tests for fmnist.data.images: every fixture is generated here with Pillow, nothing is downloaded."""
 
 import gzip
 import io
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFile, features
 
-from fmnist.images import (
+from fmnist.data.images import (
     MAX_PIXELS,
     BlankImageError,
     ImageError,

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from fmnist.config import BEST, SEED, TrainConfig
-from fmnist.data import CLASSES
-from ui import insight_charts as ic
-from ui.share import config_to_params, params_to_config, query_string
+from fmnist.data.dataset import CLASSES
+from ui.inspect import explain_charts as ic
+from ui.train.share import config_to_params, params_to_config, query_string
 
 
 def _epochs(n: int) -> list[dict]:

@@ -1,4 +1,5 @@
-"""Training runs as worker processes (fmnist.jobs, fmnist.worker): real processes, the real dataset, tiny models."""
+"""Training runs as worker processes (fmnist.runs.jobs, fmnist.runs.worker): real processes, the real dataset, tiny
+models."""
 
 import gzip
 import os
@@ -9,9 +10,9 @@ import time
 
 import pytest
 
-from fmnist import jobs
-from fmnist.checkpoints import CheckpointStore
-from fmnist.jobs import TrainingJob, WorkerPool
+from fmnist.runs import jobs
+from fmnist.runs.jobs import TrainingJob, WorkerPool
+from fmnist.store.checkpoints import CheckpointStore
 
 STOPPED_WITHIN_S = 2.0
 
@@ -257,6 +258,6 @@ def test_workers_map_one_shared_copy_of_the_dataset(tmp_path, tiny_config, worke
 
 
 def test_the_worker_module_does_not_run_on_import():
-    code = "import fmnist.worker, fmnist.jobs, sys; print('torch' in sys.modules)"
+    code = "import fmnist.runs.worker, fmnist.runs.jobs, sys; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr

@@ -1,4 +1,5 @@
-"""Teacher mode (ui/lesson.py, pure; the sidebar through AppTest): a link locks or hides settings, "Share as lesson"
+"""Teacher mode (ui/train/lesson.py, pure; the sidebar through AppTest): a link locks or hides settings, "Share as
+lesson"
 builds one; and the sidebar's engine messages all read in Korean."""
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fmnist.config import BEST, MAX_EPOCHS, MAX_LAYERS, MAX_WIDTH, SEED, TRAIN_SIZE, TrainConfig
-from fmnist.devices import CUDA_MISSING, MPS_MISSING
+from fmnist.config.settings import SETTINGS
+from fmnist.model.devices import CUDA_MISSING, MPS_MISSING
 from tests.test_app_insight import APP, run
-from ui import lesson, share
 from ui.i18n import engine
-from ui.sidebar import HELP, LABELS, memory_text
+from ui.train import lesson, share
+from ui.train.sidebar import HELP, LABELS, memory_text
 
 HANGUL = re.compile("[가-힣]")
 
@@ -36,7 +38,7 @@ def captions(at: AppTest) -> str:
     return " | ".join(str(c.value) for c in at.sidebar.caption)
 
 
-# ui/lesson.py
+# ui/train/lesson.py
 
 def test_every_setting_can_be_locked_or_hidden_and_has_a_label_and_help():
     assert set(lesson.NAMES) == {*share.FIELDS, "preset"} == set(LABELS)
@@ -111,10 +113,12 @@ def engine_messages() -> list[str]:
 
 
 def test_the_invalid_configs_cover_every_message_of_trainconfig_errors():
-    """Each message fmnist/config.py writes (its text up to the first variable part) is among those said above."""
-    source = Path(__file__).resolve().parent.parent.joinpath("fmnist", "config.py").read_text()
-    written = re.findall(r'(?:e\[[^]]+\] = |errors\[name\] = )f?"([^"{]*)', source)
-    assert len(written) >= 19  # as many as config.py writes today
+    """Each message TrainConfig.errors() writes (the settings table's, and fmnist/config/run.py's own, each up to its
+    first variable part) is among those said above."""
+    source = Path(__file__).resolve().parent.parent.joinpath("fmnist", "config", "run.py").read_text()
+    written = re.findall(r'(?:e\[[^]]+\] = )f?"([^"{]*)', source)
+    written += [s.error.split("{")[0] for s in SETTINGS if s.error]
+    assert len(written) >= 19  # as many as the table and run.py write today
     said = engine_messages()
     assert not [w for w in written if not any(m.startswith(w) for m in said)]
     assert {"flip is on or off", "warp is on or off", "drop last is on or off", "eval train is on or off"} <= set(said)

@@ -1,4 +1,5 @@
-"""The memory guard (fmnist/memory.py): its estimate against the measured peak of real runs, and the refusals."""
+"""The memory guard (fmnist/training/memory.py): its estimate against the measured peak of real runs, and the
+refusals."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from fmnist.cli import main
+from fmnist.cli.main import main
 from fmnist.config import SEED, TrainConfig
-from fmnist.memory import available, estimate, memory_problem
+from fmnist.training.memory import available, estimate, memory_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,9 +26,10 @@ MEASURE = """
 import json, sys
 import torch
 from fmnist.config import TrainConfig
-from fmnist.data import Dataset, load_dataset
-from fmnist.train import RunControl, train
-from fmnist.memory import estimate
+from fmnist.data.dataset import Dataset, load_dataset
+from fmnist.training.control import RunControl
+from fmnist.training.loop import train
+from fmnist.training.memory import estimate
 
 cfg, n_test, steps = TrainConfig.from_dict(json.loads(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3])
 m = torch.nn.Linear(8, 8)

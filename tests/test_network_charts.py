@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from fmnist.data import CLASSES
-from fmnist.health import histograms, network_insight
-from fmnist.step_detail import after_step, before_step
-from ui.network_charts import (
+from fmnist.data.dataset import CLASSES
+from fmnist.inspect.health import histograms, network_insight
+from fmnist.training.step_detail import after_step, before_step
+from ui.inspect.network_charts import (
     EDGES_PER_UNIT,
     NEGATIVE,
     POSITIVE,

@@ -7,7 +7,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from fmnist.config import SEED
-from fmnist.train import _loader_order, notebook_eval_draws, seeded_init
+from fmnist.training.notebook import loader_order, notebook_eval_draws, seeded_init
 
 EPOCHS = 3
 
@@ -34,12 +34,12 @@ def test_seed_batches_are_the_notebooks_for_three_epochs():
     _, rng = seeded_init(SEED)
     steps = 60_000 // SEED.batch_size
     for epoch, (trained, scored) in enumerate(notebook, 1):
-        order = _loader_order(rng, 60_000)  # what train() takes each epoch
+        order = loader_order(rng, 60_000)  # what train() takes each epoch
         assert len(trained) == steps == 937
         assert torch.equal(order[:steps * 64].view(steps, 64), torch.stack(trained)), f"epoch {epoch}"
         eval_order = notebook_eval_draws(rng, 60_000)
         assert torch.equal(eval_order[:steps * 64].view(steps, 64), torch.stack(scored)), f"epoch {epoch} eval"
     # Without the scoring passes' draws the second epoch would already differ: the test can tell.
     _, rng = seeded_init(SEED)
-    _loader_order(rng, 60_000)
-    assert not torch.equal(_loader_order(rng, 60_000)[:64], notebook[1][0][0])
+    loader_order(rng, 60_000)
+    assert not torch.equal(loader_order(rng, 60_000)[:64], notebook[1][0][0])

@@ -1,13 +1,13 @@
-"""Owners and quotas of a shared checkpoints folder (fmnist/checkpoints.py): your runs are yours, the admin may
+"""Owners and quotas of a shared checkpoints folder (fmnist/store/checkpoints.py): your runs are yours, the admin may
 delete any, a session keeps at most N checkpoints, and the folder has a size cap."""
 
 import shutil
 
 import pytest
 
-from fmnist import checkpoints
-from fmnist.checkpoints import CheckpointError, CheckpointStore, QuotaExceeded, Quotas, build_meta, save_run
-from fmnist.jobs import TrainingJob
+from fmnist.runs.jobs import TrainingJob
+from fmnist.store import checkpoints
+from fmnist.store.checkpoints import CheckpointError, CheckpointStore, QuotaExceeded, Quotas, build_meta, save_run
 
 
 def meta_for(r, **extra):

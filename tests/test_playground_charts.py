@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from fmnist.playground import Playground, Setup
-from ui.playground_charts import (
+from ui.playground.charts import (
     BLUE,
     CLASS_COLORS,
     NODE,

@@ -1,5 +1,5 @@
-"""The Playground and Sweep pages in Korean: the engine's own messages (fmnist/playground.py, fmnist/sweep.py,
-fmnist/sweep_runner.py), triggered for real, read in Korean through engine(), and both pages run in Korean."""
+"""The Playground and Sweep pages in Korean: the engine's own messages (fmnist/playground.py, fmnist/sweep/study.py,
+fmnist/sweep/runner.py), triggered for real, read in Korean through engine(), and both pages run in Korean."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fmnist import sweep
 from fmnist.config import PRESETS
 from fmnist.playground import LESSONS, Setup
+from fmnist.sweep import space
+from fmnist.sweep import study as sweep
 from ui.i18n import engine, gettext
-from ui.playground_controls import parse_hidden
+from ui.playground.controls import parse_hidden
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 HANGUL = re.compile("[가-힣]")
@@ -63,9 +64,9 @@ BAD_PARAMS = ["lr", "depth=choice:1|2", "lr=beta:1:2", "hidden=choice:", "optimi
 
 @pytest.mark.parametrize("text", BAD_PARAMS)
 def test_every_range_error_reads_in_korean(text):
-    base = sweep.base_config(PRESETS["seed"], 1, 2000)
-    with pytest.raises(sweep.SweepError) as exc:
-        sweep.parse_param(text, base)
+    base = space.base_config(PRESETS["seed"], 1, 2000)
+    with pytest.raises(space.SweepError) as exc:
+        space.parse_param(text, base)
     korean(str(exc.value))
 
 
@@ -73,9 +74,9 @@ def test_other_sweep_errors_read_in_korean(tmp_path):
     messages = []
     for call in (lambda: sweep.check_study_name("no/slashes"), lambda: sweep.open_storage("nonsense://x"),
                  lambda: sweep.open_storage(f"journal:{tmp_path / 'missing' / 'j.log'}"),
-                 lambda: sweep.make_sampler("grid", [sweep.parse_param("lr=uniform:0.1:0.2",
-                                                                       sweep.base_config(PRESETS["seed"]))])):
-        with pytest.raises(sweep.SweepError) as exc:
+                 lambda: sweep.make_sampler("grid", [space.parse_param("lr=uniform:0.1:0.2",
+                                                                       space.base_config(PRESETS["seed"]))])):
+        with pytest.raises(space.SweepError) as exc:
             call()
         messages.append(str(exc.value))
     for message in messages:
@@ -83,8 +84,8 @@ def test_other_sweep_errors_read_in_korean(tmp_path):
 
 
 def test_trial_failure_reasons_and_states_read_in_korean():
-    from ui.sweep_charts import ENGINE_MESSAGES as REASONS
-    from ui.sweep_charts import state_label
+    from ui.sweep.charts import ENGINE_MESSAGES as REASONS
+    from ui.sweep.charts import state_label
 
     korean(sweep.STOP_REASON)
     korean("invalid combination: batch_size: use 1 to 60000 (got 0)")

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from fmnist.data import CLASSES
-from ui.prediction_charts import (
+from fmnist.data.dataset import CLASSES
+from ui.inspect.prediction_charts import (
     LEAST_CONFIDENT,
     MOST_CONFIDENT,
     NEUTRAL,

@@ -13,14 +13,14 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from fmnist import checkpoints
-from fmnist.data import CLASSES
-from fmnist.images import ImageError, prepare_canvas, prepare_image
-from ui.charts import RunCurves
+from fmnist.data.dataset import CLASSES
+from fmnist.data.images import ImageError, prepare_canvas, prepare_image
+from fmnist.store import checkpoints
 from ui.i18n import engine, gettext
-from ui.model_summaries import compare_summary
-from ui.prediction_charts import confusion_summary, probability_summary, saliency_summary
-from ui.prediction_view import engine_message
+from ui.inspect.prediction_charts import confusion_summary, probability_summary, saliency_summary
+from ui.inspect.prediction_view import engine_message
+from ui.models.summaries import compare_summary
+from ui.train.charts import RunCurves
 
 HANGUL = re.compile("[가-힣]")
 

@@ -5,10 +5,11 @@ import pytest
 import torch
 
 from fmnist.config import TrainConfig
-from fmnist.data import BLACK, device_tensors
-from fmnist.evaluate import evaluate
-from fmnist.model import MLP
-from fmnist.train import WeightAverage, bf16_problem, shift_batch, train_eval_score, warp_batch
+from fmnist.data.dataset import BLACK, device_tensors
+from fmnist.inspect.evaluate import evaluate
+from fmnist.model.mlp import MLP
+from fmnist.training.notebook import train_eval_score
+from fmnist.training.recipe import WeightAverage, bf16_problem, shift_batch, warp_batch
 from tests.conftest import train_to_done
 
 

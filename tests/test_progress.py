@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fmnist.progress import CLEAR, EpochBar
-from fmnist.train import EpochEvent, StepEvent
+from fmnist.cli.progress import CLEAR, EpochBar
+from fmnist.training.events import EpochEvent, StepEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY_ARGS = ["train", "--hidden", "32", "--optimizer", "adam", "--lr", "3e-3", "--batch-size", "256", "--epochs", "2",

@@ -1,4 +1,4 @@
-"""Resume after a crash (fmnist/resume.py, the trainer's _resume_state/_save_resume, `train --resume`)."""
+"""Recovery after a crash (fmnist/store/recovery.py, RecoveryFile.restore/save, `train --recover`, alias `--resume`)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from fmnist import checkpoints, resume
-from fmnist.cli import main
+from fmnist.cli.main import main
 from fmnist.config import SEED
-from fmnist.train import RunControl, train
+from fmnist.store import checkpoints, recovery
+from fmnist.training.control import RunControl
+from fmnist.training.loop import train
 from tests.conftest import train_to_done
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,10 +41,10 @@ def test_sigkill_at_epoch_3_of_5_then_resume_ends_at_epoch_5_with_the_whole_hist
             proc.kill()
     stderr = proc.stderr.read()
     (path,) = (tmp_path / ".resume").glob("*.safetensors")
-    assert f"--resume {path}" in stderr and not out.exists()
-    assert [r["epoch"] for r in resume.interrupted(checkpoints.CheckpointStore(tmp_path))] == [3]
+    assert f"--recover {path}" in stderr and not out.exists()
+    assert [r["epoch"] for r in recovery.interrupted(checkpoints.CheckpointStore(tmp_path))] == [3]
 
-    assert main(["train", "--resume", str(path), "--json", "--out", str(out)]) == 0
+    assert main(["train", "--recover", str(path), "--json", "--out", str(out)]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [e["epoch"] for e in lines[:-1]] == [4, 5] and lines[-1]["epochs"] == 5
     meta = checkpoints.load(out).meta
@@ -60,11 +61,11 @@ def test_resuming_the_seed_preset_after_epoch_2_gives_the_uninterrupted_epoch_3(
     instead of 1024-128-64: the stream, the drop_last batches and the evaluation passes' draws are the preset's, in a
     fifth of the time."""
     config = SEED.replace(hidden=(128,), device="cpu")
-    live = resume.ResumeFile(tmp_path / "live.safetensors")
+    live = recovery.RecoveryFile(tmp_path / "live.safetensors")
     control = RunControl()
     after_two = tmp_path / "after-epoch-2.safetensors"
     uninterrupted = {}
-    for ev in train(config, dataset, control, log_every=10_000, resume=live):
+    for ev in train(config, dataset, control, log_every=10_000, recovery=live):
         if ev.kind == "epoch":
             uninterrupted[ev.epoch] = ev.test_acc
             if ev.epoch == 2:
@@ -74,7 +75,7 @@ def test_resuming_the_seed_preset_after_epoch_2_gives_the_uninterrupted_epoch_3(
     resumed = {}
     control = RunControl()
     for ev in train(config, dataset, control, log_every=10_000,
-                    resume=resume.ResumeFile(after_two, resume=True)):
+                    recovery=recovery.RecoveryFile(after_two, continuing=True)):
         if ev.kind == "epoch":
             resumed[ev.epoch] = ev.test_acc
             control.stop()
@@ -88,32 +89,33 @@ def test_resuming_a_run_with_mirrors_and_warps_draws_them_as_the_uninterrupted_r
     """The augmentation's own generator is kept in the resume file: epoch 2 after a resume mirrors and warps the images
     the uninterrupted run's epoch 2 did, so the weights come out the same."""
     config = tiny_config.replace(flip=True, warp=True, epochs=2)
-    live = resume.ResumeFile(tmp_path / "live.safetensors")
+    live = recovery.RecoveryFile(tmp_path / "live.safetensors")
     after_one = tmp_path / "after-epoch-1.safetensors"
-    for ev in train(config, dataset, log_every=10_000, resume=live):
+    for ev in train(config, dataset, log_every=10_000, recovery=live):
         if ev.kind == "epoch" and ev.epoch == 1:
             shutil.copy(live.path, after_one)  # the file as a crash right after epoch 1 would leave it
         if ev.kind == "done":
             uninterrupted = ev.result.model
-    resumed = train_to_done(config, dataset, log_every=10_000, resume=resume.ResumeFile(after_one, resume=True))[1]
+    continued = recovery.RecoveryFile(after_one, continuing=True)
+    resumed = train_to_done(config, dataset, log_every=10_000, recovery=continued)[1]
     assert torch.equal(resumed.model[0].weight, uninterrupted[0].weight)
 
 
 def test_a_run_under_way_is_not_listed_and_cannot_be_claimed_twice(tmp_path, tiny_config, dataset):
     store = checkpoints.CheckpointStore(tmp_path)
-    rf = resume.ResumeFile(resume.new_path(tmp_path, tiny_config.replace(epochs=2)))
-    events = train(tiny_config.replace(epochs=2), dataset, resume=rf)
+    rf = recovery.RecoveryFile(recovery.new_path(tmp_path, tiny_config.replace(epochs=2)))
+    events = train(tiny_config.replace(epochs=2), dataset, recovery=rf)
     next(ev for ev in events if ev.kind == "epoch")
-    assert rf.path.is_file() and resume.interrupted(store) == []  # its trainer holds the lock
-    with pytest.raises(resume.ResumeError, match="being trained right now"):
-        resume.ResumeFile(rf.path, resume=True).claim()
+    assert rf.path.is_file() and recovery.interrupted(store) == []  # its trainer holds the lock
+    with pytest.raises(recovery.RecoveryError, match="being trained right now"):
+        recovery.RecoveryFile(rf.path, continuing=True).claim()
     events.close()  # the trainer is gone: the run is interrupted now
-    (row,) = resume.interrupted(store)
+    (row,) = recovery.interrupted(store)
     assert row["epoch"] == 1 and row["epochs"] == 2 and row["owner"] == "cli"
-    with pytest.raises(resume.ResumeError, match="another session's run"):
-        resume.discard(store, row["name"], owner="someone-else")
-    resume.discard(store, row["name"], owner="cli")
-    assert resume.interrupted(store) == [] and not rf.path.exists()
+    with pytest.raises(recovery.RecoveryError, match="another session's run"):
+        recovery.discard(store, row["name"], owner="someone-else")
+    recovery.discard(store, row["name"], owner="cli")
+    assert recovery.interrupted(store) == [] and not rf.path.exists()
 
 
 def test_resume_refuses_a_checkpoint_and_settings_flags(tmp_path, trained_checkpoint, capsys):

@@ -1,6 +1,6 @@
-"""The Train page's figures for a run (ui/run_view.py), without a browser."""
+"""The Train page's figures for a run (ui/train/run_view.py), without a browser."""
 
-from ui.run_view import duration, ordinal
+from ui.train.run_view import duration, ordinal
 
 
 def test_durations_read_as_minutes_and_seconds_then_hours_and_minutes():

@@ -1,7 +1,7 @@
 """The app's shared-process policies in ui/session.py, without a browser."""
 
 from fmnist.config import TrainConfig
-from fmnist.jobs import JobSnapshot
+from fmnist.runs.jobs import JobSnapshot
 from ui.session import PACE_HOLD_S, held_charts, pace_settled, poll_every
 
 

@@ -1,8 +1,8 @@
-"""The new presets and settings travel in a shared link like the others (ui/share.py is pure: no Streamlit)."""
+"""The new presets and settings travel in a shared link like the others (ui/train/share.py is pure: no Streamlit)."""
 
 from fmnist.config import PRESETS, SEED
-from ui import share
-from ui.sidebar import KEYS
+from ui.train import share
+from ui.train.sidebar import KEYS
 
 
 def test_presets_and_new_settings_round_trip_through_the_url():

@@ -15,10 +15,13 @@ import optuna
 import pytest
 import torch
 
-from fmnist import checkpoints, cli, sweep
+from fmnist.cli import main as cli
 from fmnist.config import TrainConfig
-from fmnist.data import device_tensors
-from fmnist.evaluate import evaluate
+from fmnist.data.dataset import device_tensors
+from fmnist.inspect.evaluate import evaluate
+from fmnist.store import checkpoints
+from fmnist.sweep import space
+from fmnist.sweep import study as sweep
 from tests.conftest import TINY
 from tests.postgres_server import postgres_server
 from tests.server_process import ROOT
@@ -100,7 +103,7 @@ def in_memory_study(name: str, **kw) -> optuna.Study:
 
 def test_a_hopeless_trial_is_pruned_after_its_first_epoch(tmp_path, dataset):
     study = in_memory_study("prune", pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0))
-    params = sweep.parse_params(["lr=loguniform:1e-6:1e-2"], BASE)
+    params = space.parse_params(["lr=loguniform:1e-6:1e-2"], BASE)
     study.enqueue_trial({"lr": 3e-3})
     study.enqueue_trial({"lr": 1e-6})  # barely moves from its initial weights
     store = checkpoints.CheckpointStore(tmp_path)
@@ -115,7 +118,7 @@ def test_a_hopeless_trial_is_pruned_after_its_first_epoch(tmp_path, dataset):
 def test_a_diverging_trial_fails_with_its_reason_and_the_sweep_goes_on(tmp_path, dataset):
     study = in_memory_study("diverge")
     base = BASE.replace(hidden=(32, 32), optimizer="momentum", epochs=1)
-    params = sweep.parse_params(["lr=loguniform:1e-3:10"], base)
+    params = space.parse_params(["lr=loguniform:1e-3:10"], base)
     study.enqueue_trial({"lr": 10.0})
     study.enqueue_trial({"lr": 1e-2})
     first, second = sweep.SequentialSweep(study, base, params, checkpoints.CheckpointStore(tmp_path), dataset).run(2)
@@ -154,7 +157,7 @@ def test_ctrl_c_leaves_no_trial_running_and_the_study_resumes(tmp_path):
 
 
 def test_grid_sampler_runs_each_point_once_then_stops(tmp_path, dataset):
-    params = sweep.parse_params(["hidden=choice:32|16", "lr=choice:0.003|0.01"], BASE.replace(epochs=1))
+    params = space.parse_params(["hidden=choice:32|16", "lr=choice:0.003|0.01"], BASE.replace(epochs=1))
     study = in_memory_study("grid", sampler=sweep.make_sampler("grid", params))
     outs = list(sweep.SequentialSweep(study, BASE.replace(epochs=1), params, checkpoints.CheckpointStore(tmp_path),
                                       dataset).run(10))
@@ -164,9 +167,9 @@ def test_grid_sampler_runs_each_point_once_then_stops(tmp_path, dataset):
 
 
 def test_choices_become_config_values():
-    p = sweep.parse_params(["hidden=choice:512,256|128", "batch_norm=choice:true|false", "activation=choice:gelu"],
+    p = space.parse_params(["hidden=choice:512,256|128", "batch_norm=choice:true|false", "activation=choice:gelu"],
                            TrainConfig())
-    assert p[0].choices == ("512,256", "128") and sweep.config_value("hidden", "512,256") == (512, 256)
+    assert p[0].choices == ("512,256", "128") and space.config_value("hidden", "512,256") == (512, 256)
     assert p[1].choices == (True, False) and p[2].choices == ("gelu",)
 
 
@@ -223,10 +226,10 @@ def test_read_only_storage_is_refused(readonly_storage, capsys):
 
 
 def test_stopping_the_page_sweep_leaves_no_trial_running(tmp_path):
-    from fmnist.sweep_runner import ParallelSweep
+    from fmnist.sweep.runner import ParallelSweep
 
     study = in_memory_study("page-stop")
-    params = sweep.parse_params(["lr=loguniform:1e-3:1e-2"], BASE)
+    params = space.parse_params(["lr=loguniform:1e-3:1e-2"], BASE)
     runner = ParallelSweep(study, BASE.replace(epochs=3), params, 4, checkpoints.CheckpointStore(tmp_path),
                            parallel=2).start()
     deadline = time.monotonic() + 300

@@ -1,4 +1,4 @@
-"""The Sweep page (AppTest) and its figure builders (ui/sweep_charts.py) on real Optuna studies."""
+"""The Sweep page (AppTest) and its figure builders (ui/sweep/charts.py) on real Optuna studies."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fmnist import checkpoints
-from ui import sweep_charts
+from fmnist.store import checkpoints
+from ui.sweep import charts as sweep_charts
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "sweep.py")
 # The tiny model of tests/conftest.py, fixed through single choices; only the learning rate is searched.

@@ -4,9 +4,11 @@ import threading
 import pytest
 import torch
 
-from fmnist import train as train_module
-from fmnist.data import device_tensors
-from fmnist.train import RunControl, lr_at, shift_batch, split_validation, train
+from fmnist.data.dataset import device_tensors
+from fmnist.training import loop as train_module
+from fmnist.training.control import RunControl
+from fmnist.training.loop import train
+from fmnist.training.recipe import lr_at, shift_batch, split_validation
 from tests.conftest import train_to_done
 
 
@@ -177,14 +179,14 @@ def test_cuda_out_of_memory_says_what_to_do(tiny_config, dataset, monkeypatch):
     def oom(self, idx):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(train_module._Step, "__call__", oom)
+    monkeypatch.setattr(train_module.Step, "__call__", oom)
     last = list(train_module.train(tiny_config, dataset))[-1]
     assert last.kind == "failed"
     assert "out of memory" in last.reason and "smaller batch" in last.reason and "CPU" in last.reason
 
 
 def test_dropout_keeps_one_minus_p_of_the_units_scaled_and_is_the_identity_in_eval():
-    from fmnist.model import Dropout
+    from fmnist.model.mlp import Dropout
 
     torch.manual_seed(0)
     x = torch.ones(400, 500)
@@ -200,7 +202,7 @@ def test_dropout_keeps_one_minus_p_of_the_units_scaled_and_is_the_identity_in_ev
 
 
 def test_adamw_is_fused_on_the_cpu_and_sgd_is_left_as_the_notebook_has_it(tiny_config):
-    from fmnist.model import MLP
+    from fmnist.model.mlp import MLP
 
     cpu = torch.device("cpu")
     adamw = train_module.make_optimizer(tiny_config.replace(optimizer="adamw"), MLP(tiny_config), cpu)

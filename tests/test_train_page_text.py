@@ -10,11 +10,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from fmnist.health import warnings
-from fmnist.jobs import exit_reason
-from ui import charts, insight_charts, network_charts
+from fmnist.inspect.health import warnings
+from fmnist.runs.jobs import exit_reason
 from ui.i18n import engine
-from ui.run_view import engine_text, place_in_line, progress_text
+from ui.inspect import explain_charts as insight_charts
+from ui.inspect import network_charts
+from ui.train import charts
+from ui.train.run_view import engine_text, place_in_line, progress_text
 
 HANGUL = re.compile("[가-힣]")
 
@@ -47,7 +49,7 @@ def test_every_health_warning_reads_in_korean_with_its_figures(health, sentence)
 
 
 def test_run_failures_notes_and_status_words_read_in_korean():
-    from fmnist.train import FailedEvent
+    from fmnist.training.events import FailedEvent
 
     diverged = FailedEvent("the loss became nan at epoch 3, step 1200: training diverged. Try a lower learning rate "
                            "(or batch norm).", 3, 1200).reason
@@ -69,11 +71,11 @@ def test_run_failures_notes_and_status_words_read_in_korean():
 
 
 def test_resume_and_session_errors_read_in_korean(tmp_path):
-    from fmnist import resume
-    from fmnist.checkpoints import CheckpointStore
+    from fmnist.store import recovery
+    from fmnist.store.checkpoints import CheckpointStore
 
-    with pytest.raises(resume.ResumeError) as missing:
-        resume.read_config(tmp_path / "gone.resume")
+    with pytest.raises(recovery.RecoveryError) as missing:
+        recovery.read_config(tmp_path / "gone.resume")
     assert "no such resume file" not in korean(str(missing.value))
     korean("a run is already in progress in this session")
     korean("cannot discard run-1: another session's run; only that session or an admin may")
@@ -81,7 +83,7 @@ def test_resume_and_session_errors_read_in_korean(tmp_path):
 
 
 def test_engine_text_translates_a_quoted_engine_message_too(monkeypatch):
-    monkeypatch.setattr("ui.run_view.engine", lambda text: engine(text, "ko"))
+    monkeypatch.setattr("ui.train.run_view.engine", lambda text: engine(text, "ko"))
     out = engine_text("the run ended unexpectedly (killed by signal SIGKILL). The curves received so far are kept; "
                       "you can start a new run.")
     assert "SIGKILL" in out and "killed by signal" not in out and HANGUL.search(out)

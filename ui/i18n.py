@@ -16,12 +16,13 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from pathlib import Path
+
+from fmnist import env
 
 LANGUAGES = {"en": "English", "ko": "한국어"}
 DEFAULT = "en"
 LANG_KEY = "lang"  # the session-state key of the chosen language
-LOCALES = Path(__file__).resolve().parent.parent / "locales"
+LOCALES = env.ROOT / "locales"
 _FIELD = re.compile(r"\{(\w+)(?:![rsa])?(?::[^{}]*)?\}")
 
 

@@ -1,4 +1,4 @@
-"""Names the engine keeps in English (fmnist.data.CLASSES), as the session's language shows them."""
+"""Names the engine keeps in English (fmnist.data.dataset.CLASSES), as the session's language shows them."""
 
 from __future__ import annotations
 

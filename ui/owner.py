@@ -4,11 +4,11 @@ person), and the admin switch a teacher turns on with FMNIST_ADMIN_PASSWORD."""
 from __future__ import annotations
 
 import hmac
-import os
 import uuid
 
 import streamlit as st
 
+from fmnist import env
 from ui.i18n import _
 
 OWNER_KEY = "owner_id"
@@ -22,7 +22,7 @@ def owner_id() -> str:
 
 def admin_password() -> str | None:
     """FMNIST_ADMIN_PASSWORD from the environment, else from Streamlit's secrets; None: no admin on this server."""
-    password = os.environ.get("FMNIST_ADMIN_PASSWORD")
+    password = env.get("FMNIST_ADMIN_PASSWORD")
     if password:
         return password
     try:

@@ -8,7 +8,7 @@ options needs it) and its first look at the call stack. That was about 0.8 s of 
 this 2-core machine, while the server had idled since it started. Paid here, before the server listens, they are
 done when its health URL first answers "ok".
 
-Torch stays out of this process: the spare training worker (fmnist.jobs) imports it in a process of its own.
+Torch stays out of this process: the spare training worker (fmnist.runs.jobs) imports it in a process of its own.
 
 `streamlit run app.py` still works, with a slower first page and first run.
 """
@@ -20,9 +20,10 @@ import inspect
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from fmnist import env
+
+ROOT = env.ROOT
 SPARE_AFTER_S = 5.0
 
 # What app.py and the Train page import, and the heavy modules those import later, at their first use.
@@ -35,14 +36,14 @@ WARM_MODULES = (
     "ui.session",
     "ui.style",
     "ui.router",
-    "ui.sidebar",
-    "ui.run_view",
-    "ui.step_view",
-    "ui.network_charts",
+    "ui.train.sidebar",
+    "ui.train.run_view",
+    "ui.inspect.step_view",
+    "ui.inspect.network_charts",
     "ui.tables",
-    "ui.model_view",
-    "fmnist.architecture",
-    "fmnist.jobs",
+    "ui.train.model_view",
+    "fmnist.model.architecture",
+    "fmnist.runs.jobs",
 )
 
 
@@ -76,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # a first page drawn beside it felt (about 0.3 s later on this machine).
     from streamlit.web.cli import main as streamlit
 
-    from fmnist.jobs import pool
+    from fmnist.runs.jobs import pool
 
     pool().ensure_spare_after(SPARE_AFTER_S)
 

@@ -2,13 +2,12 @@
 read-only (the dataset, loaded checkpoints and models, cached test-set predictions).
 
 Nothing here imports torch at module level: the Train page renders without it, and runs train in worker processes
-(fmnist.jobs). The pages that classify import it the first time they need a model.
+(fmnist.runs.jobs). The pages that classify import it the first time they need a model.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,9 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
-from fmnist import checkpoints
+from fmnist import env
 from fmnist.config import TrainConfig
-from fmnist.jobs import JobSnapshot, TrainingJob, pool, running_jobs
+from fmnist.runs.jobs import JobSnapshot, TrainingJob, pool, running_jobs
+from fmnist.store import checkpoints
 from ui.i18n import N_, _, engine
 from ui.owner import owner_id
 
@@ -30,12 +30,12 @@ ENGINE_MESSAGES = (N_("a run is already in progress in this session"), N_("{name
 if TYPE_CHECKING:
     import torch
 
-    from fmnist.evaluate import Evaluation
+    from fmnist.inspect.evaluate import Evaluation
 
 
 def checkpoint_dir() -> Path:
     """FMNIST_CHECKPOINT_DIR lets tests and parallel servers use a folder of their own."""
-    return Path(os.environ.get("FMNIST_CHECKPOINT_DIR") or checkpoints.CHECKPOINT_DIR)
+    return env.checkpoint_dir()
 
 
 def store() -> checkpoints.CheckpointStore:
@@ -52,7 +52,7 @@ def start_workers() -> None:
 
 @st.cache_resource(show_spinner=False)
 def _dataset():
-    from fmnist.data import load_dataset
+    from fmnist.data.dataset import load_dataset
 
     return load_dataset()
 
@@ -78,7 +78,7 @@ def dataset():
 @st.cache_resource(show_spinner=False)
 def test_images() -> tuple[np.ndarray, np.ndarray]:
     """uint8 (10000, 28, 28) test images and int64 labels, read with numpy alone: the Train page shows them."""
-    from fmnist.data import FILES, find_files, read_idx
+    from fmnist.data.dataset import FILES, find_files, read_idx
 
     files = find_files()
     images, labels = (read_idx(files[k], FILES[k][1], FILES[k][2]) for k in ("test_images", "test_labels"))
@@ -86,7 +86,7 @@ def test_images() -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_set() -> tuple[torch.Tensor, torch.Tensor]:
-    from fmnist.data import device_tensors
+    from fmnist.data.dataset import device_tensors
 
     _, _, x, y = device_tensors(dataset(), "cpu")
     return x, y
@@ -126,7 +126,7 @@ def model(name: str):
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _predictions(path: str, mtime: float) -> Evaluation:
-    from fmnist.evaluate import evaluate
+    from fmnist.inspect.evaluate import evaluate
 
     x, y = test_set()
     return evaluate(_model(path, mtime), x, y)
@@ -146,13 +146,13 @@ class SessionRuns:
     history: list[JobSnapshot] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def start(self, config: TrainConfig, resume: str | None = None) -> TrainingJob:
+    def start(self, config: TrainConfig, recover: str | None = None) -> TrainingJob:
         with self.lock:
             if self.job is not None and not self.job.snapshot().finished:
                 raise RuntimeError("a run is already in progress in this session")
             if self.job is not None:  # earlier runs are drawn as curves only: their insight is dropped
                 self.history.append(dataclasses.replace(self.job.snapshot(), insight=[]))
-            self.job = TrainingJob(config, store(), insight=True, owner=owner_id(), resume=resume).start()
+            self.job = TrainingJob(config, store(), insight=True, owner=owner_id(), recover=recover).start()
             return self.job
 
     def close(self) -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from fmnist import checkpoints
+from fmnist.store import checkpoints
 from tests.server_process import (
     CHROMIUM,
     CHROMIUM_ARGS,

@@ -10,7 +10,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from fmnist.data import CLASSES
+from fmnist.data.dataset import CLASSES
 from tests.browser.conftest import PAGES, assert_no_exception, choose, goto, wait_idle
 from tests.browser.test_pages import PAGE_CONTENT
 from tests.browser.test_training_run import TINY_QUERY, saved_name, wait_progress

@@ -11,8 +11,8 @@ import pytest
 import torch
 from playwright.sync_api import Page, expect
 
-from fmnist import checkpoints
-from fmnist.data import CLASSES, normalize
+from fmnist.data.dataset import CLASSES, normalize
+from fmnist.store import checkpoints
 from tests.browser.conftest import assert_no_exception, goto
 
 EXPORT_TIMEOUT_MS = 180_000  # the first ONNX export imports the exporter and traces the model on a busy machine

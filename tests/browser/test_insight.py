@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from fmnist.data import load_dataset
+from fmnist.data.dataset import load_dataset
 from tests.browser.conftest import assert_no_exception, goto, shot, wait_idle
 
 PLOT = ".js-plotly-plot"
@@ -17,7 +17,8 @@ SUCCESS = "[data-testid='stAlertContentSuccess']"
 SAVED = re.compile(r"saved as (\S+) \(", re.IGNORECASE)
 RUN_TIMEOUT_MS = 240_000  # a whole tiny run on a busy two-core machine
 
-# A tiny run as a shared link (ui/share.py): 784-48-10, adam, lr 3e-3, batch 512, 2 epochs on the CPU. 48 wide, not
+# A tiny run as a shared link (ui/train/share.py): 784-48-10, adam, lr 3e-3, batch 512, 2 epochs on the CPU. 48 wide,
+# not
 # 32 like the default checkpoint (tests/conftest.py), so the Models comparison has a `hidden` that differs.
 TINY_QUERY = "hidden=48&optimizer=adam&lr=0.003&batch_size=512&epochs=2&device=cpu"
 _RUNS: dict[str, str] = {}  # checkpoints trained here, for the tests after the one that trained them

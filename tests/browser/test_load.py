@@ -4,7 +4,7 @@
   checkpoint, while the health URL keeps answering in under a second;
 * a closed tab stops its worker within two seconds, saves the run as stopped and gives the server's memory back.
 
-Runs train in worker processes below the server's priority (fmnist/jobs.py). The four users' Chromium runs at a
+Runs train in worker processes below the server's priority (fmnist/runs/jobs.py). The four users' Chromium runs at a
 lower CPU share (users_browser), standing in for browsers on the users' own machines: at equal shares the health URL
 once waited 1.47 s. Figures are printed (pytest -s) and written to test-artifacts/load.txt and memory.txt.
 """
@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserType, Page, expect
 
-from fmnist import checkpoints, jobs
+from fmnist.runs import jobs
+from fmnist.store import checkpoints
 from tests.browser.conftest import ARTIFACTS, VIEWPORT, assert_no_exception, goto, streamlit_server
 from tests.browser.test_training_run import saved_name, start, wait_progress
 from tests.browser.test_workers import running, workers

@@ -11,10 +11,10 @@ import torch
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from fmnist import checkpoints
-from fmnist.data import CLASSES, device_tensors
-from fmnist.evaluate import evaluate
-from fmnist.predict import predict_files
+from fmnist.data.dataset import CLASSES, device_tensors
+from fmnist.inspect.evaluate import evaluate
+from fmnist.inspect.predict import predict_files
+from fmnist.store import checkpoints
 from tests.browser.conftest import NAV_LINK, PAGES, assert_no_exception, choose, goto, shot, wait_idle
 
 # Something each page shows once it has run to the end, found by widget key where there is one.
@@ -104,7 +104,7 @@ def test_upload_shows_label(page: Page, server, dataset, default_model, tmp_path
 
 
 def _confident(model, img28: np.ndarray, label: int) -> bool:
-    from fmnist.predict import probabilities
+    from fmnist.inspect.predict import probabilities
 
     probs = probabilities(model, img28)
     return int(np.argmax(probs)) == label and float(probs.max()) > 0.9

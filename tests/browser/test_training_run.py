@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from playwright.sync_api import Page, expect
 
-from fmnist import checkpoints
+from fmnist.store import checkpoints
 from tests.browser.conftest import assert_no_exception, choose, goto, navigate, shot, wait_idle
 from ui.session import poll_every
 
@@ -146,7 +146,7 @@ def set_tiny_config(page: Page, epochs: int, width: int = 32) -> None:
     expect(page.locator(".st-key-train_start button")).to_be_enabled()
 
 
-# The same tiny run as a shared link (ui/share.py): what differs from the seed preset, as query parameters.
+# The same tiny run as a shared link (ui/train/share.py): what differs from the seed preset, as query parameters.
 TINY_QUERY = "hidden=32&optimizer=adam&lr=0.003&batch_size=512&device=cpu"
 
 

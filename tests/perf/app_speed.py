@@ -16,9 +16,10 @@ FMNIST_CHROMIUM; never a downloaded browser):
    both timed by the page's own clock (MARKS_JS), the moment the browser drew them;
 3. Explore and Evaluate, each visited twice through the sidebar; the second visit has the model and its test-set
    predictions cached: click -> page content visible and script finished;
-4. in-process, with the server gone: a 280x280 RGBA drawing classified (fmnist.images.prepare_canvas +
-   fmnist.predict.probabilities, median of 50), also through the app's own path (ui.prediction_view.classify_canvas)
-   and the saliency map the Classify page shows beside the prediction; the same for the best preset's model (2 x 2048).
+4. in-process, with the server gone: a 280x280 RGBA drawing classified (fmnist.data.images.prepare_canvas +
+   fmnist.inspect.predict.probabilities, median of 50), also through the app's own path
+   (ui.inspect.prediction_view.classify_canvas) and the saliency map the Classify page shows beside the prediction; the
+   same for the best preset's model (2 x 2048).
 
 Prints a table of target vs measured (or JSON with --json) and the load average, which matters: the figures on a
 busy 2-core machine are not those of an idle one. --strict exits 1 when a target is missed.
@@ -347,12 +348,12 @@ def median_time(fn: Callable[[], object], runs: int = 50, warmup: int = 3) -> tu
 def classification_measurements(default_checkpoint: Path) -> list[Result]:
     import torch
 
-    from fmnist import checkpoints
     from fmnist.config import BEST
-    from fmnist.images import prepare_canvas
-    from fmnist.model import MLP
-    from fmnist.predict import probabilities
-    from ui.prediction_view import classify_canvas, explain
+    from fmnist.data.images import prepare_canvas
+    from fmnist.inspect.predict import probabilities
+    from fmnist.model.mlp import MLP
+    from fmnist.store import checkpoints
+    from ui.inspect.prediction_view import classify_canvas, explain
 
     model = checkpoints.load(default_checkpoint).model()
     rgba = drawing()
@@ -367,9 +368,9 @@ def classification_measurements(default_checkpoint: Path) -> list[Result]:
     return [
         Result("Drawing classified (prepare_canvas + probabilities)", 0.1, engine,
                f"median of 50, p90 {1000 * engine_p90:.1f} ms; {described}"),
-        Result("Drawing classified, app path (ui.prediction_view.classify_canvas)", 0.1, app,
+        Result("Drawing classified, app path (ui.inspect.prediction_view.classify_canvas)", 0.1, app,
                f"median of 50, p90 {1000 * app_p90:.1f} ms; inference on one thread"),
-        Result("Saliency map of the drawing (ui.prediction_view.explain)", 0.1, why,
+        Result("Saliency map of the drawing (ui.inspect.prediction_view.explain)", 0.1, why,
                f"median of 50, p90 {1000 * why_p90:.1f} ms; integrated gradients, 32 steps"),
         Result("Drawing classified, app path, best-preset model", 0.1, big_app,
                f"median of 50, p90 {1000 * big_app_p90:.1f} ms; the best preset's layers, untrained"),

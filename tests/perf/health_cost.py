@@ -17,10 +17,11 @@ import time
 import torch
 
 from fmnist.config import SEED
-from fmnist.data import device_tensors, load_dataset
-from fmnist.health import WINDOW, HealthTracker, histograms, network_insight
-from fmnist.model import MLP
-from fmnist.train import _Step, make_optimizer
+from fmnist.data.dataset import device_tensors, load_dataset
+from fmnist.inspect.health import WINDOW, HealthTracker, histograms, network_insight
+from fmnist.model.mlp import MLP
+from fmnist.training.recipe import make_optimizer
+from fmnist.training.step import Step
 
 
 def one_epoch(repeat: int, x, y, x_test, y_test) -> dict:
@@ -28,7 +29,7 @@ def one_epoch(repeat: int, x, y, x_test, y_test) -> dict:
     config = SEED.replace(device="cpu")
     model = MLP(config)
     opt = make_optimizer(config, model, torch.device("cpu"))
-    step = _Step(model, opt, config, x, y, torch.device("cpu"))
+    step = Step(model, opt, config, x, y, torch.device("cpu"))
     steps = math.ceil(x.shape[0] / config.batch_size)
     tracker = HealthTracker(model, x_test, steps)
     perm = torch.randperm(x.shape[0])

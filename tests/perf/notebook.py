@@ -1,6 +1,6 @@
 """The tutorial's notebook code as printed (docs/benchmarks.md: the seed preset against it), for comparison runs:
     OMP_NUM_THREADS=1 .venv/bin/python tests/perf/notebook.py ROOT > notebook.log
-ROOT is a folder torchvision's FashionMNIST accepts (fmnist.data.torchvision_root makes one). Changes to the printed
+ROOT is a folder torchvision's FashionMNIST accepts (fmnist.data.dataset.torchvision_root makes one). Changes to the printed
 code, nothing else: the missing imports (random, time, sys) added, ROOT read from the command line, download=False,
 and the matplotlib import commented out (not installed here; only the plots after training use it)."""
 # ruff: noqa

@@ -1,0 +1,1 @@
+"""`python -m fmnist ...`: the engine from a terminal."""

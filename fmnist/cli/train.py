@@ -1,0 +1,125 @@
+"""`python -m fmnist train`: a run from a preset and flags, its progress, epochs and warnings as lines, and its
+checkpoint; `--recover FILE` goes on with an interrupted run."""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import sys
+from pathlib import Path
+
+from fmnist.cli.common import UsageError, add_config_args, config_from_args, emit
+from fmnist.config import TrainConfig
+from fmnist.training.events import DoneEvent, EpochEvent, FailedEvent, NoteEvent
+
+
+def recovery_file(args, config: TrainConfig, folder: Path):
+    """The run's recovery file: the one given to --recover (which it goes on writing), else a new one in `folder`."""
+    from fmnist.store import recovery
+
+    if args.recover:
+        return recovery.RecoveryFile(Path(args.recover), continuing=True)
+    return recovery.RecoveryFile(recovery.new_path(folder, config))
+
+
+def config_to_recover(args) -> TrainConfig:
+    from fmnist.store import recovery
+
+    given = [f.name for f in dataclasses.fields(TrainConfig)
+             if f.name != "preset" and getattr(args, f.name, None) is not None]
+    if given:
+        raise UsageError(f"--recover continues a run with its own settings; leave out --{given[0].replace('_', '-')}")
+    try:
+        return recovery.read_config(Path(args.recover))
+    except recovery.RecoveryError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _print_epoch(args, ev) -> None:
+    line = {k: getattr(ev, k) for k in ("epoch", "train_loss", "train_acc", "test_loss", "test_acc")}
+    line["elapsed_s"] = round(ev.elapsed_s, 3)
+    line.update(health=ev.health, warnings=ev.warnings)
+    if ev.val_acc is not None:
+        line.update(val_loss=ev.val_loss, val_acc=ev.val_acc)
+    if ev.train_eval_acc is not None:
+        line.update(train_eval_loss=ev.train_eval_loss, train_eval_acc=ev.train_eval_acc)
+    val = f"  val acc {ev.val_acc:.2f}%" if ev.val_acc is not None else ""
+    evals = f" (eval mode {ev.train_eval_acc:.2f}%)" if ev.train_eval_acc is not None else ""
+    emit(args, line, f"Epoch {ev.epoch:>2}/{ev.epochs}  train loss {ev.train_loss:.4f}  "
+                      f"train acc {ev.train_acc:.2f}%{evals}{val}  test loss {ev.test_loss:.4f}  "
+                      f"test acc {ev.test_acc:.2f}%  [{ev.elapsed_s:.1f} s]")
+    if not args.json:
+        for warning in ev.warnings:
+            print(f"  warning: {warning}", flush=True)
+
+
+def _save_result(args, r, command: str, store, out: Path | None) -> None:
+    from fmnist.store import checkpoints
+
+    meta = checkpoints.run_meta(r, command, owner=checkpoints.MACHINE_OWNER)
+    if out is None:
+        path = store.save_new(store.unique_name(r.config, r.test_acc), r.model, meta)
+    else:
+        path = checkpoints.save(out, r.model, {**meta, "name": out.name.removesuffix(checkpoints.SUFFIX)})
+    emit(args, {"summary": True, "test_acc": r.test_acc, "test_loss": r.test_loss,
+                 "epochs": len(r.history), "elapsed_s": round(r.elapsed_s, 3), "device": r.device,
+                 "checkpoint": str(path)},
+          f"Test accuracy {r.test_acc:.2f}% after {len(r.history)} epochs in {r.elapsed_s:.1f} s "
+          f"on {r.device}. Saved {path}")
+
+
+def cmd_train(args) -> int:
+    from fmnist.cli import progress
+    from fmnist.model.devices import DeviceError, resolve_device
+    from fmnist.store import checkpoints, recovery
+    from fmnist.training.loop import train
+    from fmnist.training.memory import memory_problem
+    from fmnist.training.recipe import bf16_problem
+
+    config = config_to_recover(args) if args.recover else config_from_args(args)
+    try:
+        device = resolve_device(config.device)
+        if args.precision == "bf16" and bf16_problem(device):  # asked for; a preset's bf16 falls back to fp32
+            raise DeviceError(bf16_problem(device))
+    except DeviceError as exc:
+        raise UsageError(str(exc)) from None
+    problem = memory_problem(config, dataset_loaded=False, device_type=device.type)
+    if problem:
+        raise UsageError(problem)
+    store = checkpoints.CheckpointStore()
+    out = Path(args.out) if args.out else None
+    if out is not None and out.suffix != checkpoints.SUFFIX:
+        raise UsageError(f"--out must end in {checkpoints.SUFFIX}")
+    rec = recovery_file(args, config, out.parent if out else store.root)
+    command = "python -m fmnist " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
+    if not args.json:
+        print(f"Training {config.describe()} on {config.device}", flush=True)
+    if args.recover:
+        done = recovery.read(rec.path, tensors=False)[0].get("epoch", 0)
+        print(f"Recovering {rec.path.name} after epoch {done} of {config.epochs}", file=sys.stderr, flush=True)
+    print(f"Recovery file: {rec.path} (if this run is interrupted: python -m fmnist train --recover "
+          f"{shlex.quote(str(rec.path))})", file=sys.stderr, flush=True)
+    bar = progress.epoch_bar(sys.stdout, config, args.json)
+    for ev in progress.drawn(bar, train(config, log_every=progress.log_every(bar, device), recovery=rec)):
+        match ev:
+            case NoteEvent(message=message):
+                print(message, file=sys.stderr, flush=True)
+            case EpochEvent():
+                _print_epoch(args, ev)
+            case FailedEvent(reason=reason, epoch=epoch):
+                emit(args, {"error": reason, "epoch": epoch}, f"Training failed: {reason}")
+                return 1
+            case DoneEvent(result=result):
+                _save_result(args, result, command, store, out)
+    return 0
+
+
+def add_parser(sub) -> None:
+    t = sub.add_parser("train", help="train a model and save a checkpoint")
+    add_config_args(t)
+    t.add_argument("--out", help="checkpoint path (default: a unique name in checkpoints/)")
+    t.add_argument("--recover", "--resume", dest="recover", metavar="FILE",
+                   help="continue an interrupted run from its recovery file "
+                   "(checkpoints/.resume/*.safetensors, printed when the run started) to its planned epochs")
+    t.add_argument("--json", action="store_true", help="one JSON object per line")
+    t.set_defaults(func=cmd_train)

@@ -1,0 +1,1 @@
+"""Looking at a model: evaluation, explanations, layer health, one step in detail, predictions."""

@@ -1,0 +1,1 @@
+"""Training runs as worker processes owned by the app's server."""

@@ -1,0 +1,1 @@
+"""What outlives a run: checkpoints, and the recovery files a crashed run goes on from."""

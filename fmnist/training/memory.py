@@ -1,0 +1,150 @@
+"""The memory guard: a run's peak memory, estimated from its config before it starts, against what is free now.
+
+The parts: the dataset on the device (and its uint8 original on the CPU), the weights, their gradients, the
+optimizer's state (none for SGD, one buffer for momentum, two for Adam/AdamW), a kept best epoch, and the larger
+of one training batch's activations (kept for the backward pass) and one evaluation chunk's. Checked against
+tests/test_memory.py's measured peaks of real runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from fmnist import env
+from fmnist.config import TRAIN_SIZE, TrainConfig
+from fmnist.data.dataset import EVAL_CHUNK
+from fmnist.model.architecture import parameter_count
+
+F32 = 4
+TEST_SIZE = 10_000
+OPTIMIZER_BUFFERS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
+HEADROOM = 0.9  # a run may plan on 90% of what is free: the rest is for the server, the pages, the allocator
+
+
+@dataclass
+class Estimate:
+    parts: dict[str, int]  # bytes by what holds them
+
+    @property
+    def total(self) -> int:
+        return sum(self.parts.values())
+
+
+def estimate(config: TrainConfig, n_train: int = TRAIN_SIZE, n_test: int = TEST_SIZE,
+             dataset: bool = True) -> Estimate:
+    """Peak bytes of a run; `dataset=False` leaves out a dataset already in memory (the app's shared copy)."""
+    params = parameter_count(config) * F32
+    images = (n_train + n_test) * 784
+    parts = {
+        "dataset": images * (1 + F32) + (n_train + n_test) * 8 if dataset else 0,  # uint8 and float32, labels
+        "weights": params,
+        "gradients": params,
+        "optimizer state": OPTIMIZER_BUFFERS[config.optimizer] * params,
+        "best epoch": params if config.keep_best else 0,
+        "validation and order": config.val_size * 784 * F32 + n_train * 8 * 2,  # the held-out copy, the shuffle
+    }
+    # Whichever of these is largest sets the peak; they never live at the same time: the normalisation's
+    # temporary copy while the data loads, one batch's activations while a step runs, the optimizer's
+    # temporaries during its update (activations freed by then), one evaluation chunk after an epoch.
+    transient = {
+        "normalising the data": n_train * 784 * F32 if dataset else 0,
+        "activations": _train_activations(config),
+        "optimizer update": OPTIMIZER_BUFFERS[config.optimizer] * params,
+        "evaluation": _eval_activations(config, n_test),
+    }
+    peak = max(transient, key=transient.get)
+    parts[peak] = transient[peak]
+    return Estimate(parts)
+
+
+def _train_activations(config: TrainConfig) -> int:
+    """What one step keeps for backward: the gathered batch and, per hidden layer, its linear output and
+    activation (plus batch norm's output, dropout's output and mask); then, during backward, the gradients of the
+    widest hidden layer (two at once: the one coming in, the one going out; the input needs none)."""
+    b, per_unit = config.batch_size, 2 * F32 + (F32 if config.batch_norm else 0) + (F32 + 1 if config.dropout else 0)
+    total = b * 784 * F32 * (2 if config.augment else 1) + sum(b * w * per_unit for w in config.hidden)
+    if config.augment:  # the gather's padded image and its broadcast int64 indices
+        total += b * 32 * 32 * F32 + b * 784 * 8 * 2
+    return total + 2 * b * max(config.hidden) * F32 + 3 * b * 10 * F32
+
+
+def _eval_activations(config: TrainConfig, n_test: int) -> int:
+    """No autograd in evaluation: one chunk's input and the two widest consecutive layer outputs at a time."""
+    c = min(EVAL_CHUNK, max(n_test, config.val_size))
+    widths = (784, *config.hidden, 10)
+    return c * F32 * max(a + b for a, b in zip(widths, widths[1:])) * (2 if config.batch_norm else 1)
+
+
+def available(device_type: str) -> int | None:
+    """Bytes free on a device ("cpu", "cuda", ...) now, None when unknown: for CUDA the driver's free memory; for
+    the CPU MemAvailable, or less where a cgroup (a container) caps this process; both capped by FMNIST_MAX_RUN_MB,
+    a server's own bound on one run."""
+    free = {"cuda": _cuda_free, "cpu": _cpu_free}.get(device_type, lambda: None)()
+    cap = env.get("FMNIST_MAX_RUN_MB")
+    if cap:
+        try:
+            free = min(free if free is not None else math.inf, float(cap) * 1e6)
+        except ValueError:
+            pass  # a typo must not block every run; the README documents the number
+    return None if free is None else int(free)
+
+
+def _cuda_free() -> int:
+    import torch
+
+    return torch.cuda.mem_get_info()[0]
+
+
+def _cpu_free() -> int | None:
+    free = None
+    try:
+        with open("/proc/meminfo") as f:
+            free = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text())
+            free = min(free if free is not None else math.inf, int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return free
+
+
+def gb(n: float) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
+
+
+def memory_problem(config: TrainConfig, dataset_loaded: bool = True, free: int | None = None,
+                   device_type: str | None = None) -> str | None:
+    """Why this run will not fit in the memory free now (with the estimate and what to change), or None.
+    `dataset_loaded`: the dataset is already in memory (the app's workers map one shared copy). `device_type`: where
+    the run trains ("cpu", "cuda", ...); found with torch when not given (the app's server gives it: it imports no
+    torch)."""
+    if device_type is None:
+        from fmnist.model.devices import DeviceError, resolve_device
+
+        try:
+            device_type = resolve_device(config.device).type
+        except DeviceError:
+            return None  # the device control reports that
+    free = available(device_type) if free is None else free
+    est = estimate(config, dataset=not dataset_loaded or device_type != "cpu")
+    if free is None or est.total <= HEADROOM * free:
+        return None
+    return (f"this run needs about {gb(est.total)} of {'GPU ' if device_type == 'cuda' else ''}memory; about "
+            f"{gb(free)} {'is' if free < 2e9 else 'are'} free: {advice(config, est)}")
+
+
+def advice(config: TrainConfig, est: Estimate) -> str:
+    """What to change, the part that weighs most first."""
+    weights = sum(est.parts.get(k, 0) for k in ("weights", "gradients", "optimizer state", "optimizer update"))
+    tips = ["a smaller batch", "narrower or fewer layers"]
+    if weights > est.parts.get("activations", 0):
+        tips.reverse()
+        if config.optimizer != "sgd":
+            tips.append("plain SGD (no optimizer state)")
+    return "use " + ", or ".join(tips)

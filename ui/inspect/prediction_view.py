@@ -1,0 +1,244 @@
+"""Streamlit pieces shared by the Explore, Evaluate and Classify pages, and Classify's image -> prediction flow."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+import numpy as np
+import streamlit as st
+from torch import nn
+
+from fmnist.data.dataset import CLASSES
+from fmnist.data.images import BlankImageError, ImageError, normalize, prepare_canvas, prepare_image
+from fmnist.inspect.evaluate import Evaluation
+from fmnist.inspect.explain import saliency
+from fmnist.inspect.predict import probabilities
+from fmnist.store import checkpoints
+from ui import session
+from ui.i18n import N_, _, engine, gettext
+from ui.inspect.prediction_charts import (
+    confidences,
+    probability_figure,
+    probability_summary,
+    saliency_figure,
+    saliency_summary,
+    tile_caption,
+    top_k,
+    top_k_markdown,
+    upscale,
+)
+from ui.names import class_name
+
+TRAIN_PAGE = "pages/train.py"
+
+# What fmnist.store.checkpoints and fmnist.data.images say when a model file or an image cannot be used, for engine().
+# A more specific template comes before a general one that would also match it.
+ENGINE_MESSAGES = (
+    N_("{name}: no such checkpoint"),
+    N_("{name}: not a readable safetensors checkpoint (corrupt, truncated or another format: its tensors do not "
+       "fill the file)"),
+    N_("{name}: not a readable safetensors checkpoint (corrupt, truncated or another format: {detail})"),
+    N_("{name}: a safetensors file, but not an fmnist checkpoint (no fmnist metadata)"),
+    N_("{name}: written by a newer fmnist (format {version})"),
+    N_("{name}: trained on inputs normalised with mean {mean} and std {std}, but fmnist feeds models mean "
+       "{model_mean} and std {model_std}"),
+    N_("{name}: its config metadata is invalid ({detail})"),
+    N_("{name}: the weights cannot be read ({detail})"),
+    N_("{name}: the weights do not match the model its metadata describes ({detail})"),
+    N_("{name}: the file is empty"),
+    N_("{name}: the image is too large (the limit is {limit} pixels)"),
+    N_("{name}: the image is too large ({width} x {height} = {pixels} pixels; the limit is {limit})"),
+    N_("{name}: SVG is not supported, export it as PNG"),
+    N_("{name}: this is an HTML page, not an image"),
+    N_("{name}: this is a text file, not an image"),
+    N_("{name}: not an image format that can be read"),
+    N_("{name}: the file is damaged and cannot be read"),
+    N_("{name}: the image has no pixels"),
+    N_("{name}: the file is damaged or truncated"),
+    N_("{name}: unsupported colour mode {mode}"),
+    N_("{name}: expected a non-empty 2-D gray image, got shape {shape}"),
+    N_("{name}: nothing to classify (the image is blank or uniform)"),
+    N_("drawing: expected an HxWx4 RGBA array, got shape {shape}"),
+)
+# Reasons the engine puts inside a message's {detail}: translated in place after the template has matched.
+ENGINE_DETAILS = (N_("shorter than a safetensors header"), N_("header length past the end of the file"))
+
+
+def engine_message(text: str, lang: str | None = None) -> str:
+    """An engine message in the session's language (or `lang`), the known reasons inside it included."""
+    out = engine(text, lang)
+    if out == text:
+        return out
+    for detail in ENGINE_DETAILS:
+        out = out.replace(detail, gettext(detail, lang))
+    return out
+
+
+def require_model() -> str:
+    """The active model's name; without one the page points to Train and stops."""
+    session.active_model_caption()
+    name = session.active_model_name()
+    if name is None:
+        st.info(_("There is no trained model yet. Train one on the Train page, then come back here."))
+        st.page_link(TRAIN_PAGE, label=_("Go to Train"), icon=":material/model_training:")
+        st.stop()
+    return name
+
+
+def _stop_on(exc: Exception) -> NoReturn:
+    reason = engine_message(str(exc))
+    st.error(_("The active model cannot be used: {reason}. Pick or train another one.", reason=reason))
+    st.stop()
+
+
+def evaluation(name: str) -> Evaluation:
+    """Test-set predictions of a model, cached per model file for every session."""
+    try:
+        return session.predictions(name)
+    except (checkpoints.CheckpointError, OSError) as exc:  # deleted or damaged since it was listed
+        _stop_on(exc)
+
+
+def active_model(name: str) -> nn.Module:
+    try:
+        return session.model(name)
+    except (checkpoints.CheckpointError, OSError) as exc:
+        _stop_on(exc)
+
+
+def held_out_images() -> tuple[np.ndarray, np.ndarray]:
+    """uint8 (10000, 28, 28) test images and int64 labels, shared by every session."""
+    return session.test_images()
+
+
+def classify_image(model: nn.Module, img28: np.ndarray) -> dict:
+    probs = probabilities(model, img28)
+    top = int(np.argmax(probs))
+    return {"image": img28, "probabilities": probs, "label": CLASSES[top], "label_index": top, "top3": top_k(probs)}
+
+
+def _guarded(prepare: Callable[[], np.ndarray], model: nn.Module) -> dict:
+    # An unusable input is a message for the user, never a traceback; "blank" tells a hint from an error.
+    try:
+        img28 = prepare()
+    except BlankImageError as exc:
+        return {"error": str(exc), "blank": True}
+    except ImageError as exc:
+        return {"error": str(exc), "blank": False}
+    return classify_image(model, img28)
+
+
+def classify_bytes(model: nn.Module, data: bytes, name: str) -> dict:
+    """Prediction for an uploaded file, or {"error": message, "blank": bool}."""
+    return _guarded(lambda: prepare_image(data, name), model)
+
+
+def classify_canvas(model: nn.Module, rgba: np.ndarray | None) -> dict:
+    """Prediction for a canvas drawing (RGBA), or {"error": message, "blank": bool}."""
+    return _guarded(lambda: prepare_canvas(rgba), model)
+
+
+def explain(model: nn.Module, img28: np.ndarray, target: int | None = None) -> np.ndarray:
+    """Signed (28, 28) integrated-gradients saliency of a uint8 image for `target` (default: the prediction).
+    A few milliseconds on CPU even for the best preset's 2 x 2048 model (4.8 ms, 2026-12-07), so it is computed on
+    every run rather than cached."""
+    return saliency(model, normalize(img28), target)
+
+
+def show_saliency(model: nn.Module, img28: np.ndarray, target: int, key: str) -> None:
+    """"Why this answer": the image with the pixels that raised (red) or lowered (blue) `target`'s score."""
+    attribution = explain(model, img28, target)
+    st.plotly_chart(saliency_figure(img28, attribution, height=280), key=key, config={"displayModeBar": False})
+    st.caption(_("Why **{name}**: red pixels raised its score, blue ones lowered it (integrated gradients from a "
+                 "black image).", name=class_name(CLASSES[target])),
+               help=_("A saliency map: each pixel's share in the class's score, measured by fading the image in "
+                      "from black. Red pixels argue for the class, blue ones against it; see-through ones did "
+                      "not matter. A sensible model looks at the item's shape, not at stray spots."))
+    st.caption(saliency_summary(attribution))
+
+
+def show_outcome(outcome: dict, key: str, blank_hint: str, model: nn.Module | None = None, original=None,
+                 original_caption: str = "") -> None:
+    """The input (unless it is already on screen, like the canvas) beside the 28x28 image the model sees with,
+    given the model, the saliency of the prediction below it, the probability bars and the top 3; or the reason
+    there is nothing to show."""
+    if "error" in outcome:
+        if outcome["blank"]:
+            st.info(_("Nothing to classify: {hint}", hint=blank_hint))
+        else:
+            st.error(engine_message(outcome["error"]))
+        return
+    if original is None:
+        middle, right = st.columns([1, 2])
+    else:
+        left, middle, right = st.columns([1, 1, 2])
+        left.image(original, caption=original_caption, width="stretch", alt=_("Your image"))
+    middle.image(upscale(outcome["image"], 8), caption=_("What the model sees (28 x 28)"), width="stretch",
+                 alt=_("Your image at 28 x 28, as the model sees it"))
+    if model is not None:
+        with middle:
+            show_saliency(model, outcome["image"], outcome["label_index"], key=f"{key}_saliency")
+    with right:
+        (name, p), *_rest = outcome["top3"]
+        st.markdown(f"## {class_name(name)} · {100 * p:.1f}%")  # h2: the first heading under the page's title
+        show_probabilities(outcome["probabilities"], key=key)
+        st.markdown(top_k_markdown(outcome["probabilities"]))
+
+
+def show_probabilities(probs, key: str, true_label: int | None = None) -> None:
+    """The probability bars under a caption with their "?", and the bars in words under them."""
+    st.caption(_("Probability of each class"),
+               help=_("The model's confidence in each of the ten classes; the bars add up to 100%. The tallest "
+                      "bar is the prediction (green when right, red when wrong, blue when the truth is unknown); "
+                      "the true class is marked ✓."))
+    st.plotly_chart(probability_figure(probs, true_label), key=key, config={"displayModeBar": False})
+    st.caption(probability_summary(probs, true_label))
+
+
+def image_grid(indices: Sequence[int], ev: Evaluation, columns: int = 6, pick: Callable[[int], None] | None = None,
+               key: str = "grid") -> None:
+    """Test images row by row (so tiles line up), captioned with prediction and confidence; mistakes in red.
+
+    With ``pick``, each tile gets an Inspect button that calls ``pick(index)`` before the rerun.
+    """
+    images, labels = held_out_images()
+    conf = confidences(ev.probabilities)
+    for start in range(0, len(indices), columns):
+        for col, i in zip(st.columns(columns), indices[start: start + columns], strict=False):
+            i = int(i)
+            with col:
+                st.image(upscale(images[i], 4), width="stretch", alt=_("Test image {index}", index=i))
+                st.caption(tile_caption(i, int(labels[i]), int(ev.predictions[i]), float(conf[i])))
+                if pick is not None:
+                    st.button(_("Inspect"), key=f"{key}_{i}", on_click=pick, args=(i,), width="stretch",
+                              help=_("Show this image up close, with its probabilities and saliency map"))
+
+
+WHY_PREDICTED, WHY_TRUE = N_("Predicted class"), N_("True class")  # option values; shown through _()
+
+
+def image_detail(index: int, ev: Evaluation, model: nn.Module, key: str) -> None:
+    """One test image large with its labels and top 3 beside it; below, at the column's width, its saliency map
+    (for a mistake, of the true class on request) and the probability bars. Fits a narrow column."""
+    images, labels = held_out_images()
+    true, pred = int(labels[index]), int(ev.predictions[index])
+    probs = ev.probabilities[index]
+    picture, text = st.columns(2)
+    picture.image(upscale(images[index], 8), width="stretch", alt=_("Test image {index}, enlarged", index=index))
+    verdict = (":green[:material/check_circle: " + _("correct") + "]" if true == pred
+               else ":red[:material/cancel: " + _("wrong") + "]")
+    text.markdown(_("Test image **#{index}**  \nTrue: **{true}**  \nPredicted: **{predicted}** ({confidence}) "
+                    "{verdict}", index=index, true=class_name(CLASSES[true]), predicted=class_name(CLASSES[pred]),
+                    confidence=f"{100 * float(probs[pred]):.1f}%", verdict=verdict))
+    text.markdown(top_k_markdown(probs))
+    target = pred
+    if true != pred:
+        why = st.segmented_control(_("Explain"), [WHY_PREDICTED, WHY_TRUE], default=WHY_PREDICTED, key=f"{key}_why",
+                                   format_func=_,
+                                   help=_("Which class's score the saliency map explains: the wrong answer the "
+                                          "model gave, or the right one it missed."))
+        target = true if why == WHY_TRUE else pred
+    # Half of a narrow column is too small for a chart (Plotly draws it wider than its box): full width here.
+    show_saliency(model, images[index], target, key=f"{key}_saliency")
+    show_probabilities(probs, key=key, true_label=true)

@@ -1,0 +1,1 @@
+"""The Playground page's pieces: its figures, its setup form and its state."""

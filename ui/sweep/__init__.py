@@ -1,0 +1,1 @@
+"""The Sweep page's pieces: its figures and its view."""

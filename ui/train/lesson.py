@@ -1,0 +1,58 @@
+"""Teacher mode: a link that fixes or hides some settings, read from the address. No Streamlit here; ui/train/sidebar.py
+shows the form accordingly.
+
+``?lock=lr,hidden`` shows those settings disabled, at the link's values (or the preset's); ``?hide=optimizer`` does not
+show those controls at all, their values still coming from the link or the preset. Names are TrainConfig field names
+(``hidden`` is the layer count and widths) and ``preset``. Both are view parameters (ui/train/share.py
+VIEW_PARAMS): kept in the address beside the settings, never read as one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fmnist.config.settings import LESSON_NAMES
+from ui.i18n import _
+
+LOCK, HIDE = "lock", "hide"
+NAMES = LESSON_NAMES  # every name a lesson may lock or hide, in the order of the sidebar's controls
+
+
+@dataclass(frozen=True)
+class Lesson:
+    locked: frozenset[str] = field(default_factory=frozenset)
+    hidden: frozenset[str] = field(default_factory=frozenset)
+
+    def __bool__(self) -> bool:
+        return bool(self.locked or self.hidden)
+
+    def to_params(self) -> dict[str, str]:
+        """The address parameters of this lesson (none for an empty one), names in the sidebar's order."""
+        return {param: ",".join(n for n in NAMES if n in names)
+                for param, names in ((LOCK, self.locked), (HIDE, self.hidden)) if names}
+
+
+def _names(text) -> list[str]:
+    if isinstance(text, (list, tuple)):
+        text = ",".join(str(t) for t in text)
+    return [n.strip() for n in str(text or "").split(",") if n.strip()]
+
+
+def parse(params: dict) -> tuple[Lesson, list[str]]:
+    """The lesson the address describes and one message per name it cannot use, like share.params_to_config's."""
+    found: dict[str, set[str]] = {LOCK: set(), HIDE: set()}
+    problems = []
+    for param in (LOCK, HIDE):
+        for name in _names(params.get(param)):
+            if name in NAMES:
+                found[param].add(name)
+            else:
+                problems.append(f"{param}={name}: " + _("unknown setting"))
+    return Lesson(frozenset(found[LOCK]), frozenset(found[HIDE])), problems
+
+
+def lesson_params(settings: dict[str, str], lock, hide, view: dict[str, str] | None = None) -> dict[str, str]:
+    """The parameters of a lesson link: the settings (share.config_to_params), the lesson, and the view parameters
+    that are not the lesson's (the language)."""
+    kept = {k: v for k, v in (view or {}).items() if k not in (LOCK, HIDE)}
+    return {**settings, **Lesson(frozenset(lock), frozenset(hide)).to_params(), **kept}

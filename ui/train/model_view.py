@@ -1,0 +1,34 @@
+"""The Train page's model: its layers as a table, its parameter count, and what a running run trains."""
+
+import streamlit as st
+
+from fmnist.model.architecture import parameter_count, summary
+from ui.i18n import _
+from ui.inspect.network_charts import layer_name
+from ui.tables import markdown_table
+
+
+def show_model(config, running: bool) -> None:
+    if config is None:
+        st.warning(_("Fix the settings marked in the sidebar to see the model and start a run."))
+        return
+    if running:
+        st.info(_("This run trains **{model}** (seed {seed}, device {device}). Changes in the sidebar apply to the "
+                  "next run.", model=config.describe(), seed=config.seed, device=config.device))
+    left, right = st.columns([4, 1])
+    left.markdown(markdown_table(summary_rows(summary(config))))
+    right.metric(_("Parameters"), f"{parameter_count(config):,}",
+                 help=_("How many weights and biases the model learns. More parameters can fit more patterns, but "
+                        "train slower and overfit sooner."))
+
+
+def summary_rows(rows: list[dict]) -> list[dict]:
+    """fmnist.model.architecture.summary's rows with headers and words in the session's language."""
+    words = {"batch norm": _("batch norm"), "softmax (in the loss)": _("softmax (in the loss)")}
+
+    def then(text: str) -> str:
+        return ", ".join(_("dropout {p}", p=part.split()[1]) if part.startswith("dropout ") else words.get(part, part)
+                         for part in text.split(", "))
+
+    return [{_("layer"): layer_name(r["layer"]), _("shape"): r["shape"], _("then"): then(r["then"]),
+             _("parameters"): r["parameters"]} for r in rows]
