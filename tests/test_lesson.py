@@ -204,7 +204,7 @@ def test_hidden_settings_are_not_shown_and_keep_the_links_values(ckpt_dir):
 
 def test_unknown_names_in_a_lesson_are_ignored_with_a_warning(ckpt_dir):
     at = app(lock="lr,teacher", hide="speed")
-    warning = " | ".join(str(w.value) for w in at.sidebar.warning)
+    warning = " | ".join(str(w.value) for w in at.warning)
     assert "lock=teacher" in warning and "hide=speed" in warning
     assert at.select_slider(key="cfg_lr").disabled
     assert at.query_params == {"lock": "lr"}
@@ -262,7 +262,7 @@ def test_the_form_reads_in_korean(ckpt_dir):
     assert not [w.key for w in form_widgets(at) if not HANGUL.search(w.help)]
     assert at.select_slider(key="cfg_lr").label == "학습률 (로그 눈금)"
     assert HANGUL.search(at.select_slider(key="cfg_lr").help)
-    warning = at.sidebar.warning[0].value
+    warning = at.main.warning[0].value
     assert "링크에서" in warning and HANGUL.search(warning.partition("hidden=64,99999:")[2])
     at.number_input(key="cfg_w0").set_value(0)
     run(at)

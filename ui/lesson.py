@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ui.i18n import _
+from ui.share import clip
 
 LOCK, HIDE = "lock", "hide"
 # Every name a lesson may lock or hide, in the order of the sidebar's controls.
@@ -49,7 +50,7 @@ def parse(params: dict) -> tuple[Lesson, list[str]]:
             if name in NAMES:
                 found[param].add(name)
             else:
-                problems.append(f"{param}={name}: " + _("unknown setting"))
+                problems.append(f"{param}={clip(name)}: " + _("unknown setting"))
     return Lesson(frozenset(found[LOCK]), frozenset(found[HIDE])), problems
 
 
