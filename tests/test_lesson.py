@@ -202,6 +202,28 @@ def test_hidden_settings_are_not_shown_and_keep_the_links_values(ckpt_dir):
     assert not at.button(key="train_start").disabled
 
 
+def test_a_preset_in_a_locked_lesson_names_what_the_teacher_kept_and_the_hidden_changes(ckpt_dir):
+    at = app(preset="quick", lock="lr", hide="optimizer")  # the lesson: quick's AdamW at lr 0.003
+    assert not at.sidebar.info
+    at.selectbox(key="cfg_preset").set_value("seed")
+    run(at)
+    assert at.select_slider(key="cfg_lr").value == 0.003 and "optimizer" not in at.query_params  # the seed preset's
+    [note] = [i.value for i in at.sidebar.info]
+    assert note == ("This is the seed preset but for what your teacher fixed: Learning rate (log scale) stays 0.003 "
+                    f"(the preset's is {SEED.lr:g}). The preset also changed settings this lesson does not show: "
+                    f"Optimizer is now {SEED.optimizer} (was adamw).")
+    at.number_input(key="cfg_epochs").set_value(3)  # the next edit of the form retires the note
+    run(at)
+    assert not at.sidebar.info
+
+
+def test_a_preset_that_agrees_with_the_lesson_needs_no_note(ckpt_dir):
+    at = app(lock="lr", lr=str(BEST.lr), hide="epochs", epochs=str(BEST.epochs))
+    at.selectbox(key="cfg_preset").set_value("best")
+    run(at)
+    assert at.selectbox(key="cfg_preset").value == "best" and not at.sidebar.info
+
+
 def test_unknown_names_in_a_lesson_are_ignored_with_a_warning(ckpt_dir):
     at = app(lock="lr,teacher", hide="speed")
     warning = " | ".join(str(w.value) for w in at.warning)

@@ -37,6 +37,7 @@ LOCKED_KEY = "cfg_locked_values"  # widget key -> value, for every widget of a l
 LESSON_LOCK_KEY = "lesson_lock"  # the "Share as lesson" choices
 LESSON_HIDE_KEY = "lesson_hide"
 LESSON_OPEN_KEY = "lesson_share"  # the expander, open or not
+PRESET_NOTE_KEY = "cfg_preset_note"  # what a preset chosen in a lesson kept or changed unseen; until the form is edited
 _MARKDOWN = re.compile(r"[\\`*_{}\[\]()<>#+|!~$]")  # escaped in a link's text shown by a notice
 
 # Learning rates on a log scale: 1, 2, 3 and 5 of each decade from 1e-5 to 1, written so 3e-3 == 0.003 exactly.
@@ -222,6 +223,8 @@ def config_sidebar() -> tuple[TrainConfig | None, dict[str, str]]:
                          persist_state="session", format_func=labels(OPTION_LABELS), disabled=_locked("preset"),
                          help=_(HELP["preset"]))
             _lock_note("preset")
+        if st.session_state.get(PRESET_NOTE_KEY):
+            st.info(st.session_state[PRESET_NOTE_KEY], icon=":material/lock:")
         _model_controls(slots)
         _training_controls(slots)
         _data_controls(slots)
@@ -379,19 +382,24 @@ def _apply_preset() -> None:
     preset's, the form is custom."""
     state = st.session_state
     state.pop(URL_ERRORS_KEY, None)
-    preset = PRESETS.get(state[PRESET_KEY])
+    state.pop(PRESET_NOTE_KEY, None)
+    name = state[PRESET_KEY]
+    preset = PRESETS.get(name)
     if preset is None:
         return
-    values = widget_values(preset)
+    values, before = widget_values(preset), _read_config()
     locked = state.get(LOCKED_KEY, {}) if _lesson().locked else {}
     for key, value in values.items():
         state[key] = locked.get(key, value)
     if any(key in values and values[key] != value for key, value in locked.items()):
         state[PRESET_KEY] = CUSTOM
+    state[PRESET_NOTE_KEY] = lesson.preset_note(_(OPTION_LABELS.get(name, name)), preset, before, _read_config(),
+                                                _lesson(), lambda setting: _(LABELS[setting]))
 
 
 def _mark_custom() -> None:
     st.session_state.pop(URL_ERRORS_KEY, None)
+    st.session_state.pop(PRESET_NOTE_KEY, None)
     st.session_state[PRESET_KEY] = CUSTOM
 
 
