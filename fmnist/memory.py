@@ -158,6 +158,21 @@ def memory_problem(config: TrainConfig, dataset_loaded: bool = True, free: int |
             f"{gb(free)} {'is' if free < 2e9 else 'are'} free: {advice(config, est)}")
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """An allocation that failed on the CPU: Python's MemoryError, or torch's allocator ("DefaultCPUAllocator: can't
+    allocate memory"), as when another process took the memory after the guard let the run start."""
+    return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))
+
+
+def out_of_memory(config: TrainConfig, epoch: int) -> str:
+    """The reason a run that ran out of memory at `epoch` gives, never the allocator's text: what was kept for
+    resuming, the estimate and what to change (after the last ": ", as in memory_problem's message)."""
+    est = estimate(config)
+    kept = f"epoch {epoch - 1} is kept for resuming" if epoch > 1 else "no epoch had completed"
+    return (f"out of memory at epoch {epoch} ({kept}); this run needs about {gb(est.total)} of memory: "
+            f"{advice(config, est)}")
+
+
 def advice(config: TrainConfig, est: Estimate) -> str:
     """What to change, the part that weighs most first."""
     weights = sum(est.parts.get(k, 0) for k in ("weights", "gradients", "optimizer state", "optimizer update"))

@@ -26,6 +26,7 @@ from .data import BLACK, Dataset, device_tensors
 from .evaluate import evaluate_logits, predict_logits
 from .explain import first_layer_filters, hidden_features, pca_2d
 from .health import HealthTracker, histograms, network_insight
+from .memory import is_out_of_memory, out_of_memory
 from .model import MLP, device_label, resolve_device
 from .step_detail import StepDetailEvent, after_step, before_step
 
@@ -825,8 +826,9 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
     except torch.cuda.OutOfMemoryError:
         yield FailedEvent("the GPU ran out of memory: try a smaller batch or fewer/narrower layers, "
                           "or train on the CPU", run.epoch, run.step)
-    except Exception as exc:  # the worker must report, not die silently
-        yield FailedEvent(f"{type(exc).__name__}: {exc}", run.epoch, run.step)
+    except Exception as exc:  # the worker must report, not die silently; the resume file keeps the last epoch
+        reason = out_of_memory(run.config, run.epoch) if is_out_of_memory(exc) else f"{type(exc).__name__}: {exc}"
+        yield FailedEvent(reason, run.epoch, run.step)
     finally:
         if run.resume is not None:
             run.resume.release()  # an unfinished run's file stays, free to be resumed
