@@ -4,7 +4,7 @@ trains live on the CPU (numpy, no torch)."""
 
 import streamlit as st
 
-from fmnist.playground import LESSONS
+from fmnist.playground import LESSONS, is_stuck, stuck_message
 from ui.i18n import _, engine
 from ui.playground import charts
 from ui.playground import state as session
@@ -73,6 +73,9 @@ def live() -> None:
         "(training {train_acc}%)", step=format(last.step, ","), train_loss=format(last.train_loss, ".3f"),
         test_loss=format(last.test_loss, ".3f"), test_acc=format(last.test_acc, ".1f"),
         train_acc=format(last.train_acc, ".1f")))
+    if is_stuck(session.history()):
+        stuck = engine(stuck_message(pg.setup))
+        st.warning(stuck[:1].upper() + stuck[1:], icon=":material/block:")
     grid = pg.grid()
     st.caption(_("Decision map"), help=_(
         "The background is the network's answer at each spot of the plane: blue where it says class 1, orange "

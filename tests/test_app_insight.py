@@ -122,7 +122,7 @@ def test_a_shared_link_fills_the_form_and_the_form_updates_the_link(ckpt_dir):
     assert at.selectbox(key="cfg_optimizer").value == "adam"
     assert at.selectbox(key="cfg_preset").value == "custom"
     assert at.number_input(key="cfg_epochs").value == SEED.epochs  # the rest is the seed preset
-    assert not at.sidebar.warning
+    assert not at.warning
     assert at.query_params == {"preset": "custom", "hidden": "64,32", "optimizer": "adam", "lr": "0.003"}
     assert "http://localhost:8501/?preset=custom&hidden=64,32&optimizer=adam&lr=0.003" in sidebar_text(at, "caption")
 
@@ -140,7 +140,8 @@ def test_a_link_with_bad_settings_warns_and_uses_the_rest(ckpt_dir):
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update(lr="fast", epochs="3", bogus="1", hidden="64,99999")
     run(at)
-    warning = sidebar_text(at, "warning")
+    assert not at.sidebar.warning and len(at.main.warning) == 1  # at the top of the page, not under the sidebar
+    warning = at.main.warning[0].value
     assert "lr=fast" in warning and "bogus=1" in warning and "hidden=64,99999" in warning
     assert "epochs" not in warning
     assert at.number_input(key="cfg_epochs").value == 3
@@ -151,7 +152,35 @@ def test_a_link_with_bad_settings_warns_and_uses_the_rest(ckpt_dir):
 
     at.number_input(key="cfg_epochs").set_value(4)
     run(at)
-    assert not at.sidebar.warning  # gone once the form is edited
+    assert not at.warning  # gone once the form is edited
+
+
+def page_order(at: AppTest) -> list[str]:
+    """The types of the main area's elements, in page order (blocks walked depth first)."""
+    found = []
+
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            found.append(getattr(child, "type", ""))
+            walk(child)
+    walk(at.main)
+    return found
+
+
+def test_a_huge_bad_link_gives_a_notice_of_a_few_short_lines(ckpt_dir):
+    at = AppTest.from_file(APP, default_timeout=60)
+    junk = "x" * 5000
+    at.query_params.update({"lr": junk, "[click](http://example.com)" + junk: "1", "optimizer": junk,
+                            **{f"bogus{i}": junk for i in range(20)}})
+    run(at)
+    [notice] = at.main.warning
+    lines = notice.value.splitlines()
+    assert len(lines) <= 6 and len(notice.value) < 600, notice.value
+    assert lines[0] == "Ignored from the link:" and lines[-1] == "- and 20 more"  # 23 problems, 3 listed
+    assert all(len(line) <= 2 + 2 * 40 + 130 for line in lines)
+    assert "lr=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…: expected a number" in notice.value
+    assert "\\[click\\]\\(http" in notice.value  # the link's text is shown as written, never as a Markdown link
+    assert page_order(at).index("warning") < page_order(at).index("title")  # above the page's title
 
 
 def test_the_link_is_read_only_when_the_session_starts(ckpt_dir):

@@ -110,6 +110,28 @@ def test_play_trains_each_redraw_and_pause_stops(ckpt_dir):
     assert len(figures(at)["loss"]["data"][0]["x"]) == 2  # the loss curve: step 0 and step 5
 
 
+def test_a_stuck_run_is_told_and_a_solved_one_is_not(ckpt_dir):
+    from tests.test_playground_engine import two_unit_seeds
+
+    for want_stuck in (True, False):
+        seed, _ = two_unit_seeds(want_stuck)
+        at = open_page({"seed": str(seed)})
+        assert not at.warning
+        pg, history = Playground(Setup(seed=seed)), []
+        for ev in pg.steps():  # as the page's Play does at 50 steps a redraw
+            if ev.step % 50 == 0:
+                history.append(pg.metrics())
+            if ev.step == 2000:
+                break
+        at.session_state["pg_engine"], at.session_state["pg_history"] = pg, history
+        at = run(at)
+        assert step_of(at) == 2000
+        said = [w.value for w in at.warning]
+        assert said == (["Stuck in a local minimum: the two units split the plane so that one cluster stays on the "
+                         "wrong side; another seed draws new starting weights, and with 3 or more units this rarely "
+                         "happens"] if want_stuck else [])
+
+
 def test_training_settings_apply_without_starting_over(ckpt_dir):
     at = open_page()
     run(at.button(key="pg_step").click())

@@ -192,3 +192,20 @@ def test_seed_preset_runs_show_the_notebooks_published_figures_and_the_eval_mode
     assert list(t["notebook (published) train (eval mode)"].y) == [90.89]
     assert charts.reference_for(SEED.replace(preset="custom")) == () == charts.reference_for(BEST)
     assert len(charts.epoch_accuracy_figure([RunCurves("now", [], epochs)]).data) == 3
+
+
+def test_plotly_serialises_the_charts_with_orjson():
+    """orjson is a requirement because plotly's default JSON engine ("auto") takes it when it can import it: Streamlit
+    serialises every st.plotly_chart with plotly.io.to_json, about twice as fast as with the standard library
+    (docs/benchmarks.md)."""
+    import json
+    from unittest import mock
+
+    import orjson
+    import plotly.io as pio
+
+    fig = charts.epoch_loss_figure([RunCurves("run", [], _epochs(5), current=True)])
+    with mock.patch.object(orjson, "dumps", wraps=orjson.dumps) as dumps:
+        text = pio.to_json(fig, validate=False)
+    assert dumps.call_count == 1
+    assert json.loads(text) == json.loads(pio.to_json(fig, validate=False, engine="json"))

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from fmnist.cli.main import main
-from fmnist.playground import Setup, train
+from fmnist.playground import STUCK_TWO_UNITS, Setup, train
 
 
 def run_json(capsys, argv):
@@ -27,6 +27,20 @@ def test_issue_example_prints_progress_and_a_final_summary(capsys):
     *_, done = train(Setup(dataset="xor", hidden=(2,), activation="tanh", seed=0), 2000)
     assert summary["test_acc"] == pytest.approx(done.metrics.test_acc) and summary["test_acc"] > 1
     assert summary["train_loss"] == pytest.approx(done.metrics.train_loss)
+
+
+def test_summary_says_stuck_for_a_stuck_seed_and_not_for_a_solving_one(capsys):
+    from tests.test_playground_engine import two_unit_seeds
+
+    for want_stuck in (True, False):
+        seed, _ = two_unit_seeds(want_stuck)
+        code, lines = run_json(capsys, ["playground", "--hidden", "2", "--seed", str(seed), "--json"])
+        assert code == 0 and lines[-1]["stuck"] is want_stuck and (lines[-1]["train_acc"] < 95) is want_stuck
+        assert all("stuck" not in line for line in lines[:-1])
+        assert main(["playground", "--hidden", "2", "--seed", str(seed)]) == 0
+        text = capsys.readouterr().out.splitlines()
+        assert text[-2].startswith("Done: ") if want_stuck else text[-1].startswith("Done: ")
+        assert (text[-1] == STUCK_TWO_UNITS) is want_stuck
 
 
 def test_hidden_zero_is_the_linear_model_and_two_widths_two_layers(capsys):

@@ -206,9 +206,31 @@ def test_hidden_settings_are_not_shown_and_keep_the_links_values(ckpt_dir):
     assert not at.button(key="train_start").disabled
 
 
+def test_a_preset_in_a_locked_lesson_names_what_the_teacher_kept_and_the_hidden_changes(ckpt_dir):
+    at = app(preset="quick", lock="lr", hide="optimizer")  # the lesson: quick's AdamW at lr 0.003
+    assert not at.sidebar.info
+    at.selectbox(key="cfg_preset").set_value("seed")
+    run(at)
+    assert at.select_slider(key="cfg_lr").value == 0.003 and "optimizer" not in at.query_params  # the seed preset's
+    [note] = [i.value for i in at.sidebar.info]
+    assert note == ("This is the seed preset but for what your teacher fixed: Learning rate (log scale) stays 0.003 "
+                    f"(the preset's is {SEED.lr:g}). The preset also changed settings this lesson does not show: "
+                    f"Optimizer is now {SEED.optimizer} (was adamw).")
+    at.number_input(key="cfg_epochs").set_value(3)  # the next edit of the form retires the note
+    run(at)
+    assert not at.sidebar.info
+
+
+def test_a_preset_that_agrees_with_the_lesson_needs_no_note(ckpt_dir):
+    at = app(lock="lr", lr=str(BEST.lr), hide="epochs", epochs=str(BEST.epochs))
+    at.selectbox(key="cfg_preset").set_value("best")
+    run(at)
+    assert at.selectbox(key="cfg_preset").value == "best" and not at.sidebar.info
+
+
 def test_unknown_names_in_a_lesson_are_ignored_with_a_warning(ckpt_dir):
     at = app(lock="lr,teacher", hide="speed")
-    warning = " | ".join(str(w.value) for w in at.sidebar.warning)
+    warning = " | ".join(str(w.value) for w in at.warning)
     assert "lock=teacher" in warning and "hide=speed" in warning
     assert at.select_slider(key="cfg_lr").disabled
     assert at.query_params == {"lock": "lr"}
@@ -266,7 +288,7 @@ def test_the_form_reads_in_korean(ckpt_dir):
     assert not [w.key for w in form_widgets(at) if not HANGUL.search(w.help)]
     assert at.select_slider(key="cfg_lr").label == "학습률 (로그 눈금)"
     assert HANGUL.search(at.select_slider(key="cfg_lr").help)
-    warning = at.sidebar.warning[0].value
+    warning = at.main.warning[0].value
     assert "링크에서" in warning and HANGUL.search(warning.partition("hidden=64,99999:")[2])
     at.number_input(key="cfg_w0").set_value(0)
     run(at)

@@ -4,6 +4,7 @@ refusals."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,35 @@ def test_wide_layers_are_told_to_narrow_and_the_cli_refuses_with_exit_2(monkeypa
     err = capsys.readouterr().err.strip()
     assert exc.value.code == 2 and len(err.splitlines()) == 1
     assert "this run needs about 1.2 GB of memory; about 0.1 GB is free: use narrower" in err
+
+
+def test_the_cli_refuses_a_run_beyond_the_address_space_limit_within_seconds(tmp_path):
+    """`ulimit -v` (RLIMIT_AS) bounds the process however much memory the machine has free: a 3.5 GB run under a
+    6 GB limit (of which Python and torch map about 3) is refused up front, exit 2, with the GB figures, where it used
+    to train until the allocator failed."""
+    import re
+    import resource
+    import time
+
+    run = ["--hidden", "2048,2048", "--batch-size", "60000", "--epochs", "1", "--device", "cpu"]
+    need = estimate(TrainConfig(hidden=(2048, 2048), batch_size=60_000, epochs=1, device="cpu")).total
+    free = available("cpu")
+    if free is None or free < need / 0.9 + 1e9:
+        pytest.skip(f"this machine has {free} bytes free: the run would be refused without the limit too")
+    limit = 6 * 1024**3
+
+    def lowered():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    start = time.monotonic()
+    env = {**os.environ, "FMNIST_CHECKPOINT_DIR": str(tmp_path)}  # were it to train, not into checkpoints/
+    proc = subprocess.run([sys.executable, "-m", "fmnist", "train", *run], capture_output=True, text=True,
+                          preexec_fn=lowered, timeout=120, env=env)
+    took = time.monotonic() - start
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    [line] = proc.stderr.strip().splitlines()
+    found = re.fullmatch(r"python -m fmnist train: error: this run needs about ([\d.]+) GB of memory; about ([\d.]+) "
+                         r"GB (?:is|are) free: use a smaller batch, or narrower or fewer layers", line)
+    assert found, line
+    assert float(found[1]) == round(need / 1e9, 1) and float(found[2]) < limit / 1e9 - 1  # the limit less the mapped
+    assert took < 20, took  # before any data is read (about 3 s on the 2-core reference machine)

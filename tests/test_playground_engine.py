@@ -10,12 +10,14 @@ from fmnist.playground import (
     EXTENT,
     FEATURES,
     LESSONS,
+    Metrics,
     Network,
     Playground,
     Setup,
     SetupError,
     bench,
     features,
+    is_stuck,
     log_loss,
     make_points,
     sigmoid,
@@ -169,6 +171,42 @@ def test_xor_with_two_tanh_units_separates_the_clusters_for_most_seeds():
     assert LESSONS["two_units"].setup.hidden == (2,) and LESSONS["two_units"].setup.activation == "tanh"
     accs = [final(LESSONS['two_units'].setup.replace(seed=seed), 2000).test_acc for seed in range(5)]
     assert sum(a >= 95 for a in accs) >= 4, accs
+
+
+def two_unit_seeds(want_stuck: bool, start: int = 0):
+    """The first seeds from `start` whose two-unit tanh XOR run (2,000 steps) ends stuck, or solved; searched, not
+    hard-coded, so a change of the data or the initial weights moves them rather than breaking the test."""
+    for seed in range(start, start + 60):
+        *_, done = train(LESSONS["two_units"].setup.replace(seed=seed), 2000)
+        if done.stuck == want_stuck:
+            return seed, done
+    pytest.fail(f"no {'stuck' if want_stuck else 'solving'} seed among 60")
+
+
+@pytest.mark.parametrize("want_stuck", [True, False])
+def test_two_units_stuck_is_said_exactly_when_xor_is_not_solved(want_stuck):
+    seed, done = two_unit_seeds(want_stuck)
+    m = done.metrics
+    if want_stuck:  # short of the data, and the loss no longer falls
+        assert m.train_acc < 95 and m.test_acc < 95 and m.train_loss > 0.2
+    else:
+        assert m.train_acc >= 95 and m.test_acc >= 90
+    # Every seed searched before the one found ended the other way, and was told so.
+    for other in range(seed):
+        *_, earlier = train(LESSONS["two_units"].setup.replace(seed=other), 2000)
+        assert earlier.stuck != want_stuck and (earlier.metrics.train_acc < 95) == earlier.stuck, other
+
+
+def test_is_stuck_needs_a_flat_loss_over_the_window_and_a_short_accuracy():
+    def m(step, loss, acc):
+        return Metrics(step, loss, loss, acc, acc)
+
+    flat = [m(0, 0.7, 50), m(600, 0.36, 75), m(1100, 0.35, 75)]
+    assert is_stuck(flat)
+    assert not is_stuck([m(700, 0.36, 75), m(1100, 0.35, 75)])  # 500 steps not yet seen: too early to say
+    assert not is_stuck([*flat[:-1], m(1100, 0.30, 75)])  # still falling by more than a tenth
+    assert not is_stuck([*flat[:-1], m(1100, 0.35, 96)])  # flat, but solved
+    assert not is_stuck([])
 
 
 def test_spirals_need_depth_three_layers_of_eight_reach_90_percent():

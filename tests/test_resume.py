@@ -130,3 +130,39 @@ def test_resume_refuses_a_checkpoint_and_settings_flags(tmp_path, trained_checkp
 @pytest.fixture
 def trained_checkpoint(checkpoint_dir):
     return checkpoint_dir / "default.safetensors"
+
+
+def test_an_allocation_failing_mid_run_ends_as_out_of_memory_with_its_last_epoch_kept(tmp_path, tiny_config, dataset,
+                                                                                     monkeypatch):
+    """Another process takes the memory after the guard let the run start: epoch 2's first step cannot allocate.
+    The run ends "out of memory" with the estimate and the advice, not the allocator's text, and epoch 1 resumes."""
+    from fmnist.training.memory import advice, estimate
+    from fmnist.training.step import Step
+
+    config = tiny_config.replace(epochs=3)
+    real_step = Step.__call__
+    calls = {"epoch": 0}
+
+    def step(self, idx):
+        if calls["epoch"] >= 1:
+            raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
+                               "memory: you tried to allocate 4831838208 bytes. Error code 12")
+        return real_step(self, idx)
+
+    monkeypatch.setattr(Step, "__call__", step)
+    live = recovery.RecoveryFile(tmp_path / "live.safetensors")
+    events = []
+    for ev in train(config, dataset, log_every=10_000, recovery=live):
+        events.append(ev)
+        calls["epoch"] += ev.kind == "epoch"
+    failed = events[-1]
+    assert failed.kind == "failed" and failed.epoch == 2
+    assert failed.reason.startswith("out of memory at epoch 2 (epoch 1 is kept for resuming); this run needs about ")
+    assert "Allocator" not in failed.reason and failed.reason.endswith(": " + advice(config, estimate(config)))
+    assert recovery.read(live.path, tensors=False)[0]["epoch"] == 1
+
+    monkeypatch.setattr(Step, "__call__", real_step)
+    epochs = [ev.epoch for ev in train(config, dataset, log_every=10_000,
+                                       recovery=recovery.RecoveryFile(live.path, continuing=True))
+              if ev.kind == "epoch"]
+    assert epochs == [2, 3]

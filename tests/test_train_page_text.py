@@ -170,3 +170,17 @@ def test_network_charts_state_their_key_figures_in_words():
                                                  "step, 3 after it.")
     assert network_charts.weight_change_text(np.array([0.1, -0.2, 0.0]), "input") == (
         "1 weights grew and 1 shrank in this step; the largest change was 2.00e-01.")
+
+
+
+def test_an_out_of_memory_failure_reads_in_korean_with_what_was_kept_and_the_advice():
+    from fmnist.config import TrainConfig
+    from fmnist.training.memory import out_of_memory
+
+    for epoch, kept in ((1, "no epoch had completed"), (3, "epoch 2 is kept for resuming")):
+        reason = out_of_memory(TrainConfig(hidden=(4096,) * 6, batch_size=60_000, device="cpu"), epoch)
+        assert reason.startswith(f"out of memory at epoch {epoch} ({kept}); this run needs about 14.9 GB")
+        advice = reason.rpartition(": ")[2]
+        out = korean(reason)  # the template; the page's engine_text swaps in the two parts below
+        assert "out of memory" not in out and kept in out and advice in out
+        assert korean(kept) != kept and korean(advice) != advice

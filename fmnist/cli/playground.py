@@ -18,7 +18,7 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def cmd_playground(args) -> int:
-    from fmnist.playground import Setup, SetupError, bench, train
+    from fmnist.playground import Setup, SetupError, bench, stuck_message, train
 
     if args.steps < 1:
         raise UsageError("--steps must be at least 1")
@@ -46,8 +46,8 @@ def cmd_playground(args) -> int:
         text = (f"step {m.step:>6}  train loss {m.train_loss:.4f}  train acc {m.train_acc:.1f}%  "
                 f"test loss {m.test_loss:.4f}  test acc {m.test_acc:.1f}%")
         if ev.kind == "done":
-            line.update(summary=True, elapsed_s=round(ev.elapsed_s, 3))
-            text = f"Done: {text.strip()}  [{ev.elapsed_s:.2f} s]"
+            line.update(summary=True, elapsed_s=round(ev.elapsed_s, 3), stuck=ev.stuck)
+            text = f"Done: {text.strip()}  [{ev.elapsed_s:.2f} s]" + (f"\n{stuck_message(setup)}" if ev.stuck else "")
         emit(args, line, text)
     return 0
 

@@ -25,6 +25,7 @@ from fmnist.model.devices import device_label, resolve_device
 from fmnist.model.mlp import MLP
 from fmnist.training.control import RunControl
 from fmnist.training.events import DoneEvent, EpochEvent, Event, FailedEvent, NoteEvent, StepEvent, TrainResult
+from fmnist.training.memory import is_out_of_memory, out_of_memory
 from fmnist.training.notebook import loader_order, notebook_eval_draws, seeded_init, train_eval_score
 from fmnist.training.recipe import WeightAverage, bf16_problem, lr_at, make_optimizer, set_lr, split_validation
 from fmnist.training.step import Step
@@ -273,8 +274,9 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
     except torch.cuda.OutOfMemoryError:
         yield FailedEvent("the GPU ran out of memory: try a smaller batch or fewer/narrower layers, "
                           "or train on the CPU", run.epoch, run.step)
-    except Exception as exc:  # the worker must report, not die silently
-        yield FailedEvent(f"{type(exc).__name__}: {exc}", run.epoch, run.step)
+    except Exception as exc:  # the worker must report, not die silently; the recovery file keeps the last epoch
+        reason = out_of_memory(run.config, run.epoch) if is_out_of_memory(exc) else f"{type(exc).__name__}: {exc}"
+        yield FailedEvent(reason, run.epoch, run.step)
     finally:
         if run.recovery is not None:
             run.recovery.release()  # an unfinished run's file stays, free to be recovered

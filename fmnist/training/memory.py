@@ -79,8 +79,9 @@ def _eval_activations(config: TrainConfig, n_test: int) -> int:
 
 def available(device_type: str) -> int | None:
     """Bytes free on a device ("cpu", "cuda", ...) now, None when unknown: for CUDA the driver's free memory; for
-    the CPU MemAvailable, or less where a cgroup (a container) caps this process; both capped by FMNIST_MAX_RUN_MB,
-    a server's own bound on one run."""
+    the CPU MemAvailable, or less where a cgroup (a container) caps this process or an address-space or data-segment
+    limit (`ulimit -v`, `ulimit -d`) leaves it less; both capped by FMNIST_MAX_RUN_MB, a server's own bound on one
+    run."""
     free = {"cuda": _cuda_free, "cpu": _cpu_free}.get(device_type, lambda: None)()
     cap = env.get("FMNIST_MAX_RUN_MB")
     if cap:
@@ -111,7 +112,25 @@ def _cpu_free() -> int | None:
             free = min(free if free is not None else math.inf, int(limit) - used)
     except (OSError, ValueError):
         pass
-    return free
+    limited = _rlimit_free()
+    return free if limited is None else min(free if free is not None else math.inf, limited)
+
+
+def _rlimit_free() -> int | None:
+    """What RLIMIT_AS and RLIMIT_DATA leave this process: each soft limit minus what it maps already (VmSize,
+    VmData in /proc/self/status: torch's libraries alone map a few GB of address space). None when neither is set."""
+    try:
+        import resource
+
+        with open("/proc/self/status") as f:
+            mapped = {k: int(v.split()[0]) * 1024 for k, _, v in (line.partition(":") for line in f)
+                      if k in ("VmSize", "VmData")}
+    except (ImportError, OSError, ValueError):
+        return None
+    left = [resource.getrlimit(limit)[0] - mapped.get(field, 0)
+            for limit, field in ((resource.RLIMIT_AS, "VmSize"), (resource.RLIMIT_DATA, "VmData"))
+            if resource.getrlimit(limit)[0] != resource.RLIM_INFINITY]
+    return max(0, min(left)) if left else None
 
 
 def gb(n: float) -> str:
@@ -137,6 +156,21 @@ def memory_problem(config: TrainConfig, dataset_loaded: bool = True, free: int |
         return None
     return (f"this run needs about {gb(est.total)} of {'GPU ' if device_type == 'cuda' else ''}memory; about "
             f"{gb(free)} {'is' if free < 2e9 else 'are'} free: {advice(config, est)}")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """An allocation that failed on the CPU: Python's MemoryError, or torch's allocator ("DefaultCPUAllocator: can't
+    allocate memory"), as when another process took the memory after the guard let the run start."""
+    return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))
+
+
+def out_of_memory(config: TrainConfig, epoch: int) -> str:
+    """The reason a run that ran out of memory at `epoch` gives, never the allocator's text: what was kept for
+    resuming, the estimate and what to change (after the last ": ", as in memory_problem's message)."""
+    est = estimate(config)
+    kept = f"epoch {epoch - 1} is kept for resuming" if epoch > 1 else "no epoch had completed"
+    return (f"out of memory at epoch {epoch} ({kept}); this run needs about {gb(est.total)} of memory: "
+            f"{advice(config, est)}")
 
 
 def advice(config: TrainConfig, est: Estimate) -> str:

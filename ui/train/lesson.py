@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fmnist.config.settings import LESSON_NAMES
+from fmnist.config.text import format_value
 from ui.i18n import _
+from ui.train.share import clip
 
 LOCK, HIDE = "lock", "hide"
 NAMES = LESSON_NAMES  # every name a lesson may lock or hide, in the order of the sidebar's controls
@@ -47,7 +49,7 @@ def parse(params: dict) -> tuple[Lesson, list[str]]:
             if name in NAMES:
                 found[param].add(name)
             else:
-                problems.append(f"{param}={name}: " + _("unknown setting"))
+                problems.append(f"{param}={clip(name)}: " + _("unknown setting"))
     return Lesson(frozenset(found[LOCK]), frozenset(found[HIDE])), problems
 
 
@@ -56,3 +58,26 @@ def lesson_params(settings: dict[str, str], lock, hide, view: dict[str, str] | N
     that are not the lesson's (the language)."""
     kept = {k: v for k, v in (view or {}).items() if k not in (LOCK, HIDE)}
     return {**settings, **Lesson(frozenset(lock), frozenset(hide)).to_params(), **kept}
+
+
+def preset_note(preset: str, wanted, before, after, found: Lesson, label) -> str | None:
+    """What choosing `preset` did in a lesson, in a sentence or two, or None when the form is the preset and no
+    hidden setting changed: the locked settings that differ from the preset (`wanted`), and the hidden settings the
+    preset changed (from `before` to `after`, the form's configs). `label(name)`: a setting's name in the sidebar."""
+    def value(config, name):
+        return format_value(getattr(config, name))
+
+    kept = [n for n in NAMES if n in found.locked and n != "preset" and value(after, n) != value(wanted, n)]
+    moved = [n for n in NAMES if n in found.hidden and n not in found.locked and value(before, n) != value(after, n)]
+    parts = []
+    if kept:
+        items = [_("{setting} stays {value} (the preset's is {preset_value})", setting=label(n), value=value(after, n),
+                   preset_value=value(wanted, n)) for n in kept]
+        parts.append(_("This is the {preset} preset but for what your teacher fixed: {settings}.", preset=preset,
+                       settings="; ".join(items)))
+    if moved:
+        items = [_("{setting} is now {value} (was {before})", setting=label(n), value=value(after, n),
+                   before=value(before, n)) for n in moved]
+        parts.append(_("The preset also changed settings this lesson does not show: {settings}.",
+                       settings="; ".join(items)))
+    return " ".join(parts) or None

@@ -23,6 +23,9 @@ ENGINE_MESSAGES = (
     N_("the loss became {loss} at epoch {epoch}, step {step}: training diverged. Try a lower learning rate (or batch "
        "norm)."),
     N_("the GPU ran out of memory: try a smaller batch or fewer/narrower layers, or train on the CPU"),
+    N_("out of memory at epoch {epoch} ({kept}); this run needs about {need} of memory: {advice}"),
+    N_("epoch {epoch} is kept for resuming"),
+    N_("no epoch had completed"),
     N_("the run ended unexpectedly ({reason}). The curves received so far are kept; you can start a new run."),
     N_("killed by signal {signal}"),
     N_("exit code {code}"),
@@ -39,6 +42,9 @@ def engine_text(text: str) -> str:
         if text.startswith(start):
             inner = text[len(start):].split(")")[0] if start.endswith("(") else text[len(start):]
             translated = translated.replace(inner, engine(inner))
+    if text.startswith("out of memory at epoch "):  # what was kept, and the advice (fmnist.memory), are engine text
+        kept, advice = text[text.index("(") + 1:text.index(")")], text.rpartition(": ")[2]
+        translated = translated.replace(kept, engine(kept)).replace(advice, engine(advice))
     return translated
 
 

@@ -22,6 +22,8 @@ CUSTOM = "custom"
 FIELDS = BY_NAME  # every setting travels in the URL under its own name
 # Parameters about how the app is shown, not about the run: kept in the address beside the settings, never read as one.
 VIEW_PARAMS = ("lang", "lock", "hide")  # ui/language.py, ui/train/lesson.py
+ECHO_CHARS = 40  # a link's own text, echoed in a notice, is cut to this many characters
+NOTICE_LINES = 3  # problems listed one per line; more are counted, not listed
 
 
 def parse_value(name: str, text: str):
@@ -30,6 +32,21 @@ def parse_value(name: str, text: str):
         return text_.parse(name, text)
     except text_.ValueTextError as exc:
         raise ValueError(_(exc.expected)) from None
+
+
+def clip(text, limit: int = ECHO_CHARS) -> str:
+    """A link's text as a notice echoes it: at most `limit` characters, an ellipsis where it was cut."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def notice_lines(problems: list[str], limit: int = NOTICE_LINES) -> list[str]:
+    """The lines of a notice about what a link held that could not be used: the first `limit` problems and, when
+    there are more, a line that counts them. Each problem echoes the link's text already clipped."""
+    lines = problems[:limit]
+    if len(problems) > limit:
+        lines.append(_("and {n} more", n=len(problems) - limit))
+    return lines
 
 
 def _base(preset: str) -> TrainConfig:
@@ -57,18 +74,18 @@ def params_to_config(params: dict) -> tuple[TrainConfig | None, list[str]]:
               if str(k) not in VIEW_PARAMS}
     preset = params.pop("preset", DEFAULT_PRESET)
     if preset not in PRESETS and preset != CUSTOM:
-        errors.append(f"preset={preset}: " + _("unknown preset; choose one of {presets}",
+        errors.append(f"preset={clip(preset)}: " + _("unknown preset; choose one of {presets}",
                                                 presets=", ".join([*PRESETS, CUSTOM])))
         preset = DEFAULT_PRESET
     values: dict = {}
     for name, text in params.items():
         if name not in FIELDS:
-            errors.append(f"{name}={text}: " + _("unknown setting"))
+            errors.append(f"{clip(name)}={clip(text)}: " + _("unknown setting"))
             continue
         try:
             values[name] = parse_value(name, text)
         except ValueError as exc:
-            errors.append(f"{name}={text}: {exc}")
+            errors.append(f"{name}={clip(text)}: {exc}")
     base = _base(preset)
     while True:
         config = base.replace(**values)
@@ -77,10 +94,10 @@ def params_to_config(params: dict) -> tuple[TrainConfig | None, list[str]]:
         if not problems:
             break
         if not ours:  # the usable parameters clash with a preset value they do not set
-            errors.extend(f"{name}: {engine(message)}" for name, message in problems.items())
+            errors.extend(f"{name}: {clip(engine(message), 3 * ECHO_CHARS)}" for name, message in problems.items())
             return None, errors
         for name in ours:
-            errors.append(f"{name}={params[name]}: {engine(problems[name])}")
+            errors.append(f"{name}={clip(params[name])}: {clip(engine(problems[name]), 3 * ECHO_CHARS)}")
             del values[name]
     same = all(_normal(getattr(config, n)) == _normal(getattr(base, n)) for n in FIELDS)
     named = preset if preset in PRESETS and same else CUSTOM

@@ -13,6 +13,7 @@ values still come from the link or the preset); "Share as lesson" builds one.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 import streamlit as st
@@ -37,6 +38,8 @@ LOCKED_KEY = "cfg_locked_values"  # widget key -> value, for every widget of a l
 LESSON_LOCK_KEY = "lesson_lock"  # the "Share as lesson" choices
 LESSON_HIDE_KEY = "lesson_hide"
 LESSON_OPEN_KEY = "lesson_share"  # the expander, open or not
+PRESET_NOTE_KEY = "cfg_preset_note"  # what a preset chosen in a lesson kept or changed unseen; until the form is edited
+_MARKDOWN = re.compile(r"[\\`*_{}\[\]()<>#+|!~$]")  # escaped in a link's text shown by a notice
 
 # Learning rates on a log scale: 1, 2, 3 and 5 of each decade from 1e-5 to 1, written so 3e-3 == 0.003 exactly.
 LR_STEPS = tuple(float(f"{m}e{e}") for e in range(-5, 0) for m in (1, 2, 3, 5)) + (1.0,)
@@ -109,6 +112,7 @@ def config_sidebar() -> tuple[TrainConfig | None, dict[str, str]]:
     _read_url()
     _init_state()
     _hold_locked()
+    _link_notice(st.container())  # the page's first element: above its title, not under 30 sidebar controls
     slots: dict = {}  # field name -> an st.empty() right under its control, filled once errors are known
     with st.sidebar:
         st.header(_("Training setup"))
@@ -117,6 +121,8 @@ def config_sidebar() -> tuple[TrainConfig | None, dict[str, str]]:
                          persist_state="session", format_func=labels(OPTION_LABELS), disabled=_locked("preset"),
                          help=_(HELP["preset"]))
             _lock_note("preset")
+        if st.session_state.get(PRESET_NOTE_KEY):
+            st.info(st.session_state[PRESET_NOTE_KEY], icon=":material/lock:")
         _sections(slots)
         slots[None] = st.empty()  # errors of settings the lesson hides
     config = _read_config()
@@ -194,9 +200,6 @@ def _hold_locked() -> None:
 
 def _share(config: TrainConfig | None) -> None:
     """Mirrors a valid form into the URL and offers the link, and a lesson link."""
-    problems = st.session_state.get(URL_ERRORS_KEY)
-    if problems:
-        st.sidebar.warning(_("Ignored from the link: {problems}", problems="; ".join(problems)))
     if config is None:
         st.sidebar.caption(_("Fix the marked settings to share them."))
         _share_as_lesson(None, {})
@@ -215,6 +218,16 @@ def _share(config: TrainConfig | None) -> None:
         st.sidebar.caption(_("Share these settings: add `?{query}` to the app's address.", query=query) if query else
                            _("Share these settings: the app's address opens the seed preset."))
     _share_as_lesson(settings, share.view_params(shown))
+
+
+def _link_notice(where) -> None:
+    """What the link held that could not be used, in a few short lines (share.notice_lines), until the form is
+    edited. The link's text is escaped: it is shown as written, never as Markdown."""
+    problems = st.session_state.get(URL_ERRORS_KEY)
+    if problems:
+        lines = [_MARKDOWN.sub(r"\\\g<0>", line) for line in share.notice_lines(problems)]
+        where.warning(_("Ignored from the link:") + "\n" + "".join(f"\n- {line}" for line in lines),
+                      icon=":material/link_off:")
 
 
 def _address(query: str) -> str:
@@ -264,19 +277,24 @@ def _apply_preset() -> None:
     preset's, the form is custom."""
     state = st.session_state
     state.pop(URL_ERRORS_KEY, None)
-    preset = PRESETS.get(state[PRESET_KEY])
+    state.pop(PRESET_NOTE_KEY, None)
+    name = state[PRESET_KEY]
+    preset = PRESETS.get(name)
     if preset is None:
         return
-    values = widget_values(preset)
+    values, before = widget_values(preset), _read_config()
     locked = state.get(LOCKED_KEY, {}) if _lesson().locked else {}
     for key, value in values.items():
         state[key] = locked.get(key, value)
     if any(key in values and values[key] != value for key, value in locked.items()):
         state[PRESET_KEY] = CUSTOM
+    state[PRESET_NOTE_KEY] = lesson.preset_note(_(OPTION_LABELS.get(name, name)), preset, before, _read_config(),
+                                                _lesson(), lambda setting: _(LABELS[setting]))
 
 
 def _mark_custom() -> None:
     st.session_state.pop(URL_ERRORS_KEY, None)
+    st.session_state.pop(PRESET_NOTE_KEY, None)
     st.session_state[PRESET_KEY] = CUSTOM
 
 
