@@ -17,7 +17,7 @@ from fmnist.export.script import train_command
 from fmnist.sweep.space import FIELDS as SWEEP_FIELDS
 from fmnist.sweep.space import config_value, parse_param
 from ui.train import share
-from ui.train.sidebar import HELP, KEYS, LABELS, setting_keys, widget_values
+from ui.train.sidebar import HELP, KEYS, LABELS, LISTS, setting_keys, widget_values
 
 
 def other_value(setting):
@@ -28,7 +28,7 @@ def other_value(setting):
     if setting.kind is bool:
         return not current
     if setting.kind is tuple:
-        return (48, 24)
+        return (48, 24) if setting.name == "hidden" else (8, 16)
     if setting.kind is int:
         return {"val_size": 3000, "seed": 7}.get(setting.name, current + 32)
     return {"lr": 0.005, "ema": 0.99}.get(setting.name, 0.125)
@@ -69,7 +69,8 @@ def test_every_setting_round_trips_through_the_url_and_the_export_command(settin
 def test_every_setting_has_its_sidebar_control_label_help_and_lesson_name(setting):
     assert LABELS[setting.name] and HELP[setting.name]
     keys = setting_keys(setting.name)
-    assert keys and all(k in widget_values(SEED) or k.startswith("cfg_w") for k in keys)
+    shown = widget_values(BEST.replace(**{setting.name: other_value(setting)}))
+    assert keys and keys[0] in shown and all(k in shown or setting.name in LISTS for k in keys)
     assert (setting.name in KEYS) == (setting.kind is not tuple)
     assert (setting.name in LESSON_NAMES) == setting.lockable
 

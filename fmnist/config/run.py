@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 
-from fmnist.config.settings import MAX_LAYERS, MAX_WIDTH, SETTINGS, TRAIN_SIZE, is_number, is_whole
+from fmnist.config.settings import (
+    MAX_BLOCKS,
+    MAX_CHANNELS,
+    MAX_LAYERS,
+    MAX_WIDTH,
+    SETTINGS,
+    TRAIN_SIZE,
+    is_number,
+    is_whole,
+)
 from fmnist.messages import N_
 
 
@@ -26,10 +35,12 @@ class _Config:
         for s in SETTINGS:
             value = getattr(self, s.name)
             if s.name == "hidden":
-                _check_widths(e, value)
+                _check_widths(e, value, allow_none=bool(self.conv))
+            elif s.name == "conv":
+                _check_blocks(e, value)
             elif s.choices:
                 if value not in s.choices:
-                    e[s.name] = s.error.format(value=repr(value), options=", ".join(s.choices))
+                    e[s.name] = s.error.format(value=repr(value), options=", ".join(map(str, s.choices)))
             elif s.kind is bool:
                 if not isinstance(value, bool):
                     e[s.name] = s.error
@@ -50,6 +61,8 @@ class _Config:
             # Batch norm normalises over the batch: one image has no spread, and PyTorch refuses it at step 1.
             e["batch_size"] = N_("batch norm needs at least 2 images a batch: raise the batch size or turn batch norm "
                                  "off")
+        if "head" not in e and self.head == "gap" and not self.conv:
+            e["head"] = N_("global average pooling needs at least one convolution block")
         if "keep_best" not in e and self.keep_best and not self.val_size:
             e["keep_best"] = N_("keeping the best epoch needs a validation split (val_size > 0)")
 
@@ -60,8 +73,9 @@ class _Config:
         return self
 
     def to_dict(self) -> dict:
+        """Plain JSON data: the lists of whole numbers (hidden, conv) as lists."""
         d = dataclasses.asdict(self)
-        d["hidden"] = list(self.hidden)
+        d.update({s.name: list(d[s.name]) for s in SETTINGS if s.kind is tuple})
         return d
 
     @classmethod
@@ -72,8 +86,7 @@ class _Config:
         if unknown:
             raise ConfigError({k: "unknown setting" for k in unknown})
         d = dict(d)
-        if "hidden" in d and isinstance(d["hidden"], list):
-            d["hidden"] = tuple(d["hidden"])
+        d.update({s.name: tuple(d[s.name]) for s in SETTINGS if s.kind is tuple and isinstance(d.get(s.name), list)})
         return cls(**d)
 
     def replace(self, **changes):
@@ -92,21 +105,49 @@ class _Config:
                f"{self.epochs} ep {self.schedule}" + (f" ({', '.join(extras)})" if extras else "")
 
 
-def _check_widths(e: dict[str, str], hidden) -> None:
+def _check_widths(e: dict[str, str], hidden, allow_none: bool) -> None:
     if not isinstance(hidden, (tuple, list)) or not all(is_whole(w) for w in hidden):
         e["hidden"] = N_("hidden layers must be whole numbers")
-    elif not 1 <= len(hidden) <= MAX_LAYERS:
+    elif allow_none and len(hidden) > MAX_LAYERS:
+        e["hidden"] = N_("use 0 to {max} hidden layers after convolution blocks (got {got})").format(
+            max=MAX_LAYERS, got=len(hidden))
+    elif not allow_none and not 1 <= len(hidden) <= MAX_LAYERS:
         e["hidden"] = N_("use 1 to {max} hidden layers (got {got})").format(max=MAX_LAYERS, got=len(hidden))
     elif any(not 1 <= w <= MAX_WIDTH for w in hidden):
         e["hidden"] = N_("each layer needs 1 to {max} units (got {got})").format(max=MAX_WIDTH,
                                                                                  got=", ".join(map(str, hidden)))
 
 
+def _check_blocks(e: dict[str, str], conv) -> None:
+    if not isinstance(conv, (tuple, list)) or not all(is_whole(c) for c in conv):
+        e["conv"] = N_("convolution channels must be whole numbers")
+    elif len(conv) > MAX_BLOCKS:
+        e["conv"] = N_("use 0 to {max} convolution blocks (got {got})").format(max=MAX_BLOCKS, got=len(conv))
+    elif any(not 1 <= c <= MAX_CHANNELS for c in conv):
+        e["conv"] = N_("each convolution block needs 1 to {max} channels (got {got})").format(
+            max=MAX_CHANNELS, got=", ".join(map(str, conv)))
+
+
+def map_size(blocks: int, pool: str, size: int = 28) -> int:
+    """The side of the maps after `blocks` convolution blocks ("same" padding; 2 x 2 pooling floors odd sides). At
+    most MAX_BLOCKS = 4 pooled blocks leave 28 -> 14 -> 7 -> 3 -> 1: a fifth, which would leave nothing, is refused by
+    the block count."""
+    for _ in range(blocks):
+        size = size if pool == "none" else size // 2
+    return size
+
+
 def layers_text(config) -> str:
     """The network in one line of widths, like 784-1024-128-64-10; `config` a TrainConfig or its dict (a checkpoint's
     metadata)."""
     get = config.get if isinstance(config, dict) else lambda name, default: getattr(config, name, default)
-    return "-".join(str(w) for w in (784, *get("hidden", ()), 10))
+    conv = tuple(get("conv", ()) or ())
+    dense = "-".join(str(w) for w in (*get("hidden", ()), 10))
+    if not conv:
+        return f"784-{dense}"
+    pool, head = get("pool", "max"), get("head", "flatten")
+    blocks = "-".join(f"c{c}" + ("" if pool == "none" else "p") for c in conv)
+    return f"1x28x28-{blocks}-{'gap' if head == 'gap' else 'flat'}-{dense}"
 
 
 TrainConfig = dataclasses.make_dataclass(

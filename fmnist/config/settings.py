@@ -22,9 +22,14 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16")
 MAX_LAYERS = 6
 MAX_WIDTH = 4096
+MAX_BLOCKS = 4
+MAX_CHANNELS = 256
+KERNELS = (3, 5)
+POOLS = ("max", "avg", "none")
+HEADS = ("flatten", "gap")
 MAX_EPOCHS = 500
 TRAIN_SIZE = 60_000
-SECTIONS = ("model", "training", "data", "device")
+SECTIONS = ("convolution", "model", "training", "data", "device")
 
 Widths = tuple[int, ...]
 
@@ -57,6 +62,33 @@ def _between(low: float, high: float, low_open: bool = False, high_open: bool = 
 
 
 SETTINGS: tuple[Setting, ...] = (
+    # Convolution: blocks in front of the dense layers; none is the tutorial's MLP exactly.
+    Setting(
+        "conv", tuple, (), "convolution",
+        "channels of the convolution blocks before the dense layers, comma-separated (0-4 blocks of 1-256; "
+        "0 = none, the MLP)", N_("Convolution blocks"),
+        N_("Each block slides small filters over the image and keeps one map per channel: the same few weights look "
+           "at every place, so strokes and edges are found wherever they are. 0 blocks is the tutorial's MLP. Use − "
+           "and + to remove or add a block.")),
+    Setting(
+        "kernel", int, 3, "convolution", "filter size of every convolution block, in pixels (3 or 5, \"same\" padding)",
+        N_("Filter size"),
+        N_("How many pixels across each filter looks at once: 3 x 3 or 5 x 5. A larger filter sees more around each "
+           "pixel but has more weights."),
+        choices=KERNELS, error=N_("the filter size must be 3 or 5 (got {value})")),
+    Setting(
+        "pool", str, "max", "convolution", "pooling after each convolution block (max, avg or none)",
+        N_("Pooling"),
+        N_("After each block, halves the maps' width and height by keeping the largest (max) or the mean (avg) of "
+           "each 2 x 2 patch: later blocks see a wider area, and a small shift matters less. none keeps the size."),
+        choices=POOLS, error=N_("unknown pool {value}; choose one of {options}")),
+    Setting(
+        "head", str, "flatten", "convolution",
+        "how the last maps reach the dense layers: flatten (every value) or gap (global average pooling, one per "
+        "channel)", N_("Into the dense layers"),
+        N_("flatten passes every value of the last maps on, so the dense layers still know where each thing was. gap "
+           "averages each map to one number: far fewer weights, and a garment moved a few pixels looks the same."),
+        choices=HEADS, error=N_("unknown head {value}; choose one of {options}")),
     # Model.
     Setting(
         "hidden", tuple, (1024, 128, 64), "model",

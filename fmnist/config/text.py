@@ -28,8 +28,12 @@ def parse_bool(text: str) -> bool:
 
 
 def parse_widths(text: str) -> tuple[int, ...]:
+    """Whole numbers separated by commas; "0", "none" or nothing is the empty list (no convolution blocks)."""
+    text = str(text).replace(" ", "")
+    if text.lower() in ("", "0", "none"):
+        return ()
     try:
-        return tuple(int(w) for w in str(text).replace(" ", "").split(",") if w)
+        return tuple(int(w) for w in text.split(",") if w)
     except ValueError:
         raise ValueTextError(N_("expected whole numbers separated by commas, like 1024,128,64")) from None
 

@@ -19,6 +19,7 @@ from string import Template
 from fmnist import __version__
 from fmnist.config import PRESETS, TrainConfig, layers_text, text
 from fmnist.data.dataset import CLASSES, FILES, MEAN, STD
+from fmnist.model.architecture import blocks, features
 from fmnist.model.mlp import ACTIVATION_LAYERS
 
 WRAP = 100  # header lines; the generated file is checked with ruff at the repo's 120 columns
@@ -27,7 +28,7 @@ _HEADER = Template('''\
 # Exported by fmnist $version from the checkpoint "$name" ($result).
 $made
 # Its weights, as a plain state_dict: $weights (`python $script --weights $weights` tests them).
-"""Fashion-MNIST with a $layers multilayer perceptron: the recipe of the fmnist checkpoint "$name".
+"""Fashion-MNIST with a $layers $kind: the recipe of the fmnist checkpoint "$name".
 
 $recipe
 
@@ -122,7 +123,7 @@ def load_datasets(folder):
 
 _MODEL = '''
 
-class MLP(nn.Module):
+class $model_class(nn.Module):
     """$layers, the layers in fmnist's order, so that the same seed draws the same initial weights."""
 
     def __init__(self):
@@ -232,7 +233,7 @@ ${shift_line}${lr_lines}\
 def train(num_epochs, train_dataset, test_loader, device):
 ${split_lines}\
     torch.manual_seed(RANDOM_SEED)  # right before the model: the seed draws its initial weights, then the batches
-    model = MLP().to(device)
+    model = $model_class().to(device)
     optimizer = make_optimizer(model)
 ${drop_last_lines}\
     train_loader = DataLoader(train_dataset, batch_size=BATCH_SIZE, shuffle=True$drop_last)
@@ -268,7 +269,7 @@ def main():
     test_loader = DataLoader(test_dataset, batch_size=1000)
 
     if args.weights:
-        model = MLP()
+        model = $model_class()
         # weights_only=True reads plain tensors and nothing else, so loading a file can never run code.
         model.load_state_dict(torch.load(args.weights, map_location="cpu", weights_only=True))
         model = model.to(device)
@@ -367,6 +368,7 @@ def _header(meta: dict, config: TrainConfig, name: str, script: str, weights: st
     width = max(len(cmd) for cmd, _ in examples) + 2
     examples_text = "\n".join(f"    {cmd.ljust(width)}# {what}" for cmd, what in examples)
     return _HEADER.substitute(version=__version__, name=name, result=result, made=made_text, weights=weights,
+                              kind="convolutional network" if config.conv else "multilayer perceptron",
                               script=script, layers=layers_text(config), recipe=recipe, examples=examples_text)
 
 
@@ -424,8 +426,9 @@ def _constants(config: TrainConfig) -> str:
 
 
 def _model(config: TrainConfig) -> str:
-    lines, width = [], 784
     activation = ACTIVATION_LAYERS[config.activation].__name__
+    lines = _conv_lines(config, activation)
+    width = features(config)
     for h in config.hidden:
         if config.batch_norm:
             lines.append(f"nn.Linear({width}, {h}, bias=False),  # no bias: the batch norm after it would cancel it")
@@ -437,8 +440,33 @@ def _model(config: TrainConfig) -> str:
             lines.append(f"nn.Dropout({config.dropout!r}),")
         width = h
     lines.append(f"nn.Linear({width}, 10),")
-    return Template(_MODEL).substitute(layers=layers_text(config),
+    return Template(_MODEL).substitute(model_class=model_name(config), layers=layers_text(config),
                                        layer_lines="\n".join(" " * 12 + line for line in lines))
+
+
+def model_name(config: TrainConfig) -> str:
+    return "CNN" if config.conv else "MLP"
+
+
+def _conv_lines(config: TrainConfig, activation: str) -> list[str]:
+    """The convolution blocks, as fmnist.model.mlp.conv_modules builds them."""
+    if not config.conv:
+        return []
+    lines = ["nn.Unflatten(1, (1, 28, 28)),  # the 784 pixels back into one 28 x 28 channel"]
+    for b in blocks(config):
+        bias = ", bias=False" if config.batch_norm else ""
+        lines.append(f"nn.Conv2d({b.channels_in}, {b.channels}, {b.kernel}, padding={b.kernel // 2}{bias}),")
+        if config.batch_norm:
+            lines.append(f"nn.BatchNorm2d({b.channels}),")
+        lines.append(f"nn.{activation}(),")
+        if config.pool != "none":
+            lines.append(f"nn.{'MaxPool2d' if config.pool == 'max' else 'AvgPool2d'}(2),")
+        if config.dropout:
+            lines.append(f"nn.Dropout({config.dropout!r}),")
+    if config.head == "gap":
+        lines.append("nn.AdaptiveAvgPool2d(1),  # one number per channel: the mean of its map")
+    lines.append("nn.Flatten(),")
+    return lines
 
 
 def _optimizer(config: TrainConfig) -> str:
@@ -463,6 +491,7 @@ def _training(config: TrainConfig) -> str:
                            "of one image\n")
     val = bool(config.val_size)
     return Template(_TRAINING).substitute(
+        model_class=model_name(config),
         shift_line=f"{indent}features = shift_images(features)\n" if config.augment else "",
         lr_lines=lr_lines,
         smoothing_arg=", label_smoothing=LABEL_SMOOTHING" if config.label_smoothing else "",

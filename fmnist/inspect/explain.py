@@ -9,9 +9,16 @@ from torch import nn
 from fmnist.data.dataset import BLACK
 
 
+def starts_with_pixels(model: nn.Module) -> bool:
+    """Whether the first layer with weights is a Linear on the 784 pixels (an MLP), not a convolution."""
+    first = next(m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d)))
+    return isinstance(first, nn.Linear) and first.in_features == 784
+
+
 def first_layer_filters(model: nn.Module, k: int = 36) -> tuple[np.ndarray, np.ndarray]:
     """The incoming weights of the k first-layer units with the largest weight norm, as (k, 28, 28) images,
-    and those units' indices. A unit's 784 weights are the pattern it responds to."""
+    and those units' indices. A unit's 784 weights are the pattern it responds to. An MLP's only: see
+    starts_with_pixels."""
     first = next(m for m in model.modules() if isinstance(m, nn.Linear))
     w = first.weight.detach().float().cpu()
     order = torch.argsort(w.norm(dim=1), descending=True)[:k]

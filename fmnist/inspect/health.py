@@ -27,14 +27,16 @@ SATURATING = ("tanh", "sigmoid")
 
 
 def hidden_layers(model: nn.Sequential) -> list[tuple[nn.Linear, int]]:
-    """Each hidden layer's Linear and the index of its activation module in the Sequential."""
+    """Each dense hidden layer's Linear and the index of its activation module in the Sequential (a convolution
+    block's activation follows a Conv2d, not a Linear, and is not one of them)."""
     acts = (nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU)
     mods = list(model)
     out = []
     for i, m in enumerate(mods):
         if isinstance(m, acts):
-            linear = next(mods[j] for j in range(i - 1, -1, -1) if isinstance(mods[j], nn.Linear))
-            out.append((linear, i))
+            weights = next(mods[j] for j in range(i - 1, -1, -1) if isinstance(mods[j], (nn.Linear, nn.Conv2d)))
+            if isinstance(weights, nn.Linear):
+                out.append((weights, i))
     return out
 
 

@@ -1,4 +1,5 @@
-"""The MLP, built from a TrainConfig. Only torch imports, so it runs anywhere PyTorch does."""
+"""The network a TrainConfig describes, built in torch: convolution blocks (none for the tutorial's MLP), then the
+dense layers. Only torch imports, so it runs anywhere PyTorch does."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import torch
 from torch import nn
 
 from fmnist.config import TrainConfig
-from fmnist.model.architecture import layers
+from fmnist.model.architecture import SIDE, blocks, layers
 
 ACTIVATION_LAYERS = {
     "relu": nn.ReLU,
@@ -29,13 +30,39 @@ class Dropout(nn.Dropout):
         return x * (torch.rand_like(x) >= self.p) * (1.0 / (1.0 - self.p))
 
 
+POOL_LAYERS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
+
+
+def conv_modules(config: TrainConfig) -> list[nn.Module]:
+    """The convolution blocks of fmnist.model.architecture.blocks, from the flat 784 pixels the data holds to the
+    features the first dense layer takes."""
+    convs = blocks(config)
+    if not convs:
+        return []
+    modules: list[nn.Module] = [nn.Unflatten(1, (1, SIDE, SIDE))]
+    for b in convs:
+        modules.append(nn.Conv2d(b.channels_in, b.channels, b.kernel, padding=b.kernel // 2, bias=b.bias))
+        if b.batch_norm:
+            modules.append(nn.BatchNorm2d(b.channels))
+        modules.append(ACTIVATION_LAYERS[b.activation]())
+        if b.pool != "none":
+            modules.append(POOL_LAYERS[b.pool](2))
+        if b.dropout:
+            modules.append(Dropout(b.dropout))
+    if config.head == "gap":
+        modules.append(nn.AdaptiveAvgPool2d(1))
+    modules.append(nn.Flatten())
+    return modules
+
+
 class MLP(nn.Sequential):
-    """784 -> hidden... -> 10, built from fmnist.model.architecture.layers. With batch norm off and dropout 0 the layers
+    """Convolution blocks (conv_modules), then the dense layers 784 (or the blocks' features) -> hidden... -> 10,
+    built from fmnist.model.architecture. Without convolution blocks, with batch norm off and dropout 0, the layers
     (and so the default init drawn from the seed) are exactly the notebook's nn.Sequential of Linear and activation
     layers."""
 
     def __init__(self, config: TrainConfig):
-        modules: list[nn.Module] = []
+        modules: list[nn.Module] = conv_modules(config)
         for layer in layers(config):
             modules.append(nn.Linear(layer.inputs, layer.outputs, bias=layer.bias))
             if layer.batch_norm:
@@ -50,3 +77,7 @@ class MLP(nn.Sequential):
     @property
     def linears(self) -> list[nn.Linear]:
         return [m for m in self if isinstance(m, nn.Linear)]
+
+    @property
+    def convolutions(self) -> list[nn.Conv2d]:
+        return [m for m in self if isinstance(m, nn.Conv2d)]

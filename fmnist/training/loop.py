@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from fmnist.config import TrainConfig
 from fmnist.data.dataset import Dataset, device_tensors
 from fmnist.inspect.evaluate import evaluate_logits, predict_logits
-from fmnist.inspect.explain import first_layer_filters, hidden_features, pca_2d
+from fmnist.inspect.explain import first_layer_filters, hidden_features, pca_2d, starts_with_pixels
 from fmnist.inspect.health import HealthTracker, histograms, network_insight
 from fmnist.model.devices import device_label, resolve_device
 from fmnist.model.mlp import MLP
@@ -41,11 +41,14 @@ INSIGHT_IMAGES = 2000  # test images projected each epoch: enough to see the cla
 
 
 def _insight(model: nn.Module, x_test: torch.Tensor, previous: np.ndarray | None, y_test: torch.Tensor) -> dict:
-    _, filters = first_layer_filters(model)
+    """The epoch's look inside. The first-layer images and the unit diagram describe an MLP, whose first layer sees
+    the 784 pixels: a network with convolution blocks has None there, and the pages say why."""
+    mlp = starts_with_pixels(model)
+    filters = first_layer_filters(model)[1] if mlp else None
     projection = pca_2d(hidden_features(model, x_test[:INSIGHT_IMAGES]), previous)
     model.train()
     return {"filters": filters, "projection": projection, "histograms": histograms(model),
-            "network": network_insight(model, x_test, y_test)}
+            "network": network_insight(model, x_test, y_test) if mlp else None}
 
 
 def warm_up(device: str = "cpu") -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from fmnist import env
 from fmnist.config import TRAIN_SIZE, TrainConfig
 from fmnist.data.dataset import EVAL_CHUNK
-from fmnist.model.architecture import parameter_count
+from fmnist.model.architecture import blocks, parameter_count
 
 F32 = 4
 TEST_SIZE = 10_000
@@ -59,22 +59,34 @@ def estimate(config: TrainConfig, n_train: int = TRAIN_SIZE, n_test: int = TEST_
     return Estimate(parts)
 
 
+def _conv_values(config: TrainConfig) -> list[tuple[int, int]]:
+    """Per convolution block, per image: (values of its convolution's output, values after its pooling)."""
+    return [(b.channels * b.side_in ** 2, b.channels * b.side ** 2) for b in blocks(config)]
+
+
 def _train_activations(config: TrainConfig) -> int:
-    """What one step keeps for backward: the gathered batch and, per hidden layer, its linear output and
-    activation (plus batch norm's output, dropout's output and mask); then, during backward, the gradients of the
-    widest hidden layer (two at once: the one coming in, the one going out; the input needs none)."""
+    """What one step keeps for backward: the gathered batch; per convolution block its convolution output, batch
+    norm's and the activation's, the pooled maps (max pooling's int64 indices too) and dropout's output and mask; per
+    hidden layer its linear output and activation (plus batch norm's output, dropout's output and mask); then,
+    during backward, the gradients of the largest layer (two at once: the one coming in, the one going out)."""
     b, per_unit = config.batch_size, 2 * F32 + (F32 if config.batch_norm else 0) + (F32 + 1 if config.dropout else 0)
     total = b * 784 * F32 * (2 if config.augment else 1) + sum(b * w * per_unit for w in config.hidden)
+    for full, pooled in _conv_values(config):
+        total += b * full * (2 * F32 + (F32 if config.batch_norm else 0))
+        if config.pool != "none":
+            total += b * pooled * (F32 + (8 if config.pool == "max" else 0))
+        total += b * pooled * (F32 + 1 if config.dropout else 0)
     if config.augment:  # the gather's padded image and its broadcast int64 indices
         total += b * 32 * 32 * F32 + b * 784 * 8 * 2
-    return total + 2 * b * max(config.hidden) * F32 + 3 * b * 10 * F32
+    widest = max((*config.hidden, *(full for full, _ in _conv_values(config)), 10))
+    return total + 2 * b * widest * F32 + 3 * b * 10 * F32
 
 
 def _eval_activations(config: TrainConfig, n_test: int) -> int:
-    """No autograd in evaluation: one chunk's input and the two widest consecutive layer outputs at a time."""
+    """No autograd in evaluation: one chunk's input and the two largest consecutive layer outputs at a time."""
     c = min(EVAL_CHUNK, max(n_test, config.val_size))
-    widths = (784, *config.hidden, 10)
-    return c * F32 * max(a + b for a, b in zip(widths, widths[1:])) * (2 if config.batch_norm else 1)
+    sizes = (784, *(v for pair in _conv_values(config) for v in pair), *config.hidden, 10)
+    return c * F32 * max(a + b for a, b in zip(sizes, sizes[1:])) * (2 if config.batch_norm else 1)
 
 
 def available(device_type: str) -> int | None:

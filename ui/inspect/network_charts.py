@@ -30,6 +30,10 @@ def layer_name(name: str) -> str:
         return _("output")
     if name.startswith("hidden "):
         return _("hidden {n}", n=name.split()[-1])
+    if name.startswith("conv "):
+        return _("convolution {n}", n=name.split()[-1])
+    if name == "head":
+        return _("into the dense layers")
     return name
 
 

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from fmnist.model.architecture import parameter_count, summary
+from fmnist.model.architecture import multiply_adds, parameter_count, summary
 from ui.i18n import _
 from ui.inspect.network_charts import layer_name
 from ui.tables import markdown_table
@@ -20,15 +20,24 @@ def show_model(config, running: bool) -> None:
     right.metric(_("Parameters"), f"{parameter_count(config):,}",
                  help=_("How many weights and biases the model learns. More parameters can fit more patterns, but "
                         "train slower and overfit sooner."))
+    right.metric(_("Multiply-adds per image"), f"{multiply_adds(config):,}",
+                 help=_("How much arithmetic one image's pass through the model takes. A convolution block reuses "
+                        "its few weights at every place of the image, so it computes much more than it stores."))
+    if config.conv:
+        mlp = config.replace(conv=(), hidden=config.hidden or (128,))
+        right.caption(_("Without its convolution blocks (784 pixels into the same dense layers): {params} "
+                        "parameters.", params=f"{parameter_count(mlp):,}"))
 
 
 def summary_rows(rows: list[dict]) -> list[dict]:
     """fmnist.model.architecture.summary's rows with headers and words in the session's language."""
-    words = {"batch norm": _("batch norm"), "softmax (in the loss)": _("softmax (in the loss)")}
+    words = {"batch norm": _("batch norm"), "softmax (in the loss)": _("softmax (in the loss)"),
+             "flatten": _("flatten"), "global average pool": _("global average pool")}
 
     def then(text: str) -> str:
-        return ", ".join(_("dropout {p}", p=part.split()[1]) if part.startswith("dropout ") else words.get(part, part)
-                         for part in text.split(", "))
+        return ", ".join(_("dropout {p}", p=part.split()[1]) if part.startswith("dropout ")
+                         else _("{kind} pool 2 → {shape}", kind=part.split()[0], shape=part.split()[-1])
+                         if " pool 2 → " in part else words.get(part, part) for part in text.split(", "))
 
     return [{_("layer"): layer_name(r["layer"]), _("shape"): r["shape"], _("then"): then(r["then"]),
-             _("parameters"): r["parameters"]} for r in rows]
+             _("parameters"): r["parameters"], _("multiply-adds"): r["multiply-adds"]} for r in rows]

@@ -14,12 +14,14 @@ values still come from the link or the preset); "Share as lesson" builds one.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import streamlit as st
 
 from fmnist.config import MAX_LAYERS, PRESETS, TrainConfig
-from fmnist.config.settings import PRESET_HELP, PRESET_LABEL, SECTIONS, SETTINGS, Setting
+from fmnist.config.settings import MAX_BLOCKS, PRESET_HELP, PRESET_LABEL, SECTIONS, SETTINGS, Setting
 from fmnist.model.devices import problem
 from fmnist.runs.jobs import pool
 from fmnist.training.memory import memory_problem
@@ -28,6 +30,8 @@ from ui.train import lesson, share
 
 PRESET_KEY = "cfg_preset"
 LAYERS_KEY = "cfg_layers"
+BLOCKS_KEY = "cfg_blocks"
+NEW_BLOCK_CHANNELS = 32
 CUSTOM = "custom"
 DEFAULT_PRESET = "seed"
 NEW_LAYER_WIDTH = 64
@@ -48,10 +52,9 @@ LR_STEPS = tuple(float(f"{m}e{e}") for e in range(-5, 0) for m in (1, 2, 3, 5)) 
 # width_key(i)). Labels and "?" help come from the settings table, as the CLI's help does.
 KEYS = {s.name: f"cfg_{s.name}" for s in SETTINGS if s.kind is not tuple}
 LABELS = {"preset": PRESET_LABEL, **{s.name: s.label for s in SETTINGS}}
-HELP = {"preset": PRESET_HELP, **{s.name: s.help for s in SETTINGS},
-        "width": N_("How many neurons this hidden layer has. A wider layer can fit more detail but has more weights to "
-                    "train and can overfit.")}
-SECTION_TITLES = {"model": N_("Model"), "training": N_("Training"), "data": N_("Data"), "device": None}
+HELP = {"preset": PRESET_HELP, **{s.name: s.help for s in SETTINGS}}
+SECTION_TITLES = {"convolution": N_("Convolution"), "model": N_("Model"), "training": N_("Training"),
+                  "data": N_("Data"), "device": None}
 # Option values shown in Korean (the values themselves stay: tests, the URL and checkpoints use them).
 OPTION_LABELS = {
     "quick": N_("quick"), "seed": N_("seed"), "best": N_("best"), "custom": N_("custom"), "auto": N_("auto"),
@@ -76,19 +79,48 @@ def width_key(i: int) -> str:
     return f"cfg_w{i}"
 
 
+def channels_key(i: int) -> str:
+    return f"cfg_c{i}"
+
+
+@dataclass(frozen=True)
+class ListControl:
+    """A setting that is a list of whole numbers: a count (− and +), then one input per item."""
+
+    count_key: str
+    item_key: Callable[[int], str]
+    most: int
+    new_item: int  # what an added item starts at
+    item_label: str
+    item_help: str
+
+
+LISTS = {
+    "hidden": ListControl(LAYERS_KEY, width_key, MAX_LAYERS, NEW_LAYER_WIDTH, N_("Layer {n} width"),
+                          N_("How many neurons this hidden layer has. A wider layer can fit more detail but has more "
+                             "weights to train and can overfit.")),
+    "conv": ListControl(BLOCKS_KEY, channels_key, MAX_BLOCKS, NEW_BLOCK_CHANNELS, N_("Block {n} channels"),
+                        N_("How many filters this block learns, each making one map of the image. More channels can "
+                           "find more kinds of stroke and edge, at more computation.")),
+}
+
+
 def widget_values(config: TrainConfig) -> dict:
     """The session-state values that make the form show `config`."""
     values = {key: getattr(config, name) for name, key in KEYS.items()}
-    values[LAYERS_KEY] = len(config.hidden)
-    values.update({width_key(i): w for i, w in enumerate(config.hidden)})
+    for name, control in LISTS.items():
+        items = getattr(config, name)
+        values[control.count_key] = len(items)
+        values.update({control.item_key(i): v for i, v in enumerate(items)})
     return values
 
 
 def setting_keys(name: str) -> list[str]:
-    """The widget keys that hold one setting's value: the layer count and every width for "hidden"; none for the
-    preset (locked, it cannot be chosen, but the form becomes custom when an unlocked setting changes)."""
-    if name == "hidden":
-        return [LAYERS_KEY, *(width_key(i) for i in range(MAX_LAYERS))]
+    """The widget keys that hold one setting's value: the count and every item of a list ("hidden", "conv"); none
+    for the preset (locked, it cannot be chosen, but the form becomes custom when an unlocked setting changes)."""
+    if name in LISTS:
+        control = LISTS[name]
+        return [control.count_key, *(control.item_key(i) for i in range(control.most))]
     return [] if name == "preset" else [KEYS[name]]
 
 
@@ -268,8 +300,9 @@ def _init_state() -> None:
     state.setdefault(PRESET_KEY, DEFAULT_PRESET)
     for key, value in widget_values(PRESETS[DEFAULT_PRESET]).items():
         state.setdefault(key, value)
-    for i in range(MAX_LAYERS):
-        state.setdefault(width_key(i), NEW_LAYER_WIDTH)
+    for control in LISTS.values():
+        for i in range(control.most):
+            state.setdefault(control.item_key(i), control.new_item)
 
 
 def _apply_preset() -> None:
@@ -305,7 +338,7 @@ def _common(name: str, key: str) -> dict:
 
 def _sections(slots: dict) -> None:
     """Every setting's control, section by section in the table's order; a few have controls of their own."""
-    special = {"hidden": _hidden_control, "lr": _lr_control, "device": _device_control}
+    special = {"hidden": _list_control, "conv": _list_control, "lr": _lr_control, "device": _device_control}
     for section in SECTIONS:
         if SECTION_TITLES[section]:
             st.subheader(_(SECTION_TITLES[section]))
@@ -323,16 +356,19 @@ def _setting_control(setting: Setting, slots: dict) -> None:
         _control(st.number_input, setting.name, slots, **setting.widget)
 
 
-def _hidden_control(setting: Setting, slots: dict) -> None:
-    if not _shown("hidden"):
+def _list_control(setting: Setting, slots: dict) -> None:
+    """The count, then one input per item. No bounds on the inputs but the count's: TrainConfig.errors() is the one
+    place that says what is allowed (0 hidden layers only after convolution blocks), and why."""
+    name, control = setting.name, LISTS[setting.name]
+    if not _shown(name):
         return
-    n = st.number_input(_(LABELS["hidden"]), min_value=1, max_value=MAX_LAYERS, step=1, **_common("hidden", LAYERS_KEY))
+    n = st.number_input(_(LABELS[name]), min_value=0, max_value=control.most, step=1,
+                        **_common(name, control.count_key))
     for i in range(n):
-        # No bounds on the widget: TrainConfig.errors() is the one place that says what is allowed, and why.
-        st.number_input(_("Layer {n} width", n=i + 1), step=1, **{**_common("hidden", width_key(i)),
-                                                                  "help": _(HELP["width"])})
-    _lock_note("hidden")
-    slots["hidden"] = st.empty()
+        st.number_input(_(control.item_label, n=i + 1), step=1, **{**_common(name, control.item_key(i)),
+                                                                    "help": _(control.item_help)})
+    _lock_note(name)
+    slots[name] = st.empty()
 
 
 def _lr_control(setting: Setting, slots: dict) -> None:
@@ -361,6 +397,5 @@ def _control(widget, name: str, slots: dict, *args, **kw) -> None:
 
 def _read_config() -> TrainConfig:
     state = st.session_state
-    hidden = tuple(state[width_key(i)] for i in range(state[LAYERS_KEY]))
-    preset = state[PRESET_KEY]
-    return TrainConfig(hidden=hidden, preset=preset, **{name: state[key] for name, key in KEYS.items()})
+    lists = {name: tuple(state[c.item_key(i)] for i in range(state[c.count_key])) for name, c in LISTS.items()}
+    return TrainConfig(preset=state[PRESET_KEY], **lists, **{name: state[key] for name, key in KEYS.items()})
