@@ -104,7 +104,8 @@ def show_table(rows: list[dict]) -> None:
     config = {key: st.column_config.TextColumn(_(label), help=_(HEADER_HELP[key]) if key in HEADER_HELP else None)
               for key, label in HEADERS.items()}
     config["error"] = st.column_config.TextColumn(_(HEADERS["error"]), help=_(HEADER_HELP["error"]), width="large")
-    st.dataframe([shown_row(r) for r in rows], hide_index=True, column_order=columns, column_config=config)
+    st.dataframe([shown_row(r) for r in rows], hide_index=True, column_order=columns, column_config=config,
+                 placeholder="–")
 
 
 def show_actions(rows: list[dict], active: str | None) -> str:

@@ -194,7 +194,7 @@ def show_trial(study, holder) -> None:
 
 
 # The page, step by step.
-st.title(_("Sweep"))
+st.title(_("Sweep: a hyper-parameter search"))
 st.caption(_("Each trial trains a model with values the sampler picks and is scored on its validation accuracy (the "
              "test set is never used to choose). Trials that fall below the median of earlier ones at the same "
              "epoch are pruned early."))
