@@ -15,6 +15,7 @@ from ui.models.exports import show_exports
 from ui.models.interrupted import made_by, show_interrupted
 from ui.models.summaries import compare_summary
 from ui.owner import admin_sidebar, is_admin, owner_id
+from ui.places import folder_name
 from ui.router import ensure_router
 from ui.session import active_model_caption, active_model_name, set_active_model, store
 from ui.train import charts
@@ -104,7 +105,8 @@ def show_table(rows: list[dict]) -> None:
     config = {key: st.column_config.TextColumn(_(label), help=_(HEADER_HELP[key]) if key in HEADER_HELP else None)
               for key, label in HEADERS.items()}
     config["error"] = st.column_config.TextColumn(_(HEADERS["error"]), help=_(HEADER_HELP["error"]), width="large")
-    st.dataframe([shown_row(r) for r in rows], hide_index=True, column_order=columns, column_config=config)
+    st.dataframe([shown_row(r) for r in rows], hide_index=True, column_order=columns, column_config=config,
+                 placeholder="–")
 
 
 def show_actions(rows: list[dict], active: str | None) -> str:
@@ -167,11 +169,11 @@ st.title(_("Saved models"))
 rows = store().list()
 show_interrupted()
 if not rows:
-    st.info(_("No checkpoints yet in `{folder}`: train one on the Train page.", folder=store().root))
+    st.info(_("No checkpoints yet in `{folder}`: train one on the Train page.", folder=folder_name(store().root)))
     st.stop()
 active = active_model_name()
-st.caption(_("{count} checkpoint(s) in `{folder}`. Active model: **{active}**.", count=len(rows), folder=store().root,
-             active=active or _("none")))
+st.caption(_("{count} checkpoint(s) in `{folder}`. Active model: **{active}**.", count=len(rows),
+             folder=folder_name(store().root), active=active or _("none")))
 show_table(rows)
 pick = show_actions(rows, active)
 st.header(_("Take it out of fmnist"))

@@ -11,6 +11,7 @@ from fmnist.runs.jobs import max_runs
 from fmnist.sweep import space
 from fmnist.sweep import study as sweep
 from ui.i18n import N_, _, engine
+from ui.places import storage_name
 from ui.router import ensure_router
 from ui.session import active_model_caption
 from ui.sweep import charts as sweep_charts
@@ -163,7 +164,7 @@ def live(name: str, name_ok: bool, storage: str, holder, running: bool) -> None:
         st.error(_("The sweep stopped: {error}", error=engine(runner.error)), icon=":material/error:")
     if study is None:
         st.info(_("No study named {name} yet in {storage}: Start creates it.", name=f"`{name}`",
-                  storage=f"`{sweep.describe_storage(storage)}`"))
+                  storage=f"`{storage_name(storage)}`"))
         return
     if running and not holder.running:
         st.rerun(scope="app")  # the sweep has ended: enable the settings again
@@ -194,7 +195,7 @@ def show_trial(study, holder) -> None:
 
 
 # The page, step by step.
-st.title(_("Sweep"))
+st.title(_("Sweep: a hyper-parameter search"))
 st.caption(_("Each trial trains a model with values the sampler picks and is scored on its validation accuracy (the "
              "test set is never used to choose). Trials that fall below the median of earlier ones at the same "
              "epoch are pruned early."))

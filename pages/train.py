@@ -16,7 +16,6 @@ from ui.session import (
     poll_every,
     session_runs,
     set_active_model,
-    store,
 )
 from ui.train.model_view import show_model
 from ui.train.run_view import show_charts, show_outcome, show_progress, show_step_chart
@@ -35,7 +34,7 @@ def announce_finish(job, snap) -> None:
     st.session_state["train_handled_job"] = job.created
     if snap.checkpoint:
         set_active_model(snap.checkpoint)
-        st.toast(_("Saved as **{name}** in {path}", name=snap.checkpoint, path=store().path_for(snap.checkpoint)),
+        st.toast(_("Saved as **{name}**", name=snap.checkpoint),
                  icon=":material/check_circle:")
 
 

@@ -194,3 +194,16 @@ def test_a_link_with_bad_values_is_refused_not_thrown(ckpt_dir):
     at = open_page({"points": "-3", "dataset": "moons"})
     assert at.selectbox(key="dataset").value == "xor"  # an unknown dataset is dropped
     assert "use 20 to 2000 points (got -3)" in at.sidebar.error[0].value
+    assert any("dataset=moons" in w.value and "xor" in w.value for w in at.warning)  # named, not dropped silently
+
+
+def test_the_address_holds_keys_in_every_language(ckpt_dir):
+    at = open_page({"dataset": "spirals", "activation": "linear", "lang": "ko"})  # a key opens in Korean
+    assert at.selectbox(key="dataset").value == "spirals" and at.selectbox(key="activation").value == "linear"
+    assert not at.warning
+    run(at.selectbox(key="dataset").select_index(1))  # circles, shown by its Korean label
+    assert at.query_params["dataset"] == "circles"  # the key, not the Korean label
+    run(at.button(key="pg_lesson_depth").click())
+    assert at.query_params["dataset"] == "spirals" and "activation" not in at.query_params  # tanh: the default
+    old = open_page({"dataset": "나선", "lang": "en"})  # a link written by the Korean page before keys
+    assert old.selectbox(key="dataset").value == "spirals" and not old.warning

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from fmnist.config import BEST, SEED, TrainConfig
 from fmnist.runs import jobs
 from fmnist.store import checkpoints
+from ui.train.model_view import run_in_words
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 # What set_tiny_config makes of the form, which starts from the seed preset (drop_last, eval_train included).
@@ -140,7 +141,7 @@ def test_a_run_is_frozen_pausable_and_saved_as_the_active_model(ckpt_dir, starte
     # The sidebar now describes the next run; the running one keeps its own config and says so.
     at.number_input(key="cfg_w0").set_value(64).run()
     assert job.config == TINY
-    assert TINY.describe() in texts(at.info)
+    assert run_in_words(TINY) in texts(at.info)
 
     at.button(key="train_resume").click().run()
     assert job.join(60), "the tiny run did not finish in a minute"

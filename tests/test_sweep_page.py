@@ -98,6 +98,8 @@ def test_page_runs_trials_as_jobs_and_makes_the_best_active(sweep_page, ckpt_dir
     assert any("--param lr=loguniform:0.001:0.03" in c.value for c in page.caption)  # the same sweep as a command
     page.button(key="sweep_start").click().run()
     assert wait_for_trials(page, 2) == ["complete", "complete"]
+    table = page.dataframe[0]  # a finished trial has no ETA: its cell shows a dash, not Streamlit's "None"
+    assert table.value["ETA"].isna().all() and table.proto.placeholder == "–"
     page.button(key="sweep_best").click().run()
     name = page.session_state["active_model"]
     assert name.startswith("sweep-sweep-1-trial-") and (ckpt_dir / (name + checkpoints.SUFFIX)).is_file()

@@ -18,6 +18,7 @@ import re
 import sys
 
 from fmnist import env
+from ui import korean
 
 LANGUAGES = {"en": "English", "ko": "한국어"}
 DEFAULT = "en"
@@ -57,8 +58,11 @@ def catalog(lang: str) -> dict[str, str]:
 
 
 def gettext(msgid: str, lang: str | None = None, **values) -> str:
-    text = catalog(lang or current()).get(msgid, msgid)
-    return text.format(**values) if values else text
+    lang = lang or current()
+    text = catalog(lang).get(msgid, msgid)
+    if not values:
+        return text
+    return korean.attach(text.format(**values)) if lang == "ko" else text.format(**values)
 
 
 def _(msgid: str, **values) -> str:
@@ -95,5 +99,6 @@ def engine(text: str, lang: str | None = None) -> str:
     for pattern, translated in _templates(lang):
         found = pattern.match(text)
         if found:
-            return _FIELD.sub(lambda f, found=found: found.group(f.group(1)), translated)
+            filled = _FIELD.sub(lambda f, found=found: found.group(f.group(1)), translated)
+            return korean.attach(filled) if lang == "ko" else filled
     return text

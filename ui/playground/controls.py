@@ -4,10 +4,11 @@ Every control is bound to the URL (Streamlit's bind="query-params", the widget k
 address bar always holds the setup: ?dataset=spirals&hidden=8,8,8&lr=0.1 opens that network, and a value equal to
 its default is left out. The hidden layers are one text field, as in the CLI (--hidden 8,8,8), because a bound
 control that appears later (a "units in layer 3" input) does not write a value it got from a story button into the
-URL. Streamlit drops a bound parameter it cannot use (an unknown
-dataset); a number it can read but Setup refuses (noise=-1) fills the control and is explained under it, as any
-value typed there is. The controls have no bounds of their own: Setup.errors() is the one place that says what is
-allowed, and why.
+URL. The dataset and the activation, whose options have translated labels, are bound by ui/playground/address.py,
+which writes their keys (Streamlit's binding would write the shown label, ?dataset=나선) and names a value it cannot
+read. Streamlit drops another bound parameter it cannot use; a number it can read but Setup refuses (noise=-1)
+fills the control and is explained under it, as any value typed there is. The controls have no bounds of their
+own: Setup.errors() is the one place that says what is allowed, and why.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ from __future__ import annotations
 import streamlit as st
 
 from fmnist.playground import ACTIVATIONS, DATASETS, FEATURES, LESSONS, MAX_LAYERS, MAX_UNITS, Setup
-from ui.i18n import N_, _, engine
+from ui.i18n import N_, _, current, engine, gettext
+from ui.playground.address import ACTIVATION_LABELS, DATASET_LABELS, read_address, write_address
 
 DEFAULT = Setup()
 LR_STEPS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
-# Option labels: the values stay the engine's (the URL and the tests use them).
-DATASET_LABELS = {"xor": N_("xor"), "circles": N_("circles"), "gaussians": N_("gaussians"), "spirals": N_("spirals")}
-ACTIVATION_LABELS = {"linear": N_("linear")}  # tanh, relu and sigmoid are names, shown as they are
+# Option labels (ui/playground/address.py): the values stay the engine's (the URL and the tests use them).
 
 # What the engine (fmnist/playground.py) writes and this page shows: the story's lessons and Setup.errors().
 ENGINE_MESSAGES = (
@@ -63,6 +63,12 @@ def dataset_label(name: str) -> str:
 
 def activation_label(name: str) -> str:
     return _(ACTIVATION_LABELS[name]) if name in ACTIVATION_LABELS else name
+
+
+def labels(table: dict[str, str]):
+    """A format_func in the language of this script run (AppTest calls it after the run, outside the session)."""
+    lang = current()
+    return lambda value: gettext(table[value], lang) if value in table else value
 
 
 def describe(setup: Setup) -> str:
@@ -107,11 +113,14 @@ def _bound(key: str) -> dict:
 def setup_sidebar() -> tuple[Setup | None, dict[str, str]]:
     """Renders the form; returns (setup, {}) when it is valid, else (None, {field: message})."""
     slots: dict = {}  # field -> an st.empty() right under its control, filled once the errors are known
+    for problem in read_address():
+        st.warning(problem, icon=":material/link_off:")
     with st.sidebar:
         st.header(_("Playground setup"))
         _data_controls(slots)
         _network_controls(slots)
         _training_controls(slots)
+    write_address()
     setup, errors = read_setup(st.session_state)
     for name, message in errors.items():
         slots[name].error(engine(message), icon=":material/error:")
@@ -121,9 +130,9 @@ def setup_sidebar() -> tuple[Setup | None, dict[str, str]]:
 def _data_controls(slots: dict) -> None:
     st.subheader(_("Data"))
     slot(slots, "dataset", st.selectbox(
-        _("Dataset"), DATASETS, index=DATASETS.index(DEFAULT.dataset), format_func=dataset_label,
-        **_bound("dataset"), help=_("The pattern of orange and blue points to learn. XOR and circles need a bent "
-                                    "boundary, gaussians a single line, and spirals need several layers.")))
+        _("Dataset"), DATASETS, index=DATASETS.index(DEFAULT.dataset), format_func=labels(DATASET_LABELS),
+        key="dataset", help=_("The pattern of orange and blue points to learn. XOR and circles need a bent boundary, "
+                              "gaussians a single line, and spirals need several layers.")))
     slot(slots, "points", st.number_input(
         _("Points"), value=DEFAULT.points, step=50, **_bound("points"),
         help=_("How many points, both classes together, before the split into training and test points. More "
@@ -155,7 +164,7 @@ def _network_controls(slots: dict) -> None:
                "no hidden layer, the linear model: a single line. More layers and units can draw more complex "
                "boundaries.", layers=MAX_LAYERS, units=MAX_UNITS)))
     slot(slots, "activation", st.selectbox(
-        _("Activation"), ACTIVATIONS, format_func=activation_label, **_bound("activation"),
+        _("Activation"), ACTIVATIONS, format_func=labels(ACTIVATION_LABELS), key="activation",
         help=_("The function each hidden unit applies to its sum. Without a bend (linear) stacked layers are "
                "still one line; tanh, relu and sigmoid let layers bend lines into curves.")))
 

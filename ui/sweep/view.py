@@ -113,6 +113,9 @@ def start(holder: SessionSweep, name: str, storage: str, sampler: str, base: Tra
                                       parallel).start()
 
 
+EMPTY_CELL = "–"  # what a cell with no value shows (Streamlit's default is a grey "None": no ETA for a finished trial)
+
+
 def show_table(study: optuna.Study, holder: SessionSweep) -> int | None:
     """The trials table; returns the trial number of the row the user clicked."""
     live = holder.runner.live() if holder.runner is not None else []
@@ -121,7 +124,7 @@ def show_table(study: optuna.Study, holder: SessionSweep) -> int | None:
         st.info(_("No trials yet."))
         return None
     table = pd.DataFrame(rows)
-    for column in ("val acc", "test acc", "progress", "ETA"):  # numbers, so an empty cell is blank, not "None"
+    for column in ("val acc", "test acc", "progress", "ETA"):  # numbers; an empty cell shows EMPTY_CELL, not "None"
         table[column] = pd.to_numeric(table[column])
     shown = {key: _(label) for key, label in COLUMNS.items()}
     table = table.rename(columns=shown)
@@ -139,7 +142,7 @@ def show_table(study: optuna.Study, holder: SessionSweep) -> int | None:
             "could not train (see the note); running: training now.")),
     }
     picked = st.dataframe(table, hide_index=True, key="sweep_trials", on_select="rerun", selection_mode="single-row",
-                          column_config=config)
+                          column_config=config, placeholder=EMPTY_CELL)
     selected = picked.selection.rows if picked is not None else []
     return rows[selected[0]]["trial"] if selected else None
 

@@ -2,10 +2,13 @@
 
 import streamlit as st
 
+from fmnist.config.run import layers_text
+from fmnist.config.settings import BY_NAME
 from fmnist.model.architecture import multiply_adds, parameter_count, summary
 from ui.i18n import _
 from ui.inspect.network_charts import layer_name
 from ui.tables import markdown_table
+from ui.train.sidebar import OPTION_LABELS
 
 
 def show_model(config, running: bool) -> None:
@@ -14,7 +17,7 @@ def show_model(config, running: bool) -> None:
         return
     if running:
         st.info(_("This run trains **{model}** (seed {seed}, device {device}). Changes in the sidebar apply to the "
-                  "next run.", model=config.describe(), seed=config.seed, device=config.device))
+                  "next run.", model=run_in_words(config), seed=config.seed, device=config.device))
     left, right = st.columns([4, 1])
     left.markdown(markdown_table(summary_rows(summary(config))))
     right.metric(_("Parameters"), f"{parameter_count(config):,}",
@@ -27,6 +30,23 @@ def show_model(config, running: bool) -> None:
         mlp = config.replace(conv=(), hidden=config.hidden or (128,))
         right.caption(_("Without its convolution blocks (784 pixels into the same dense layers): {params} "
                         "parameters.", params=f"{parameter_count(mlp):,}"))
+
+
+def run_in_words(config) -> str:
+    """What a run trains, in a sentence of the session's language (TrainConfig.describe() is the CLI's shorthand)."""
+    def option(value: str) -> str:
+        return _(OPTION_LABELS[value]) if value in OPTION_LABELS else value
+
+    extras = [_(BY_NAME[name].label) for name in ("batch_norm", "augment", "flip", "warp") if getattr(config, name)]
+    extras += [f"{_(BY_NAME[name].label)} {getattr(config, name):g}" for name in ("dropout", "ema")
+               if getattr(config, name)]
+    if config.precision != "fp32":
+        extras.append(config.precision)
+    words = _("a {layers} network ({activation}) trained by {optimizer} at learning rate {lr:g} ({schedule}), "
+              "batches of {batch}, for {epochs} epochs", layers=layers_text(config), activation=config.activation,
+              optimizer=option(config.optimizer), lr=config.lr, schedule=option(config.schedule),
+              batch=config.batch_size, epochs=config.epochs)
+    return words + (" (" + ", ".join(extras) + ")" if extras else "")
 
 
 def summary_rows(rows: list[dict]) -> list[dict]:
