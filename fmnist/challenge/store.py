@@ -46,6 +46,7 @@ from fmnist.messages import N_
 NAME_MAX = 32
 ID_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud or copied from a board
 ID_LENGTH = 6
+CLOSED = N_("the challenge is closed: this run was not entered")
 
 
 class ChallengeError(ValueError):
@@ -357,7 +358,7 @@ class ChallengeStore:
         name = self.join(cid, name, owner)
         challenge = self.require(cid)
         if not challenge.is_open():
-            raise ChallengeError(N_("the challenge is closed: this run was not entered"))
+            raise ChallengeError(CLOSED)
         row = EntryRow(challenge_id=challenge.id, name=name, owner=owner, val_acc=figures.get("val_acc"),
                        test_acc=figures.get("test_acc"), params=figures.get("params"),
                        seconds=float(figures.get("seconds") or 0.0), network=str(figures.get("network", ""))[:300],
