@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui import challenge
 from ui.i18n import _
 from ui.language import choose_language, language_switch
 from ui.session import start_workers
@@ -29,11 +30,14 @@ pages = [
     st.Page("pages/classify.py", title=_("Classify"), icon=":material/draw:"),
     st.Page("pages/models.py", title=_("Models"), icon=":material/folder_open:"),
     st.Page("pages/sweep.py", title=_("Sweep"), icon=":material/tune:"),
+    st.Page("pages/class.py", title=_("Class"), icon=":material/emoji_events:", url_path="class"),
     st.Page(train_by_name, title=_("Train"), url_path="train", visibility="hidden"),
 ]
 try:
     page = st.navigation(pages)
     language_switch()
+    challenge.read_link()  # ?challenge=ID on any page: this session's challenge
+    challenge.banner()  # its title, task and limits on every page
     page.run()
 finally:
     # After the page, not before: the spare worker's torch import would take the CPU the first page needs.

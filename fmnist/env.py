@@ -27,6 +27,9 @@ VARIABLES = (
     Variable("FMNIST_CHECKPOINT_DIR", "checkpoints/", "where checkpoints, recovery files and sweep trials are saved"),
     Variable("FMNIST_SWEEP_STORAGE", "", "the Optuna storage URL of sweeps (sqlite:///..., postgresql://..., or "
              "journal:PATH); unset: sweeps/studies.db"),
+    Variable("FMNIST_CLASS_DB", "", "the SQLAlchemy URL of class challenges and their boards (sqlite:///..., "
+             "postgresql://...), so several app servers share one class; unset: challenges.db in the checkpoints "
+             "folder"),
     Variable("FMNIST_MAX_RUNS", "the number of cores", "runs that train at once on the app's server"),
     Variable("FMNIST_MAX_RUNS_PER_SESSION", "20", "checkpoints one browser session keeps; its oldest go beyond that"),
     Variable("FMNIST_MAX_CHECKPOINT_MB", "2048", "the checkpoints folder's size cap: a run that would pass it is not "

@@ -6,6 +6,7 @@ import time
 import streamlit as st
 
 from fmnist.runs.jobs import running_jobs
+from ui import challenge
 from ui.i18n import _, engine
 from ui.inspect.step_view import SHOWN_KEY, show_step, step_arrived
 from ui.router import ensure_router
@@ -41,7 +42,7 @@ def announce_finish(job, snap) -> None:
 def start_run(runs, config) -> None:
     """A button callback: the job starts before the page reruns, so one rerun already shows it running."""
     try:
-        runs.start(config)
+        runs.start(challenge.run_config(config), challenge=challenge.job_spec())  # a joined student's: entered
     except RuntimeError as exc:  # another tab of this session started one in between
         st.session_state["train_start_error"] = str(exc)
 

@@ -146,13 +146,14 @@ class SessionRuns:
     history: list[JobSnapshot] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def start(self, config: TrainConfig, recover: str | None = None) -> TrainingJob:
+    def start(self, config: TrainConfig, recover: str | None = None, challenge: dict | None = None) -> TrainingJob:
         with self.lock:
             if self.job is not None and not self.job.snapshot().finished:
                 raise RuntimeError("a run is already in progress in this session")
             if self.job is not None:  # earlier runs are drawn as curves only: their insight is dropped
                 self.history.append(dataclasses.replace(self.job.snapshot(), insight=[]))
-            self.job = TrainingJob(config, store(), insight=True, owner=owner_id(), recover=recover).start()
+            self.job = TrainingJob(config, store(), insight=True, owner=owner_id(), recover=recover,
+                                   challenge=challenge).start()
             return self.job
 
     def close(self) -> None:

@@ -1,5 +1,5 @@
-"""`python -m fmnist train | evaluate | predict | export | bench | data | playground | sweep`: the engine without
-the app."""
+"""`python -m fmnist train | evaluate | predict | export | bench | data | playground | sweep | challenge`: the
+engine without the app."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from fmnist.cli import playground, sweep, train
+from fmnist.cli import challenge, playground, sweep, train
 from fmnist.cli.common import UsageError, emit
 from fmnist.config import DEVICES, ConfigError
 
@@ -181,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(sub)
     playground.add_parser(sub)
     sweep.add_parser(sub)
+    challenge.add_parser(sub)
     return p
 
 

@@ -53,7 +53,7 @@ def _print_epoch(args, ev) -> None:
             print(f"  warning: {warning}", flush=True)
 
 
-def _save_result(args, r, command: str, store, out: Path | None) -> None:
+def _save_result(args, r, command: str, store, out: Path | None) -> str:
     from fmnist.store import checkpoints
 
     meta = checkpoints.run_meta(r, command, owner=checkpoints.MACHINE_OWNER)
@@ -66,17 +66,27 @@ def _save_result(args, r, command: str, store, out: Path | None) -> None:
                  "checkpoint": str(path)},
           f"Test accuracy {r.test_acc:.2f}% after {len(r.history)} epochs in {r.elapsed_s:.1f} s "
           f"on {r.device}. Saved {path}")
+    return path.name.removesuffix(checkpoints.SUFFIX)
 
 
 def cmd_train(args) -> int:
+    from fmnist.challenge.limits import over_time
+    from fmnist.cli import challenge as class_challenge
     from fmnist.cli import progress
     from fmnist.model.devices import DeviceError, resolve_device
     from fmnist.store import checkpoints, recovery
+    from fmnist.training.control import RunControl
+    from fmnist.training.events import StepEvent
     from fmnist.training.loop import train
     from fmnist.training.memory import memory_problem
     from fmnist.training.recipe import bf16_problem
 
     config = config_to_recover(args) if args.recover else config_from_args(args)
+    challenge = name = None
+    if args.challenge:  # refused here, before any training, when it breaks a limit
+        config, challenge, name = class_challenge.prepare_run(args, config)
+    elif args.name:
+        raise UsageError("--name is the name on a challenge's board: give --challenge ID too")
     try:
         device = resolve_device(config.device)
         if args.precision == "bf16" and bf16_problem(device):  # asked for; a preset's bf16 falls back to fp32
@@ -100,7 +110,15 @@ def cmd_train(args) -> int:
     print(f"Recovery file: {rec.path} (if this run is interrupted: python -m fmnist train --recover "
           f"{shlex.quote(str(rec.path))})", file=sys.stderr, flush=True)
     bar = progress.epoch_bar(sys.stdout, config, args.json)
-    for ev in progress.drawn(bar, train(config, log_every=progress.log_every(bar, device), recovery=rec)):
+    control, late = RunControl(), False
+    for ev in progress.drawn(bar, train(config, control=control, log_every=progress.log_every(bar, device),
+                                        recovery=rec)):
+        if challenge is not None and isinstance(ev, (StepEvent, EpochEvent)) and not late \
+                and over_time(challenge.limits, ev.elapsed_s):
+            late = True  # past the challenge's seconds: stopped, and listed apart
+            print(f"Stopping: challenge {challenge.id} allows {challenge.limits.max_seconds:g} s of training",
+                  file=sys.stderr, flush=True)
+            control.stop()
         match ev:
             case NoteEvent(message=message):
                 print(message, file=sys.stderr, flush=True)
@@ -110,7 +128,9 @@ def cmd_train(args) -> int:
                 emit(args, {"error": reason, "epoch": epoch}, f"Training failed: {reason}")
                 return 1
             case DoneEvent(result=result):
-                _save_result(args, result, command, store, out)
+                saved = _save_result(args, result, command, store, out)
+                if challenge is not None:
+                    class_challenge.enter_run(args, challenge, name, result, late, saved)
     return 0
 
 
@@ -121,5 +141,8 @@ def add_parser(sub) -> None:
     t.add_argument("--recover", "--resume", dest="recover", metavar="FILE",
                    help="continue an interrupted run from its recovery file "
                    "(checkpoints/.resume/*.safetensors, printed when the run started) to its planned epochs")
+    t.add_argument("--challenge", metavar="ID", help="enter the run on a class challenge's board (refused before "
+                   "training, exit 2, when it breaks one of the challenge's limits)")
+    t.add_argument("--name", help="your name on the challenge's board (at most 32 characters)")
     t.add_argument("--json", action="store_true", help="one JSON object per line")
     t.set_defaults(func=cmd_train)

@@ -63,6 +63,8 @@ class _Config:
                                  "off")
         if "head" not in e and self.head == "gap" and not self.conv:
             e["head"] = N_("global average pooling needs at least one convolution block")
+        if self.val_seed is not None and not (is_whole(self.val_seed) and 0 <= self.val_seed < 2**63):
+            e["val_seed"] = N_("the validation split's seed must be a whole number from 0")
         if "keep_best" not in e and self.keep_best and not self.val_size:
             e["keep_best"] = N_("keeping the best epoch needs a validation split (val_size > 0)")
 
@@ -154,7 +156,10 @@ TrainConfig = dataclasses.make_dataclass(
     "TrainConfig",
     [(s.name, s.kind if s.kind is not tuple else tuple[int, ...], dataclasses.field(default=s.default))
      for s in SETTINGS]
-    + [("preset", str, dataclasses.field(default="custom", compare=False))],
+    + [("preset", str, dataclasses.field(default="custom", compare=False)),
+       # Not a setting of the form: the seed of the validation split when it must not follow `seed` (a class
+       # challenge scores every run on the same held-out images, whatever seed each student picks). None: `seed`.
+       ("val_seed", int | None, dataclasses.field(default=None))],
     bases=(_Config,), frozen=True)
 TrainConfig.__module__ = __name__  # make_dataclass takes module= only from Python 3.12
 TrainConfig.__doc__ = "One training run's settings: the fields of fmnist.config.settings.SETTINGS, plus its preset."

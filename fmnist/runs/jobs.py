@@ -316,8 +316,10 @@ class TrainingJob:
     def __init__(self, config: TrainConfig, store: checkpoints.CheckpointStore | None = None,
                  name: str | None = None, log_every: int = 25, insight: bool = False,
                  workers: WorkerPool | None = None, meta: dict | None = None, owner: str | None = None,
-                 recover: str | None = None):
+                 recover: str | None = None, challenge: dict | None = None):
         self.config = config.validated()
+        # A class challenge's run: {"id", "name", "db"}; the worker checks its limits and enters it on the board.
+        self.challenge = dict(challenge) if challenge else None
         self.store = store or checkpoints.CheckpointStore()
         self.name, self.log_every, self.insight, self.meta = name, log_every, insight, dict(meta or {})
         # Who may delete the checkpoint (fmnist.store.checkpoints owners), and an interrupted run's file to go on with.
@@ -345,7 +347,8 @@ class TrainingJob:
         worker.send({"op": "start", "job": {
             "config": self.config.to_dict(), "store": str(self.store.root.resolve()), "name": self.name,
             "log_every": self.log_every, "insight": self.insight, "threads": threads, "paused": self._paused,
-            "meta": self.meta, "owner": self.owner, "recover": self.recover_from, "quotas": quotas()}})
+            "meta": self.meta, "owner": self.owner, "recover": self.recover_from, "quotas": quotas(),
+            "challenge": self.challenge}})
 
     def _queued(self, position: int) -> None:
         self._update(queue_position=position)

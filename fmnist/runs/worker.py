@@ -26,6 +26,7 @@ import threading
 from multiprocessing.connection import Connection
 
 from fmnist import env
+from fmnist.messages import N_
 from fmnist.runs.messages import RunSaved, RunStarted
 
 
@@ -100,7 +101,7 @@ def run(job: dict, inbox: Connection, outbox: Connection) -> None:
     from fmnist.model.devices import DeviceError, device_label, resolve_device
     from fmnist.store import checkpoints, recovery
     from fmnist.training.control import RunControl
-    from fmnist.training.events import DoneEvent
+    from fmnist.training.events import DoneEvent, FailedEvent
     from fmnist.training.loop import train
 
     config = TrainConfig.from_dict(job["config"])
@@ -114,15 +115,96 @@ def run(job: dict, inbox: Connection, outbox: Connection) -> None:
     except DeviceError:
         device = config.device  # train() fails the run with the reason
     outbox.send(RunStarted(device).to_message())
+    entry = ChallengeEntry.of(job)
+    if entry is not None:
+        config, refused = entry.check(config)
+        if refused:  # a crafted request (the page refuses such a run): not trained, listed apart with the reason
+            outbox.send(FailedEvent(refused, 0, 0).to_message())
+            return
     store = checkpoints.CheckpointStore(job["store"])
     rec = recovery.for_run(store, config, job["owner"], job.get("recover"))
     for ev in train(config, control=control, log_every=job.get("log_every", 25), insight=job.get("insight", False),
                     recovery=rec):
+        if entry is not None:
+            entry.watch(ev, control)
         match ev:
             case DoneEvent(result=result):
-                outbox.send(finish(result, job, checkpoints).to_message())
+                saved = finish(result, job, checkpoints)
+                if entry is not None:
+                    saved.notes.append(entry.enter(result, saved.checkpoint))
+                outbox.send(saved.to_message())
             case _:
                 outbox.send(ev.to_message())
+
+
+class ChallengeEntry:
+    """A run of a class challenge (job["challenge"]: id, name, db): the worker, not the page, has the last word on
+    its limits, stops it past the challenge's seconds and enters it on the board (fmnist.challenge)."""
+
+    def __init__(self, spec: dict, owner: str):
+        from fmnist.challenge import store
+
+        self.id, self.name, self.owner = spec["id"], spec["name"], owner
+        self.store = store(spec.get("db"))
+        self.challenge = None
+        self.late = False
+
+    @classmethod
+    def of(cls, job: dict) -> ChallengeEntry | None:
+        spec = job.get("challenge")
+        return cls(spec, job["owner"]) if spec else None
+
+    def check(self, config):
+        """The config with the challenge's split, and why it may not train (None: it may)."""
+        from fmnist.challenge import ChallengeError, broken_limits, challenge_config
+        from fmnist.challenge.store import CLOSED
+
+        try:
+            self.challenge = c = self.store.require(self.id)
+        except ChallengeError as exc:
+            return config, str(exc)
+        config = challenge_config(c.limits, config)
+        broken = broken_limits(c.limits, config)
+        if not c.is_open():
+            return config, CLOSED
+        if broken:
+            reason = "; ".join(map(str, broken))
+            try:
+                self.store.enter(c.id, self.name, self.owner, {"network": config.describe(),
+                                                               "config": config.to_dict()}, broken=reason)
+            except ChallengeError:
+                pass
+            return config, N_("broken limit: {reason}").format(reason=reason)
+        return config, None
+
+    def watch(self, ev, control) -> None:
+        from fmnist.challenge.limits import over_time
+
+        elapsed = getattr(ev, "elapsed_s", None)
+        if elapsed is not None and not self.late and ev.kind in ("step", "epoch") \
+                and over_time(self.challenge.limits, elapsed):
+            self.late = True
+            control.stop()
+
+    def enter(self, result, checkpoint: str | None) -> str:
+        """Enters the finished run; the note the page shows."""
+        from fmnist.challenge import ChallengeError, entry_figures
+        from fmnist.challenge.limits import OVER_TIME, STOPPED_EARLY
+
+        figures = entry_figures(result.config, result.history, result.test_acc, result.elapsed_s, result.best_epoch)
+        broken = None
+        if self.late:
+            broken = OVER_TIME.format(seconds=f"{result.elapsed_s:.0f}", max=f"{self.challenge.limits.max_seconds:g}")
+        elif result.stopped:
+            broken = STOPPED_EARLY
+        try:
+            e = self.store.enter(self.id, self.name, self.owner, figures, broken, checkpoint)
+        except ChallengeError as exc:
+            return N_("not entered on the challenge's board: {reason}").format(reason=exc)
+        if broken:
+            return N_("entered on the challenge's board, listed apart: {reason}").format(reason=broken)
+        return N_("entered on the challenge's board: validation accuracy {accuracy}%").format(
+            accuracy=f"{e.val_acc:.2f}")
 
 
 def process_name(name: str) -> None:

@@ -98,8 +98,8 @@ class _Run:
         # Batches are index lists into the whole training set, shared by every session: the hold-out only leaves
         # its rows out, and a run never copies the training images (188 MB as float32).
         if config.val_size:
-            self.rows, va = (t.to(device) for t in split_validation(self.x_all.shape[0], config.val_size,
-                                                                     config.seed))
+            split_seed = config.seed if config.val_seed is None else config.val_seed  # a challenge fixes its own
+            self.rows, va = (t.to(device) for t in split_validation(self.x_all.shape[0], config.val_size, split_seed))
             self.x_val, self.y_val = self.x_all[va], self.y_all[va]
         else:
             self.rows, self.x_val, self.y_val = None, None, None

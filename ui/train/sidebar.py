@@ -25,6 +25,7 @@ from fmnist.config.settings import MAX_BLOCKS, PRESET_HELP, PRESET_LABEL, SECTIO
 from fmnist.model.devices import problem
 from fmnist.runs.jobs import pool
 from fmnist.training.memory import memory_problem
+from ui import challenge
 from ui.i18n import N_, _, current, engine, gettext
 from ui.train import lesson, share
 
@@ -162,6 +163,8 @@ def config_sidebar() -> tuple[TrainConfig | None, dict[str, str]]:
     device_problem = problem(config.device, pool().devices())  # known once a worker has looked
     if "device" not in errors and device_problem:
         errors["device"] = device_problem
+    if not errors:  # a joined student's challenge: its limits, next to their controls
+        errors.update(challenge.limit_errors(config))
     for name, message in errors.items():
         if name in slots:
             slots[name].error(engine(message))
@@ -269,7 +272,10 @@ def _address(query: str) -> str:
 
 def _share_as_lesson(settings: dict[str, str] | None, view: dict[str, str]) -> None:
     """A link with these settings (None: the form is not valid) for a class, the chosen ones locked (shown, not
-    changeable) or hidden; in the address's language, if it names one."""
+    changeable) or hidden; in the address's language, if it names one. Not offered to a student inside a challenge,
+    who would make an unlocked link of their own."""
+    if challenge.joined():
+        return
     state = st.session_state
     current = _lesson()
     state.setdefault(LESSON_LOCK_KEY, [n for n in lesson.NAMES if n in current.locked])
