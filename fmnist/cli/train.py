@@ -94,24 +94,50 @@ def cmd_train(args) -> int:
     command = "python -m fmnist " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
     if not args.json:
         print(f"Training {config.describe()} on {config.device}", flush=True)
+    epoch = recovery.read(rec.path, tensors=False)[0].get("epoch", 0) if args.recover else 0  # the last completed
     if args.recover:
-        done = recovery.read(rec.path, tensors=False)[0].get("epoch", 0)
-        print(f"Recovering {rec.path.name} after epoch {done} of {config.epochs}", file=sys.stderr, flush=True)
+        print(f"Recovering {rec.path.name} after epoch {epoch} of {config.epochs}", file=sys.stderr, flush=True)
     print(f"Recovery file: {rec.path} (if this run is interrupted: python -m fmnist train --recover "
           f"{shlex.quote(str(rec.path))})", file=sys.stderr, flush=True)
     bar = progress.epoch_bar(sys.stdout, config, args.json)
-    for ev in progress.drawn(bar, train(config, log_every=progress.log_every(bar, device), recovery=rec)):
-        match ev:
-            case NoteEvent(message=message):
-                print(message, file=sys.stderr, flush=True)
-            case EpochEvent():
-                _print_epoch(args, ev)
-            case FailedEvent(reason=reason, epoch=epoch):
-                emit(args, {"error": reason, "epoch": epoch}, f"Training failed: {reason}")
-                return 1
-            case DoneEvent(result=result):
-                _save_result(args, result, command, store, out)
+    try:
+        for ev in progress.drawn(bar, train(config, log_every=progress.log_every(bar, device), recovery=rec)):
+            match ev:
+                case NoteEvent(message=message):
+                    print(message, file=sys.stderr, flush=True)
+                case EpochEvent():
+                    epoch = ev.epoch
+                    _print_epoch(args, ev)
+                case FailedEvent(reason=reason, epoch=failed_at):
+                    emit(args, {"error": reason, "epoch": failed_at}, f"Training failed: {reason}")
+                    return 1
+                case DoneEvent(result=result):
+                    epoch = None  # trained: an interrupt from here on is the save's (fmnist.cli.main says so)
+                    _save_result(args, result, command, store, out)
+    except KeyboardInterrupt:
+        if epoch is None:
+            raise
+        _interrupted(args, config, epoch, rec.path)
+        return 130
     return 0
+
+
+def _interrupted(args, config: TrainConfig, epoch: int, recover: Path) -> None:
+    """Ctrl-C while training: no checkpoint is written, --out's file (often the shipped default) included, so a
+    half-trained model never replaces one by surprise. Before the first epoch ended nothing is kept at all; after it,
+    the recovery file holds the last completed epoch and --recover finishes the run as if it had never stopped."""
+    if not epoch:
+        emit(args, {"interrupted": True, "epochs": 0, "checkpoint": None, "recover": None},
+             "Interrupted before the first epoch ended: the run is discarded, no checkpoint written.")
+        return
+    if not recover.is_file():  # its write failed (and the run said so)
+        emit(args, {"interrupted": True, "epochs": epoch, "checkpoint": None, "recover": None},
+             f"Interrupted after epoch {epoch} of {config.epochs}: no checkpoint written, and no recovery file to "
+             "finish the run from.")
+        return
+    emit(args, {"interrupted": True, "epochs": epoch, "checkpoint": None, "recover": str(recover)},
+         f"Interrupted after epoch {epoch} of {config.epochs}: no checkpoint written. To finish the run: "
+         f"python -m fmnist train --recover {shlex.quote(str(recover))}")
 
 
 def add_parser(sub) -> None:
