@@ -1,5 +1,6 @@
 """Train: set up a model in the sidebar, start a run and watch it learn. A finished run is saved as a checkpoint and
-becomes the active model."""
+becomes the active model; a stopped one is saved too, and becomes the active model only when the user says so (one
+button), unless it was stopped before its first epoch ended: then it is discarded."""
 
 import time
 
@@ -29,12 +30,14 @@ FRAME_KEY, FRAME_AFTER_S = "train_chart_frame", 1.0  # the empty step chart befo
 
 
 def announce_finish(job, snap) -> None:
-    """Once per job, however many reruns see it finished: make the saved model active and say where it is."""
+    """Once per job, however many reruns see it finished: make a finished run's model active and say where a saved
+    one is. A stopped run's model waits for the user's word (ui/train/run_view.py)."""
     if st.session_state.get("train_handled_job") == job.created:
         return
     st.session_state["train_handled_job"] = job.created
     if snap.checkpoint:
-        set_active_model(snap.checkpoint)
+        if snap.status == "done":
+            set_active_model(snap.checkpoint)
         st.toast(_("Saved as **{name}**", name=snap.checkpoint),
                  icon=":material/check_circle:")
 
@@ -72,7 +75,8 @@ def controls_help() -> str:
         _("**Pause** holds the run after its current step, keeping everything it learned; while paused, **Step** "
           "trains one batch at a time."),
         _("**Resume** goes on training a paused run from where it stopped."),
-        _("**Stop** ends the run now: the model as it is after the last finished step is scored and saved.")))
+        _("**Stop** ends the run now: the model as it is after the last finished step is scored and saved, and "
+          "becomes the active model only when you say so. A run stopped before its first epoch ends is discarded.")))
 
 
 def lr_control(job) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -236,3 +237,62 @@ def test_models_page_lists_activates_and_deletes_with_confirmation(ckpt_dir):
     assert at.button(key="models_delete").disabled and at.checkbox(key="models_delete_sure").disabled
     assert "never deleted" in at.button(key="models_delete").help
     assert (ckpt_dir / "default.safetensors").is_file()
+
+
+def has_button(at: AppTest, key: str) -> bool:
+    return any(b.key == key for b in at.button)
+
+
+def sidebar_model(at: AppTest) -> str:
+    return next(str(c.value) for c in at.sidebar.caption if str(c.value).startswith("Active model:"))
+
+
+def test_stop_at_once_discards_the_run_and_keeps_the_active_model(ckpt_dir, started):
+    at = app()
+    set_tiny_config(at)
+    at.button(key="train_start").click().run()
+    job = started[0]  # held paused before its first step
+    at.button(key="train_stop").click().run()
+    assert job.join(60), "the stopped run's worker did not end"
+    at.run()
+    assert not at.exception, at.exception
+
+    assert sorted(p.name for p in ckpt_dir.iterdir()) == ["default.safetensors"]  # no checkpoint, no resume file
+    assert sidebar_model(at).startswith("Active model: **default**")
+    assert "discarded" in texts(at.info) and "still **default**" in texts(at.info)
+    assert not at.success and not at.toast and not has_button(at, "train_make_active")
+    snap = job.snapshot()
+    assert snap.status == "stopped" and snap.checkpoint is None and snap.save_error is None and snap.discarded
+    assert not at.button(key="train_start").disabled
+
+
+def test_stop_after_an_epoch_saves_without_switching_and_the_button_switches(ckpt_dir, started):
+    at = app()
+    set_tiny_config(at)
+    at.number_input(key="cfg_epochs").set_value(30).run()  # far longer than the test lets it train
+    at.button(key="train_start").click().run()
+    job = started[0]
+    job.resume()
+    deadline = time.monotonic() + 300
+    while not job.snapshot().epochs:
+        assert time.monotonic() < deadline, "the first epoch did not end in five minutes"
+        time.sleep(0.05)
+    at.button(key="train_stop").click().run()
+    assert job.join(60), "the stopped run's worker did not end"
+    at.run()
+    assert not at.exception, at.exception
+
+    snap = job.snapshot()
+    assert snap.status == "stopped" and snap.checkpoint
+    assert (ckpt_dir / f"{snap.checkpoint}.safetensors").is_file()
+    assert snap.checkpoint in texts(at.toast)  # where it was saved
+    assert sidebar_model(at).startswith("Active model: **default**")  # not switched
+    message = texts(at.success)
+    assert f"saved as **{snap.checkpoint}**" in message and "still **default**" in message
+    assert not snap.discarded
+
+    at.button(key="train_make_active").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["active_model"] == snap.checkpoint
+    assert sidebar_model(at).startswith(f"Active model: **{snap.checkpoint}**")
+    assert "now the active model" in texts(at.success) and not has_button(at, "train_make_active")

@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -138,3 +139,55 @@ def test_seed_preset_prints_the_notebooks_eval_mode_training_accuracy(tmp_path, 
     code, lines = run_json(capsys, ["train", "--preset", "seed", "--hidden", "32", "--epochs", "1", "--json",
                                     "--out", str(tmp_path / "s.safetensors")])
     assert code == 0 and 50 < lines[0]["train_eval_acc"] <= 100 and lines[0]["train_eval_loss"] > 0
+
+
+def interrupt_after(monkeypatch, kind: str) -> None:
+    """The trainer as Ctrl-C leaves it: KeyboardInterrupt as soon as the CLI has handled its first `kind` event."""
+    from fmnist.training import loop
+
+    real = loop.train
+
+    def train(*args, **kwargs):
+        events = real(*args, **kwargs)
+        try:
+            for ev in events:
+                yield ev
+                if ev.kind == kind:
+                    raise KeyboardInterrupt
+        finally:
+            events.close()
+
+    monkeypatch.setattr(loop, "train", train)
+
+
+def test_ctrl_c_before_the_first_epoch_ends_writes_no_checkpoint_and_says_so(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "x.safetensors"
+    interrupt_after(monkeypatch, "step")
+    code, lines = run_json(capsys, ["train", *TINY_ARGS, "--epochs", "2", "--json", "--out", str(out)])
+    assert code == 130
+    assert lines[-1] == {"interrupted": True, "epochs": 0, "checkpoint": None, "recover": None}
+    assert list(tmp_path.iterdir()) == []  # no checkpoint, nothing to recover
+
+    assert main(["train", *TINY_ARGS, "--epochs", "2", "--out", str(out)]) == 130
+    assert "Interrupted before the first epoch ended: the run is discarded, no checkpoint written." in \
+        capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_after_an_epoch_writes_no_checkpoint_and_the_recovery_file_finishes_the_run(tmp_path, capsys,
+                                                                                         monkeypatch):
+    out = tmp_path / "x.safetensors"
+    interrupt_after(monkeypatch, "epoch")
+    code, lines = run_json(capsys, ["train", *TINY_ARGS, "--epochs", "2", "--json", "--out", str(out)])
+    assert code == 130 and not out.exists()  # --out (often the shipped default) is never replaced half-trained
+    assert [line.get("epoch") for line in lines[:-1]] == [1]
+    stop = lines[-1]
+    assert (stop["interrupted"], stop["epochs"], stop["checkpoint"]) == (True, 1, None)
+    assert Path(stop["recover"]).is_file()
+
+    monkeypatch.undo()
+    code, lines = run_json(capsys, ["train", "--recover", stop["recover"], "--json", "--out", str(out)])
+    assert code == 0 and lines[-1]["checkpoint"] == str(out)
+    from fmnist.store.checkpoints import load
+
+    assert [h["epoch"] for h in load(out).meta["history"]] == [1, 2]

@@ -136,7 +136,20 @@ def test_pause_resume_and_stop_ends_the_worker_within_two_seconds(tmp_path, tiny
     assert took < STOPPED_WITHIN_S, f"the worker took {took:.2f} s to stop"
     snap = job.snapshot()
     assert snap.status == "stopped" and not alive(job.pid)
-    assert snap.checkpoint and (tmp_path / f"{snap.checkpoint}.safetensors").exists()  # nothing lost
+    # Stopped in its first epoch: discarded, and nothing left behind (no checkpoint, no resume file).
+    assert list(tmp_path.iterdir()) == [] and snap.checkpoint is None and snap.save_error is None
+    assert snap.discarded and not snap.epochs
+
+
+def test_a_run_stopped_after_an_epoch_is_saved_and_scored(tmp_path, tiny_config, workers):
+    job = TrainingJob(tiny_config.replace(epochs=30), CheckpointStore(tmp_path), log_every=5, workers=workers).start()
+    wait_for(lambda: job.snapshot().epochs, timeout=300, what="the first epoch")
+    job.stop()
+    snap = wait_finished(job, timeout=30)
+    assert snap.status == "stopped" and not snap.discarded and snap.checkpoint and snap.test_acc > 50
+    meta = CheckpointStore(tmp_path).load(snap.checkpoint).meta
+    assert meta["stopped"] is True and len(meta["history"]) == len(snap.epochs) >= 1
+    assert meta["metrics"]["test_acc"] == pytest.approx(snap.test_acc)
 
 
 def test_close_is_what_a_closed_tab_does(tmp_path, tiny_config, workers):
@@ -145,7 +158,7 @@ def test_close_is_what_a_closed_tab_does(tmp_path, tiny_config, workers):
     t = time.perf_counter()
     job.close()
     assert time.perf_counter() - t < STOPPED_WITHIN_S and not job.alive and not alive(job.pid)
-    assert job.snapshot().status == "stopped" and job.snapshot().checkpoint
+    assert job.snapshot().status == "stopped" and job.snapshot().discarded  # in its first epoch: nothing kept
 
 
 def test_runs_beyond_the_slots_wait_in_line_and_start_by_themselves(tmp_path, tiny_config):

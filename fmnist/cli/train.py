@@ -70,20 +70,46 @@ def _save_result(args, r, command: str, store, out: Path | None) -> str:
 
 
 def cmd_train(args) -> int:
-    from fmnist.challenge.limits import over_time
-    from fmnist.cli import challenge as class_challenge
     from fmnist.cli import progress
+    from fmnist.store import recovery
+
+    config, challenge, name, device = _checked_run(args)
+    store, out = _store_and_out(args)
+    rec = recovery_file(args, config, out.parent if out else store.root)
+    command = "python -m fmnist " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
+    if not args.json:
+        print(f"Training {config.describe()} on {config.device}", flush=True)
+    epoch = recovery.read(rec.path, tensors=False)[0].get("epoch", 0) if args.recover else 0  # the last completed
+    if args.recover:
+        print(f"Recovering {rec.path.name} after epoch {epoch} of {config.epochs}", file=sys.stderr, flush=True)
+    print(f"Recovery file: {rec.path} (if this run is interrupted: python -m fmnist train --recover "
+          f"{shlex.quote(str(rec.path))})", file=sys.stderr, flush=True)
+    bar = progress.epoch_bar(sys.stdout, config, args.json)
+    run = _Run(args, config, challenge, name, command, store, out)
+    try:
+        for ev in progress.drawn(bar, run.events(rec, progress.log_every(bar, device))):
+            epoch = run.take(ev, epoch)
+            if run.failed:
+                return 1
+    except KeyboardInterrupt:
+        if epoch is None:
+            raise
+        _interrupted(args, config, epoch, rec.path)
+        return 130
+    return 0
+
+
+def _checked_run(args):
+    """The run's config, its challenge (refused here, before any training, when it breaks a limit) and its device;
+    UsageError (exit 2) for what cannot run."""
+    from fmnist.cli import challenge as class_challenge
     from fmnist.model.devices import DeviceError, resolve_device
-    from fmnist.store import checkpoints, recovery
-    from fmnist.training.control import RunControl
-    from fmnist.training.events import StepEvent
-    from fmnist.training.loop import train
     from fmnist.training.memory import memory_problem
     from fmnist.training.recipe import bf16_problem
 
     config = config_to_recover(args) if args.recover else config_from_args(args)
     challenge = name = None
-    if args.challenge:  # refused here, before any training, when it breaks a limit
+    if args.challenge:
         config, challenge, name = class_challenge.prepare_run(args, config)
     elif args.name:
         raise UsageError("--name is the name on a challenge's board: give --challenge ID too")
@@ -96,42 +122,81 @@ def cmd_train(args) -> int:
     problem = memory_problem(config, dataset_loaded=False, device_type=device.type)
     if problem:
         raise UsageError(problem)
-    store = checkpoints.CheckpointStore()
+    return config, challenge, name, device
+
+
+def _store_and_out(args):
+    from fmnist.store import checkpoints
+
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix != checkpoints.SUFFIX:
         raise UsageError(f"--out must end in {checkpoints.SUFFIX}")
-    rec = recovery_file(args, config, out.parent if out else store.root)
-    command = "python -m fmnist " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
-    if not args.json:
-        print(f"Training {config.describe()} on {config.device}", flush=True)
-    if args.recover:
-        done = recovery.read(rec.path, tensors=False)[0].get("epoch", 0)
-        print(f"Recovering {rec.path.name} after epoch {done} of {config.epochs}", file=sys.stderr, flush=True)
-    print(f"Recovery file: {rec.path} (if this run is interrupted: python -m fmnist train --recover "
-          f"{shlex.quote(str(rec.path))})", file=sys.stderr, flush=True)
-    bar = progress.epoch_bar(sys.stdout, config, args.json)
-    control, late = RunControl(), False
-    for ev in progress.drawn(bar, train(config, control=control, log_every=progress.log_every(bar, device),
-                                        recovery=rec)):
-        if challenge is not None and isinstance(ev, (StepEvent, EpochEvent)) and not late \
+    return checkpoints.CheckpointStore(), out
+
+
+class _Run:
+    """The trainer's events as the CLI prints them; a challenge's run is stopped past its seconds and entered at the
+    end."""
+
+    def __init__(self, args, config: TrainConfig, challenge, name, command: str, store, out: Path | None):
+        from fmnist.training.control import RunControl
+
+        self.args, self.config, self.challenge, self.name = args, config, challenge, name
+        self.command, self.store, self.out = command, store, out
+        self.control, self.late, self.failed = RunControl(), False, False
+
+    def events(self, rec, log_every: int):
+        from fmnist.training.loop import train
+
+        return train(self.config, control=self.control, log_every=log_every, recovery=rec)
+
+    def take(self, ev, epoch: int | None) -> int | None:
+        """Prints one event; returns the last completed epoch (None once trained: an interrupt from then on is the
+        save's, and fmnist.cli.main says so)."""
+        from fmnist.challenge.limits import over_time
+        from fmnist.cli import challenge as class_challenge
+        from fmnist.training.events import StepEvent
+
+        args, challenge = self.args, self.challenge
+        if challenge is not None and isinstance(ev, (StepEvent, EpochEvent)) and not self.late \
                 and over_time(challenge.limits, ev.elapsed_s):
-            late = True  # past the challenge's seconds: stopped, and listed apart
+            self.late = True  # past the challenge's seconds: stopped, and listed apart
             print(f"Stopping: challenge {challenge.id} allows {challenge.limits.max_seconds:g} s of training",
                   file=sys.stderr, flush=True)
-            control.stop()
+            self.control.stop()
         match ev:
             case NoteEvent(message=message):
                 print(message, file=sys.stderr, flush=True)
             case EpochEvent():
                 _print_epoch(args, ev)
-            case FailedEvent(reason=reason, epoch=epoch):
-                emit(args, {"error": reason, "epoch": epoch}, f"Training failed: {reason}")
-                return 1
+                return ev.epoch
+            case FailedEvent(reason=reason, epoch=failed_at):
+                emit(args, {"error": reason, "epoch": failed_at}, f"Training failed: {reason}")
+                self.failed = True
             case DoneEvent(result=result):
-                saved = _save_result(args, result, command, store, out)
+                saved = _save_result(args, result, self.command, self.store, self.out)
                 if challenge is not None:
-                    class_challenge.enter_run(args, challenge, name, result, late, saved)
-    return 0
+                    class_challenge.enter_run(args, challenge, self.name, result, self.late, saved)
+                return None
+        return epoch
+
+
+def _interrupted(args, config: TrainConfig, epoch: int, recover: Path) -> None:
+    """Ctrl-C while training: no checkpoint is written, --out's file (often the shipped default) included, so a
+    half-trained model never replaces one by surprise. Before the first epoch ended nothing is kept at all; after it,
+    the recovery file holds the last completed epoch and --recover finishes the run as if it had never stopped."""
+    if not epoch:
+        emit(args, {"interrupted": True, "epochs": 0, "checkpoint": None, "recover": None},
+             "Interrupted before the first epoch ended: the run is discarded, no checkpoint written.")
+        return
+    if not recover.is_file():  # its write failed (and the run said so)
+        emit(args, {"interrupted": True, "epochs": epoch, "checkpoint": None, "recover": None},
+             f"Interrupted after epoch {epoch} of {config.epochs}: no checkpoint written, and no recovery file to "
+             "finish the run from.")
+        return
+    emit(args, {"interrupted": True, "epochs": epoch, "checkpoint": None, "recover": str(recover)},
+         f"Interrupted after epoch {epoch} of {config.epochs}: no checkpoint written. To finish the run: "
+         f"python -m fmnist train --recover {shlex.quote(str(recover))}")
 
 
 def add_parser(sub) -> None:

@@ -49,6 +49,7 @@ class JobSnapshot:
     notes: list[str] = field(default_factory=list)
     checkpoint: str | None = None
     save_error: str | None = None
+    discarded: bool = False  # stopped before its first epoch ended: nothing was saved
     test_acc: float | None = None
     lr_changes: list[dict] = field(default_factory=list)
     insight: list[dict] = field(default_factory=list)  # per epoch: first-layer filters, 2-D projection
@@ -377,7 +378,7 @@ class TrainingJob:
                 case RunSaved() as ev:
                     s.status = "stopped" if ev.stopped else "done"
                     s.device, s.test_acc, s.lr_changes = ev.device, ev.test_acc, ev.lr_changes
-                    s.checkpoint, s.save_error = ev.checkpoint, ev.save_error
+                    s.checkpoint, s.save_error, s.discarded = ev.checkpoint, ev.save_error, ev.discarded
                     s.notes.extend(ev.notes)
 
     def _ended(self, reason: str) -> None:

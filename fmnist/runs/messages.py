@@ -19,7 +19,8 @@ class RunStarted(Message):
 @dataclass
 class RunSaved(Message):
     """The run's end as the worker saved it: the figures of its TrainResult, the checkpoint's name (None when the save
-    failed, with save_error saying why) and notes for the page."""
+    failed, with save_error saying why, or when the run was discarded) and notes for the page. `discarded`: stopped
+    before its first epoch ended, so nothing was saved (fmnist.runs.worker.discards)."""
 
     test_acc: float
     test_loss: float
@@ -30,6 +31,7 @@ class RunSaved(Message):
     checkpoint: str | None = None
     save_error: str | None = None
     notes: list[str] = field(default_factory=list)
+    discarded: bool = False
     kind: ClassVar[str] = "done"
 
 

@@ -177,7 +177,8 @@ def test_closed_tab_stops_its_worker(browser: Browser, tmp_path, default_checkpo
         wait_spare(server)
         before, rss_before = server.checkpoints(), rss_mb(server.pid)
         start(page)
-        wait_progress(page, lambda p: p.step >= 50, "50 steps")
+        # Past its first epoch: a run stopped before that is discarded, not saved (pages/train.py).
+        wait_progress(page, lambda p: p.epoch >= 2, "the first epoch to end")
         (pid,) = [p for p, name in workers(server.pid).items() if name == "fmnist-train"]
         rss_during = rss_mb(server.pid)
         t0 = time.monotonic()
@@ -197,5 +198,5 @@ def test_closed_tab_stops_its_worker(browser: Browser, tmp_path, default_checkpo
         new = server.checkpoints() - before
         assert len(new) == 1, new
         meta = checkpoints.read_meta(server.checkpoint_dir / (new.pop() + checkpoints.SUFFIX))
-        assert meta["stopped"] is True and len(meta["history"]) < 500
+        assert meta["stopped"] is True and 1 <= len(meta["history"]) < 500
         assert rss_after - rss_before <= LEAK_BOUND_MB

@@ -11,7 +11,7 @@ FMNIST_CHROMIUM; never a downloaded browser):
 1. server process start, and its health URL's first "ok" -> the Train page fully rendered (title visible, script
    finished);
 2. Start on the Train page (seed preset, 1 epoch) -> the progress line shows a step > 0, and -> the step-loss
-   chart has a point; then Stop (the stopped run is saved and becomes the active model, as in the app);
+   chart has a point; then Stop (stopped in its first epoch, the run is discarded and the active model stays);
 
    both timed by the page's own clock (MARKS_JS), the moment the browser drew them;
 3. Explore and Evaluate, each visited twice through the sidebar; the second visit has the model and its test-set
@@ -242,7 +242,7 @@ def measure_training(page) -> tuple[float, float, str]:
     if stop_button.is_enabled():
         stop_button.click()
     poll_until(page, lambda s: status_of(s) in ("stopped", "done", "failed"), "the run to stop")
-    page.wait_for_timeout(1000)  # the finished run reruns the page, saves the model and makes it active
+    page.wait_for_timeout(1000)  # the ended run reruns the page (a finished one is saved and made active)
     wait_idle(page)
     check_no_exception(page, "Train")
     return first_step, first_point, line.strip()

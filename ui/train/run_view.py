@@ -6,6 +6,7 @@ import streamlit as st
 from fmnist.runs.jobs import running_jobs
 from ui.i18n import N_, _, engine
 from ui.inspect.explain_view import show_insight
+from ui.session import active_model_name, set_active_model
 from ui.train import charts
 
 # Engine text shown here through engine(): the job's status words, the notes a run writes and why a run failed or
@@ -79,16 +80,41 @@ def show_outcome(snap) -> None:
         st.error(_("The run failed: {error}", error=engine_text(snap.error or "")))
     if snap.save_error:
         st.warning(_("The run could not be saved: {error}", error=engine_text(snap.save_error)))
+    if snap.discarded:
+        show_discarded(active_model_name())
     if snap.checkpoint:
         acc = f"{snap.test_acc:.2f}"
-        if snap.status == "stopped":
-            st.success(_("Stopped early and saved as **{name}** ({acc}% test accuracy), now the active model.",
-                         name=snap.checkpoint, acc=acc))
-        else:
+        if snap.status != "stopped":  # a finished run was made the active model (pages/train.py)
             st.success(_("Saved as **{name}** ({acc}% test accuracy), now the active model.", name=snap.checkpoint,
                          acc=acc))
+        else:
+            show_stopped(snap.checkpoint, acc, active_model_name())
     for note in snap.notes:
         st.caption(engine_text(note))
+
+
+def show_discarded(active: str | None) -> None:
+    """A run stopped before its first epoch ended: nothing was saved, and the active model is what it was."""
+    if active:
+        st.info(_("Stopped before the first epoch ended: this run was discarded, nothing was saved, and the active "
+                  "model is still **{name}**.", name=active), icon=":material/delete:")
+    else:
+        st.info(_("Stopped before the first epoch ended: this run was discarded and nothing was saved."),
+                icon=":material/delete:")
+
+
+def show_stopped(name: str, acc: str, active: str | None) -> None:
+    """A run stopped after an epoch is saved and scored, and becomes the active model only when the user says so."""
+    if active == name:
+        st.success(_("Stopped early and saved as **{name}** ({acc}% test accuracy), now the active model.",
+                     name=name, acc=acc))
+        return
+    st.success(_("Stopped early and saved as **{name}** ({acc}% test accuracy). The active model is still "
+                 "**{active}**: a stopped run replaces it only when you say so.", name=name, acc=acc,
+                 active=active or "–"))
+    if st.button(_("Make it the active model"), key="train_make_active", icon=":material/check_circle:"):
+        set_active_model(name)
+        st.rerun(scope="app")  # the sidebar names the new active model too
 
 
 def show_charts(runs, snap) -> None:
