@@ -19,8 +19,7 @@ from string import Template
 from fmnist import __version__
 from fmnist.config import PRESETS, TrainConfig, layers_text, text
 from fmnist.data.dataset import CLASSES, FILES, MEAN, STD
-from fmnist.model.architecture import blocks, features
-from fmnist.model.mlp import ACTIVATION_LAYERS
+from fmnist.export.network import model_name, model_source
 
 WRAP = 100  # header lines; the generated file is checked with ruff at the repo's 120 columns
 
@@ -119,21 +118,6 @@ def load_datasets(folder):
                 IdxFashionMNIST(folder, False, custom_transform))
     return (FashionMNIST(folder, train=True, download=True, transform=custom_transform),
             FashionMNIST(folder, train=False, download=True, transform=custom_transform))
-'''
-
-_MODEL = '''
-
-class $model_class(nn.Module):
-    """$layers, the layers in fmnist's order, so that the same seed draws the same initial weights."""
-
-    def __init__(self):
-        super().__init__()
-        self.layers = nn.Sequential(
-$layer_lines
-        )
-
-    def forward(self, x):
-        return self.layers(x.view(-1, 28 * 28))  # logits: the softmax is inside the loss
 '''
 
 _SCHEDULES = {
@@ -324,7 +308,7 @@ def render_script(meta: dict, config: TrainConfig, name: str, script: str, weigh
     """The Python file for a checkpoint (its metadata and config); `script` and `weights` are the file names the
     examples in its docstring use."""
     body = (_header(meta, config, name, script, weights) + _imports(config) + _constants(config) + _DATA
-            + _model(config) + _SCHEDULES.get(config.schedule, "") + (_SHIFT if config.augment else "")
+            + model_source(config) + _SCHEDULES.get(config.schedule, "") + (_SHIFT if config.augment else "")
             + _optimizer(config) + _training(config))
     # The blocks leave no uses of copy (without keep_best) and Subset (without a split): drop what is unused.
     if not config.keep_best:
@@ -423,50 +407,6 @@ def _constants(config: TrainConfig) -> str:
         seed=config.seed, batch_size=config.batch_size, epochs=config.epochs, lr=repr(config.lr), schedule_note=note,
         extra_constants="".join(line + "\n" for line in extra), classes=f"({', '.join(map(json.dumps, CLASSES))})",
         train_images=ti, train_labels=tl, test_images=si, test_labels=sl, mean=MEAN, std=STD)
-
-
-def _model(config: TrainConfig) -> str:
-    activation = ACTIVATION_LAYERS[config.activation].__name__
-    lines = _conv_lines(config, activation)
-    width = features(config)
-    for h in config.hidden:
-        if config.batch_norm:
-            lines.append(f"nn.Linear({width}, {h}, bias=False),  # no bias: the batch norm after it would cancel it")
-            lines.append(f"nn.BatchNorm1d({h}),")
-        else:
-            lines.append(f"nn.Linear({width}, {h}),")
-        lines.append(f"nn.{activation}(),")
-        if config.dropout:
-            lines.append(f"nn.Dropout({config.dropout!r}),")
-        width = h
-    lines.append(f"nn.Linear({width}, 10),")
-    return Template(_MODEL).substitute(model_class=model_name(config), layers=layers_text(config),
-                                       layer_lines="\n".join(" " * 12 + line for line in lines))
-
-
-def model_name(config: TrainConfig) -> str:
-    return "CNN" if config.conv else "MLP"
-
-
-def _conv_lines(config: TrainConfig, activation: str) -> list[str]:
-    """The convolution blocks, as fmnist.model.mlp.conv_modules builds them."""
-    if not config.conv:
-        return []
-    lines = ["nn.Unflatten(1, (1, 28, 28)),  # the 784 pixels back into one 28 x 28 channel"]
-    for b in blocks(config):
-        bias = ", bias=False" if config.batch_norm else ""
-        lines.append(f"nn.Conv2d({b.channels_in}, {b.channels}, {b.kernel}, padding={b.kernel // 2}{bias}),")
-        if config.batch_norm:
-            lines.append(f"nn.BatchNorm2d({b.channels}),")
-        lines.append(f"nn.{activation}(),")
-        if config.pool != "none":
-            lines.append(f"nn.{'MaxPool2d' if config.pool == 'max' else 'AvgPool2d'}(2),")
-        if config.dropout:
-            lines.append(f"nn.Dropout({config.dropout!r}),")
-    if config.head == "gap":
-        lines.append("nn.AdaptiveAvgPool2d(1),  # one number per channel: the mean of its map")
-    lines.append("nn.Flatten(),")
-    return lines
 
 
 def _optimizer(config: TrainConfig) -> str:

@@ -105,6 +105,8 @@ class _Run:
             self.rows, self.x_val, self.y_val = None, None, None
         model, self.rng = seeded_init(config)
         self.model = model = model.to(device)
+        if config.conv:  # convolutions run faster on channels-last maps (fp32 and bf16 alike, docs/benchmarks.md)
+            model.to(memory_format=torch.channels_last)
         model.train()
         use_graph = self.cuda_graph and device.type == "cuda"
         self.opt = make_optimizer(config, model, device, capturable=use_graph)

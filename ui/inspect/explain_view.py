@@ -56,12 +56,20 @@ def _per_class(snap) -> None:
                  "that look alike (shirt, T-shirt, pullover, coat) late or never as well."))
 
 
+CNN_FILTERS = N_("This network starts with convolution blocks: its first layer is a set of small filters (3 x 3 or "
+                 "5 x 5) that slide over the image, not 28 x 28 patterns of the whole garment like an MLP's first "
+                 "layer. These images show an MLP's first layer only.")
+
+
 def _first_layer(snap) -> None:
     if not snap.insight:
         st.caption(_("The first layer's filters were not recorded for this run."))
         return
     epoch = snap.epochs[len(snap.insight) - 1]["epoch"]
     filters = snap.insight[-1]["filters"]
+    if filters is None:
+        st.info(_(CNN_FILTERS), icon=":material/info:")
+        return
     _filters_help()
     st.plotly_chart(filters_figure(filters, _("First layer after epoch {epoch}: the {count} strongest units",
                                               epoch=epoch, count=len(filters))), key="train_insight_filters")
@@ -118,7 +126,8 @@ def _learned_space(snap) -> None:
 def _network(snap) -> None:
     net = snap.insight[-1].get("network") if snap.insight else None
     epoch = snap.epochs[len(snap.insight) - 1]["epoch"] if snap.insight else None
-    show_network(net, snap.epochs, "train_net", _("The network after epoch {epoch}", epoch=epoch))
+    show_network(net, snap.epochs, "train_net", _("The network after epoch {epoch}", epoch=epoch),
+                 bool(snap.insight) and snap.insight[-1].get("filters") is None)
 
 
 def _health(snap) -> None:
@@ -135,6 +144,9 @@ def _checkpoint_filters(path: str, mtime: float, name: str) -> np.ndarray:
 def show_checkpoint_filters(name: str) -> None:
     """The first-layer filters of a saved model (Models page)."""
     try:
+        if session.load_checkpoint(name).config.conv:
+            st.info(_(CNN_FILTERS), icon=":material/info:")
+            return
         path = session.store().path_for(name)
         filters = _checkpoint_filters(str(path), path.stat().st_mtime, name)
     except (checkpoints.CheckpointError, OSError) as exc:

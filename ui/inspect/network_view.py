@@ -74,8 +74,15 @@ def _on_click(prefix: str) -> None:
         st.session_state[_layer_key(prefix)], st.session_state[_unit_key(prefix)] = picked
 
 
-def show_network(net: dict | None, epochs: list[dict], prefix: str, title: str) -> None:
+CNN_DIAGRAM = N_("The diagram draws an MLP unit by unit, from the 784 pixels on; a network with convolution blocks "
+                 "is not drawn here. Its dense layers' health is in the Health tab.")
+
+
+def show_network(net: dict | None, epochs: list[dict], prefix: str, title: str, conv: bool = False) -> None:
     """The diagram and, once a unit is clicked or picked, its inspector."""
+    if conv:
+        st.info(_(CNN_DIAGRAM), icon=":material/info:")
+        return
     if net is None:
         st.caption(_("The network diagram was not recorded for this run."))
         return
@@ -220,8 +227,9 @@ def show_checkpoint_network(name: str) -> None:
     """The diagram, inspector and health of a saved model (Models page)."""
     try:
         path = session.store().path_for(name)
+        conv = bool(session.load_checkpoint(name).config.conv)
         with st.spinner(_("Measuring the network on 2,000 test images ...")):
-            net = _checkpoint_network(str(path), path.stat().st_mtime, name)
+            net = None if conv else _checkpoint_network(str(path), path.stat().st_mtime, name)
         meta = session.load_checkpoint(name).meta
     except (checkpoints.CheckpointError, OSError) as exc:
         st.caption(_("Cannot show the network of {name}: {error}", name=name, error=engine(str(exc))))
@@ -230,7 +238,7 @@ def show_checkpoint_network(name: str) -> None:
     network, health = st.tabs([_("Network"), _("Health")], key="models_network_tab", on_change="rerun")
     if network.open:
         with network:
-            show_network(net, epochs, "models_net", _("{name}: the network", name=name))
+            show_network(net, epochs, "models_net", _("{name}: the network", name=name), conv)
     if health.open:
         with health:
             show_health(epochs, [], "models_net")

@@ -69,6 +69,10 @@ def show_step(job) -> None:
 
 def _unit_change(snap, detail) -> None:
     """The inspected unit's incoming-weight change; without one inspected, the first-layer unit that moved most."""
+    if detail.weight_change and detail.weight_change[0].shape[1] != 784:
+        st.caption(_("A network with convolution blocks: the change of one unit's weights is drawn for an MLP's "
+                     "first layer only."))
+        return
     net = snap.insight[-1].get("network") if snap.insight else None
     picked = picked_unit("train_net")
     if net is not None and picked is not None and picked[0] >= 1:

@@ -58,7 +58,9 @@ SECTION_TITLES = {"convolution": N_("Convolution"), "model": N_("Model"), "train
                   "data": N_("Data"), "device": None}
 # Option values shown in Korean (the values themselves stay: tests, the URL and checkpoints use them).
 OPTION_LABELS = {
-    "quick": N_("quick"), "seed": N_("seed"), "best": N_("best"), "custom": N_("custom"), "auto": N_("auto"),
+    "quick": N_("quick"), "seed": N_("seed"), "best": N_("best"), "cnn": N_("cnn"), "cnn-best": N_("cnn-best"),
+    "custom": N_("custom"), "auto": N_("auto"), "flatten": N_("flatten"), "gap": N_("gap (global average)"),
+    "max": N_("max"), "avg": N_("avg (mean)"), "none": N_("none"),
     "momentum": N_("momentum"), "constant": N_("constant"), "onecycle": N_("onecycle"), "cosine": N_("cosine"),
 }
 LOCK_NOTE = N_(":material/lock: Set by your teacher")
