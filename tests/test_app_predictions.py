@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from fmnist.config import BEST
 from fmnist.data.dataset import CLASSES, device_tensors
-from fmnist.data.images import normalize
+from fmnist.data.images import model_input
 from fmnist.inspect.evaluate import evaluate
 from fmnist.inspect.explain import saliency
 from fmnist.inspect.predict import probabilities
@@ -251,7 +251,7 @@ def saliency_charts(at: AppTest) -> list[dict]:
 def assert_explains(spec: dict, model, img28: np.ndarray, target: int) -> None:
     image, overlay = spec["data"]
     np.testing.assert_array_equal(plotly_z(image), img28)
-    want = saliency(model, normalize(img28), target)
+    want = saliency(model, model_input(img28), target)
     np.testing.assert_allclose(plotly_z(overlay), want, rtol=1e-4, atol=1e-6 * float(np.abs(want).max()))
     assert overlay["zmin"] == -overlay["zmax"] and overlay["zmax"] == pytest.approx(float(np.abs(want).max()))
 

@@ -16,7 +16,7 @@ from fmnist.data.images import (
     MAX_PIXELS,
     BlankImageError,
     ImageError,
-    normalize,
+    model_input,
     open_image,
     prepare_array,
     prepare_canvas,
@@ -388,28 +388,28 @@ def test_real_dataset_images_round_trip():
     assert scores.min() > 0.2  # thin items may shift by a pixel, but none may come back inverted
 
 
-# --- normalize ------------------------------------------------------------------------------------
+# --- model_input ------------------------------------------------------------------------------------
 
 
-def test_normalize():
+def test_model_input():
     torch = pytest.importorskip("torch")
     img = np.zeros((28, 28), np.uint8)
     img[0, 0], img[27, 27] = 255, 51
-    x = normalize(img)
+    x = model_input(img)
     assert isinstance(x, torch.Tensor) and x.dtype == torch.float32 and x.shape == (784,)
     assert x[0].item() == pytest.approx(1.0) and x[1].item() == pytest.approx(-1.0)
     assert x[-1].item() == pytest.approx(51 / 255 * 2 - 1)
-    assert normalize(np.stack([img] * 3)).shape == (3, 784)
+    assert model_input(np.stack([img] * 3)).shape == (3, 784)
     with pytest.raises(ValueError):
-        normalize(np.zeros((28, 27), np.uint8))
+        model_input(np.zeros((28, 27), np.uint8))
 
 
-def test_normalize_a_read_only_array_without_a_warning():
+def test_model_input_of_a_read_only_array_without_a_warning():
     # A decoded upload or a memory-mapped file is read-only; torch.from_numpy warns on those.
     pytest.importorskip("torch")
     img = np.full((28, 28), 51, np.uint8)
     img.flags.writeable = False
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        x = normalize(img)
+        x = model_input(img)
     assert x[0].item() == pytest.approx(51 / 255 * 2 - 1) and img[0, 0] == 51

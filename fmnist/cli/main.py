@@ -13,8 +13,9 @@ from fmnist.cli.common import UsageError, emit
 from fmnist.config import DEVICES, ConfigError
 
 
-def load_checkpoint(ref: str):
-    """A path, or the name of a file in checkpoints/."""
+def checkpoint_at(ref: str):
+    """The checkpoint a command names: a path, or the name of a file in checkpoints/ (the app's session has its own
+    ui.session.load_checkpoint, by name and cached)."""
     from fmnist.store import checkpoints
 
     path = Path(ref)
@@ -28,7 +29,7 @@ def cmd_evaluate(args) -> int:
     from fmnist.inspect.evaluate import evaluate
     from fmnist.model.devices import resolve_device
 
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = checkpoint_at(args.checkpoint)
     device = resolve_device(args.device)
     _, _, x_test, y_test = device_tensors(load_dataset(), device)
     ev = evaluate(ckpt.model(device), x_test, y_test)
@@ -49,7 +50,7 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from fmnist.inspect.predict import predict_files
 
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = checkpoint_at(args.checkpoint)
     failed = False
     for res in predict_files(ckpt.model(), args.images):
         failed |= "error" in res
@@ -78,7 +79,7 @@ def cmd_export(args) -> int:
         out = out_path(Path(args.checkpoint).name.removesuffix(SUFFIX), args.format, args.out)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = checkpoint_at(args.checkpoint)
     if args.format != "script" and not args.json:
         print(f"Exporting {ckpt.name} as {args.format} (a few seconds) ...", file=sys.stderr, flush=True)
     files = export_files(ckpt, args.format, out)

@@ -217,15 +217,16 @@ def prepare_canvas(rgba: np.ndarray | None) -> np.ndarray:
     return prepare_array(_composite(lum, alpha), name="drawing")
 
 
-def normalize(img28: np.ndarray) -> torch.Tensor:
-    """float32 tensor (..., 784) with the training normalisation (fmnist.data.dataset.normalize)."""
+def model_input(img28: np.ndarray) -> torch.Tensor:
+    """A prepared uint8 image (or batch) as the model takes it: float32 (..., 784) with the training normalisation
+    (fmnist.data.dataset.normalize, which takes a uint8 tensor)."""
     import torch  # lazily, so the image helpers work where torch is not installed
 
-    from fmnist.data.dataset import normalize as normalize_images
+    from fmnist.data.dataset import normalize
 
     arr = np.asarray(img28)
     if arr.ndim < 2 or arr.shape[-2:] != (SIDE, SIDE):
         raise ValueError(f"expected a 28x28 image or a batch of them, got shape {arr.shape}")
     arr = np.ascontiguousarray(arr, dtype=np.uint8)
     # torch.from_numpy warns on a read-only array (a decoded upload or a memory map): copy those, share the rest.
-    return normalize_images(torch.from_numpy(arr if arr.flags.writeable else arr.copy()))
+    return normalize(torch.from_numpy(arr if arr.flags.writeable else arr.copy()))

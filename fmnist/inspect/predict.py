@@ -9,14 +9,14 @@ import torch
 from torch import nn
 
 from fmnist.data.dataset import CLASSES
-from fmnist.data.images import ImageError, normalize, prepare_image
+from fmnist.data.images import ImageError, model_input, prepare_image
 
 
 @torch.no_grad()
 def probabilities(model: nn.Module, img28: np.ndarray) -> np.ndarray:
     """Class probabilities (10,) for one uint8 28x28 image, light item on dark as in the dataset."""
     device = next(model.parameters()).device
-    logits = model.eval()(normalize(img28).reshape(1, 784).to(device))
+    logits = model.eval()(model_input(img28).reshape(1, 784).to(device))
     return torch.softmax(logits, 1)[0].cpu().numpy()
 
 

@@ -10,7 +10,7 @@ import streamlit as st
 from torch import nn
 
 from fmnist.data.dataset import CLASSES
-from fmnist.data.images import BlankImageError, ImageError, normalize, prepare_canvas, prepare_image
+from fmnist.data.images import BlankImageError, ImageError, model_input, prepare_canvas, prepare_image
 from fmnist.inspect.evaluate import Evaluation
 from fmnist.inspect.explain import saliency
 from fmnist.inspect.predict import probabilities
@@ -143,7 +143,7 @@ def explain(model: nn.Module, img28: np.ndarray, target: int | None = None) -> n
     """Signed (28, 28) integrated-gradients saliency of a uint8 image for `target` (default: the prediction).
     A few milliseconds on CPU even for the best preset's 2 x 2048 model (4.8 ms, 2026-12-07), so it is computed on
     every run rather than cached."""
-    return saliency(model, normalize(img28), target)
+    return saliency(model, model_input(img28), target)
 
 
 def show_saliency(model: nn.Module, img28: np.ndarray, target: int, key: str) -> None:
