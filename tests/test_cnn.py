@@ -138,3 +138,19 @@ def test_a_recovered_cnn_run_equals_the_uninterrupted_one(dataset, tmp_path):
 def test_a_cnn_config_round_trips_through_its_dict():
     config = TrainConfig(conv=(8, 16), kernel=5, pool="avg", head="gap", hidden=())
     assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+def test_a_sweep_varies_the_convolution_blocks(tmp_path, dataset):
+    import optuna
+
+    from fmnist.sweep import space
+    from fmnist.sweep import study as sweep
+
+    base = TINY_CNN.replace(batch_size=512, val_size=2000)
+    params = space.parse_params(["conv=choice:4|2,4", "pool=choice:max|avg"], base)
+    study = sweep.open_study("cnn", optuna.storages.InMemoryStorage())
+    study.enqueue_trial({"conv": "2,4", "pool": "avg"})
+    [outcome] = sweep.SequentialSweep(study, base, params, checkpoints.CheckpointStore(tmp_path), dataset).run(1)
+    assert outcome.state == "COMPLETE" and outcome.val_acc > 50
+    saved = checkpoints.load(checkpoints.CheckpointStore(tmp_path).path_for("trial-0"))
+    assert (saved.config.conv, saved.config.pool) == ((2, 4), "avg")
