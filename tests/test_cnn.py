@@ -154,3 +154,14 @@ def test_a_sweep_varies_the_convolution_blocks(tmp_path, dataset):
     assert outcome.state == "COMPLETE" and outcome.val_acc > 50
     saved = checkpoints.load(checkpoints.CheckpointStore(tmp_path).path_for("trial-0"))
     assert (saved.config.conv, saved.config.pool) == ((2, 4), "avg")
+
+
+def test_the_bench_times_the_cnn_preset_through_both_pipelines():
+    from fmnist.training.bench import cnn_figures
+
+    said = []
+    figures = cnn_figures(torch.device("cpu"), 3, said.append)
+    assert figures["notebook_samples_per_s"] > 0 and figures["ours_samples_per_s"] > 0
+    ratio = figures["ours_samples_per_s"] / figures["notebook_samples_per_s"]
+    assert figures["ratio"] == pytest.approx(ratio, rel=1e-2)
+    assert said and "cnn preset" in said[0]

@@ -13,7 +13,7 @@ import warnings
 import pytest
 import torch
 
-from fmnist.config import BEST, SEED
+from fmnist.config import BEST, CNN, CNN_BEST, SEED
 from fmnist.data.dataset import device_tensors, load_dataset
 from fmnist.model.mlp import MLP
 from fmnist.runs.jobs import TrainingJob
@@ -27,12 +27,17 @@ CUDA = torch.device("cuda")
 # Everything a graph must replay right: batch norm, dropout masks (default generator), shifts, mirrors and warps (the
 # step's own generator), bf16 autocast, AdamW with a tensor learning rate changed every step, label smoothing.
 RICH = BEST.replace(hidden=(256, 128), batch_size=128, augment=True, device="cuda")
+# The CNN presets as the trainer runs them: channels-last maps, batch norm, pooling, and cnn-best's dropout, mirrors and
+# warps under momentum SGD.
+CNNS = [CNN.replace(device="cuda"), CNN_BEST.replace(device="cuda")]
 
 
 def make_step(config, capturable, cls=Step):
     x, y, _, _ = device_tensors(load_dataset(), CUDA)
     torch.manual_seed(config.seed)  # seeds the CUDA generator too, as train() does
     model = MLP(config).to(CUDA).train()
+    if config.conv:
+        model.to(memory_format=torch.channels_last)
     return cls(model, make_optimizer(config, model, CUDA, capturable=capturable), config, x, y, CUDA)
 
 
@@ -46,7 +51,7 @@ def losses(step, config, n=50):
     return out
 
 
-@pytest.mark.parametrize("config", [SEED.replace(device="cuda"), RICH], ids=["seed", "rich"])
+@pytest.mark.parametrize("config", [SEED.replace(device="cuda"), RICH, *CNNS], ids=["seed", "rich", "cnn", "cnn-best"])
 def test_graph_and_eager_steps_give_the_same_losses(config):
     graphed = make_step(config, capturable=True)
     with warnings.catch_warnings(record=True) as caught:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from fmnist.config import SEED, TrainConfig
+from fmnist.config import CNN, SEED, TrainConfig
 from fmnist.data.dataset import device_tensors, find_files, load_dataset, torchvision_root
 from fmnist.model.architecture import flops_per_sample
 from fmnist.model.devices import device_label, resolve_device
@@ -16,7 +16,7 @@ from fmnist.model.mlp import MLP
 from fmnist.training.events import FailedEvent, NoteEvent
 from fmnist.training.loop import train
 from fmnist.training.notebook import loader_order
-from fmnist.training.recipe import bf16_problem, make_optimizer
+from fmnist.training.recipe import autocast, bf16_problem, make_optimizer
 from fmnist.training.step import Step
 
 
@@ -42,17 +42,18 @@ def matmul_flops(device: torch.device, seconds: float = 1.0) -> float:
     return 2 * n**3 * reps / (time.perf_counter() - t)
 
 
-def notebook_samples_per_s(device: torch.device, steps: int, warmup: int = 20) -> float:
-    """torchvision FashionMNIST + ToTensor + Normalize + DataLoader(64, shuffle, 2 workers), as the notebook."""
+def notebook_samples_per_s(device: torch.device, steps: int, warmup: int = 20, config: TrainConfig = SEED) -> float:
+    """torchvision FashionMNIST + ToTensor + Normalize + DataLoader(batch, shuffle, 2 workers), as the notebook,
+    training the config's network (the seed preset's unless told) with its optimizer and arithmetic."""
     from torchvision import datasets, transforms
 
     root = torchvision_root(find_files())
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
     ds = datasets.FashionMNIST(str(root), train=True, download=False, transform=tf)
-    loader = torch.utils.data.DataLoader(ds, batch_size=64, shuffle=True, num_workers=2)
-    torch.manual_seed(SEED.seed)
-    model = nn.Sequential(nn.Flatten(), *MLP(SEED)).to(device)
-    opt = torch.optim.SGD(model.parameters(), lr=SEED.lr)
+    loader = torch.utils.data.DataLoader(ds, batch_size=config.batch_size, shuffle=True, num_workers=2)
+    torch.manual_seed(config.seed)
+    model = nn.Sequential(nn.Flatten(), *MLP(config)).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=SEED.lr) if config == SEED else make_optimizer(config, model, device)
     loss_fn = nn.CrossEntropyLoss()
 
     def batches():
@@ -68,14 +69,15 @@ def notebook_samples_per_s(device: torch.device, steps: int, warmup: int = 20) -
         x, y = next(it)
         x, y = x.to(device), y.to(device)
         opt.zero_grad()
-        loss = loss_fn(model(x), y)
+        with autocast(config, device):
+            loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()
         running += loss.item()  # the notebook's running loss: one sync per batch
     _sync(device)
     elapsed = time.perf_counter() - t
     del it
-    return steps * 64 / elapsed
+    return steps * config.batch_size / elapsed
 
 
 def ours_samples_per_s(device: torch.device, steps: int, warmup: int = 20, config: TrainConfig = SEED,
@@ -85,6 +87,8 @@ def ours_samples_per_s(device: torch.device, steps: int, warmup: int = 20, confi
     x, y, _, _ = device_tensors(load_dataset(), device)
     torch.manual_seed(config.seed)
     model = MLP(config).to(device).train()
+    if config.conv:  # as the trainer does
+        model.to(memory_format=torch.channels_last)
     use_graph = device.type == "cuda"
     opt = make_optimizer(config, model, device, capturable=use_graph)
     step = Step(model, opt, config, x, y, device)
@@ -124,6 +128,20 @@ def precision_figures(device: torch.device, steps: int, say: Callable[[str], Non
     return out
 
 
+def cnn_figures(device: torch.device, steps: int, say: Callable[[str], None]) -> dict:
+    """The cnn preset's network, optimizer and arithmetic through both pipelines: the notebook's DataLoader, and the
+    trainer's step on the dataset held as tensors (channels-last maps)."""
+    config = CNN.replace(device=device.type)
+    if bf16_problem(device):
+        config = config.replace(precision="fp32")
+    nb = notebook_samples_per_s(device, steps, config=config)
+    ours = ours_samples_per_s(device, steps, config=config)
+    say(f"cnn preset ({config.describe()}): notebook pipeline {nb:,.0f} samples/s, fmnist trainer {ours:,.0f} "
+        f"samples/s ({ours / nb:.2f}x)")
+    return {"notebook_samples_per_s": round(nb, 1), "ours_samples_per_s": round(ours, 1), "ratio": round(ours / nb, 3),
+            "precision": config.precision}
+
+
 def full_seed_run(device: torch.device, notes: list[str] | None = None) -> float:
     """Seconds for the 20 seed-preset epochs with per-epoch test evaluation, through the real trainer; its notes
     (a failed capture's) are appended to `notes`."""
@@ -160,6 +178,7 @@ def run_bench(device_name: str = "auto", steps: int = 300, full: bool | None = N
     precision = precision_figures(device, steps, say)
     if precision:
         result["precision_samples_per_s"] = precision
+    result["cnn"] = cnn_figures(device, steps, say)
     if full if full is not None else device.type == "cuda":
         before = len(notes)
         secs = full_seed_run(device, notes)
