@@ -1,4 +1,5 @@
-"""Shared fixtures: the real dataset (loaded once), tiny configurations and a tiny trained checkpoint."""
+"""Shared fixtures: the real dataset (loaded once), the tiny configuration, the tiny model trained once per session
+and its checkpoint. Shared functions and constants are in tests/helpers.py."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fmnist.config import TrainConfig
 from fmnist.data.dataset import load_dataset
 from fmnist.runs.jobs import TrainingJob
 from fmnist.store import checkpoints
-from fmnist.training.loop import train
+from tests.helpers import TINY, train_to_done
 
 
 def pytest_collection_modifyitems(config, items):
@@ -25,10 +26,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-# Small enough to train an epoch in about a second on two cores, big enough to learn (~80% in one epoch).
-TINY = TrainConfig(hidden=(32,), optimizer="adam", lr=3e-3, batch_size=256, epochs=1, device="cpu", preset="tiny")
-
-
 @pytest.fixture(scope="session")
 def dataset():
     return load_dataset()
@@ -37,14 +34,6 @@ def dataset():
 @pytest.fixture
 def tiny_config() -> TrainConfig:
     return TINY
-
-
-def train_to_done(config: TrainConfig, dataset=None, **kw):
-    """Runs train() to the end and returns (events, result); fails the test on a failed run."""
-    events = list(train(config, dataset, **kw))
-    last = events[-1]
-    assert last.kind == "done", getattr(last, "reason", last)
-    return events, last.result
 
 
 @pytest.fixture(scope="session")
@@ -56,11 +45,15 @@ def tiny_result(dataset):
 def checkpoint_dir(tmp_path_factory, tiny_result):
     """A checkpoints folder holding one tiny model saved as the default, like the shipped one."""
     root = tmp_path_factory.mktemp("checkpoints")
-    r = tiny_result
-    meta = checkpoints.build_meta(r.config, r.history, r.test_acc, r.test_loss, r.elapsed_s, r.device,
-                                  command="tests")
-    checkpoints.CheckpointStore(root).save(checkpoints.DEFAULT_NAME, r.model, meta)
+    checkpoints.CheckpointStore(root).save(checkpoints.DEFAULT_NAME, tiny_result.model,
+                                           checkpoints.run_meta(tiny_result, "tests"))
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(checkpoint_dir):
+    """The tiny model's checkpoint file, as `fmnist evaluate`, `predict` or `export` take it: not to be changed."""
+    return checkpoint_dir / "default.safetensors"
 
 
 def clear_streamlit_caches() -> None:

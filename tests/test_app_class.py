@@ -4,16 +4,13 @@ limit next to its control, the board ranks and escapes names, and test accuracy 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from fmnist.challenge import ChallengeStore, Limits
 from fmnist.config import TrainConfig
-from tests.test_challenge import figures
+from tests.helpers import APP, figures
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PASSWORD = "teach"
 
 

@@ -3,14 +3,12 @@ checkpoint, made lazily (the page run exports nothing), disabled for a file that
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from streamlit.testing.v1 import AppTest
 
 from fmnist.export import formats as export
+from tests.helpers import APP
 from ui.models import exports
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 KINDS = ("script", "weights", "onnx", "pt2")
 
 

@@ -3,10 +3,6 @@ driven through Streamlit's AppTest."""
 
 from __future__ import annotations
 
-import base64
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -14,48 +10,11 @@ from streamlit.testing.v1 import AppTest
 from fmnist.config import SEED
 from fmnist.data.dataset import CLASSES
 from fmnist.store import checkpoints
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
-
-
-def run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def specs(at: AppTest) -> list[dict]:
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
-
-
-def array(value) -> np.ndarray:
-    """A plotly JSON array: a plain list, or numpy data sent as base64 ({"dtype", "bdata", "shape"})."""
-    if isinstance(value, dict) and "bdata" in value:
-        out = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = value.get("shape")
-        if shape:
-            out = out.reshape([int(s) for s in str(shape).split(",")])
-        return out
-    return np.asarray(value, dtype=np.float64)
-
-
-def title(spec: dict) -> str:
-    t = spec["layout"].get("title") or {}
-    return t.get("text", "") if isinstance(t, dict) else str(t)
+from tests.helpers import APP, array, run, specs, tiny_form, title
 
 
 def sidebar_text(at: AppTest, kind: str) -> str:
     return " | ".join(str(e.value) for e in getattr(at.sidebar, kind))
-
-
-def tiny_form(at: AppTest, epochs: int = 1) -> None:
-    """The sidebar set to a 784-32-10 Adam net, batch 1,024, on the CPU."""
-    for key, value in (("cfg_layers", 1), ("cfg_w0", 32), ("cfg_batch_size", 1024), ("cfg_epochs", epochs)):
-        at.number_input(key=key).set_value(value)
-    at.selectbox(key="cfg_optimizer").set_value("adam")
-    at.select_slider(key="cfg_lr").set_value(3e-3)
-    at.selectbox(key="cfg_device").set_value("cpu")
-    run(at)
 
 
 def test_the_train_page_shows_what_the_network_learned(ckpt_dir, started, dataset):

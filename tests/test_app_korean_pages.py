@@ -11,9 +11,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fmnist.data.dataset import CLASSES
+from tests.helpers import APP
 from ui.i18n import gettext
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 HANGUL = re.compile("[가-힣]")
 MODELS_OWN = {"models_pick", "models_compare", "models_delete_sure"}  # Models also shows other modules' sections
 

@@ -10,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 from fmnist.config import TrainConfig
 from fmnist.store import checkpoints, recovery
 from fmnist.training.loop import train
+from tests.helpers import APP
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TWO_EPOCHS = TrainConfig(hidden=(32,), optimizer="adam", lr=3e-3, batch_size=512, epochs=2, device="cpu")
 
 

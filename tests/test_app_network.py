@@ -9,7 +9,7 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from fmnist.store import checkpoints
-from tests.test_app_insight import APP, array, run, specs, tiny_form, title
+from tests.helpers import APP, array, run, specs, tiny_form, title
 from ui.inspect.step_view import SHOWN_KEY, step_arrived
 
 

@@ -4,18 +4,16 @@ covered by tests/browser/test_playground.py."""
 
 from __future__ import annotations
 
-import base64
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from fmnist.playground import LESSONS, Playground, Setup
+from tests.helpers import APP, array, two_unit_seeds
 from ui.playground.controls import widget_values
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "pages/playground.py"
 
 
@@ -47,15 +45,6 @@ def step_of(at: AppTest) -> int:
 def figures(at: AppTest) -> dict[str, dict]:
     return {key: json.loads(el.proto.spec)
             for key, el in zip(("surface", "loss", "network"), at.get("plotly_chart"))}
-
-
-def array(value) -> np.ndarray:
-    """A plotly JSON array: a list, or plotly's typed-array form for numpy data ({"dtype", "bdata", "shape"})."""
-    if isinstance(value, dict):
-        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
-        shape = value.get("shape")
-        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
-    return np.array(value, dtype=float)
 
 
 def surface(at: AppTest) -> np.ndarray:
@@ -111,8 +100,6 @@ def test_play_trains_each_redraw_and_pause_stops(ckpt_dir):
 
 
 def test_a_stuck_run_is_told_and_a_solved_one_is_not(ckpt_dir):
-    from tests.test_playground_engine import two_unit_seeds
-
     for want_stuck in (True, False):
         seed, _ = two_unit_seeds(want_stuck)
         at = open_page({"seed": str(seed)})

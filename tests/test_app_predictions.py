@@ -8,7 +8,6 @@ import base64
 import io
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,11 +23,11 @@ from fmnist.inspect.explain import saliency
 from fmnist.inspect.predict import probabilities
 from fmnist.model.mlp import MLP
 from fmnist.store import checkpoints
+from tests.helpers import APP
 from tests.timing import call_times
 from ui.inspect.prediction_charts import MOST_CONFIDENT, confidences, filter_indices
 from ui.inspect.prediction_view import classify_bytes, classify_canvas, explain
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGES = ("pages/explore.py", "pages/evaluate.py", "pages/classify.py")
 
 

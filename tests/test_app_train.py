@@ -15,9 +15,9 @@ from streamlit.testing.v1 import AppTest
 from fmnist.config import BEST, SEED, TrainConfig
 from fmnist.runs import jobs
 from fmnist.store import checkpoints
+from tests.helpers import APP
 from ui.train.model_view import run_in_words
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 # What set_tiny_config makes of the form, which starts from the seed preset (drop_last, eval_train included).
 TINY = SEED.replace(hidden=(32,), optimizer="adam", lr=3e-3, batch_size=512, epochs=1, device="cpu")
 

@@ -8,7 +8,7 @@ import time
 
 from streamlit.testing.v1 import AppTest
 
-from tests.test_app_insight import APP, run, tiny_form
+from tests.helpers import APP, run, tiny_form
 
 HANGUL = re.compile("[가-힣]")
 

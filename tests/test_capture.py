@@ -17,7 +17,7 @@ from fmnist.data.dataset import device_tensors
 from fmnist.model.mlp import MLP
 from fmnist.training.recipe import make_optimizer, set_lr
 from fmnist.training.step import Step
-from tests.conftest import TINY
+from tests.helpers import TINY
 
 ROOT = Path(__file__).resolve().parent.parent
 # Everything the warm-up touches: batch-norm statistics, dropout masks (global generator), shifts (the step's

@@ -26,6 +26,7 @@ from fmnist.model.architecture import parameter_count
 from fmnist.training.control import RunControl
 from fmnist.training.loop import _Run
 from fmnist.training.recipe import split_validation
+from tests.helpers import figures
 
 PASSWORD = "teach"
 
@@ -36,11 +37,6 @@ def db(tmp_path, monkeypatch):
     s = ChallengeStore(f"sqlite:///{tmp_path / 'class.db'}")
     yield s
     s.close()
-
-
-def figures(val, test, params=1000, seconds=1.0):
-    return {"val_acc": val, "test_acc": test, "params": params, "seconds": seconds, "network": "784-32-10",
-            "config": TrainConfig(hidden=(32,)).to_dict()}
 
 
 def _split_of(config, dataset):

@@ -3,18 +3,16 @@ in a terminal; a crafted request to a worker), entered on the board when they fi
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from fmnist.challenge import ChallengeStore, Limits
 from fmnist.cli.main import main
 from fmnist.runs.jobs import TrainingJob, WorkerPool
 from fmnist.store.checkpoints import CheckpointStore
-from tests.test_jobs import wait_finished
+from tests.helpers import TINY_ARGS, run_json, wait_finished
 
-TINY_ARGS = ["--hidden", "16", "--epochs", "1", "--batch-size", "512", "--optimizer", "adam", "--lr", "0.003",
-             "--device", "cpu"]
+# The tiny run, 16 wide: 12,730 parameters, under the 20,000 the first test's challenge allows.
+SMALL_ARGS = [*TINY_ARGS, "--hidden", "16"]
 
 
 @pytest.fixture
@@ -28,13 +26,8 @@ def class_db(tmp_path, monkeypatch):
     s.close()
 
 
-def _json(capsys, argv):
-    code = main(argv)
-    return code, [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
-
-
 def test_cli_creates_refuses_enters_and_the_board_hides_test_until_revealed(class_db, capsys):
-    code, [made] = _json(capsys, ["challenge", "create", "--title", "Small", "--max-params", "20000",
+    code, [made] = run_json(capsys, ["challenge", "create", "--title", "Small", "--max-params", "20000",
                                   "--max-epochs", "1", "--json"])
     cid = made["id"]
     assert code == 0 and made["link"].endswith(f"/class?challenge={cid}") and made["max_params"] == 20_000
@@ -42,14 +35,14 @@ def test_cli_creates_refuses_enters_and_the_board_hides_test_until_revealed(clas
                       (["--epochs", "2"], "the challenge allows at most 1 epochs"),
                       (["--val-size", "1000"], "its own 5000 validation images")):
         with pytest.raises(SystemExit) as exit_:
-            main(["train", "--challenge", cid, "--name", "Ada", *TINY_ARGS, *argv])
+            main(["train", "--challenge", cid, "--name", "Ada", *SMALL_ARGS, *argv])
         assert exit_.value.code == 2 and why in capsys.readouterr().err  # before training: no epoch printed
     with pytest.raises(SystemExit) as exit_:
-        main(["train", "--challenge", cid, *TINY_ARGS])
+        main(["train", "--challenge", cid, *SMALL_ARGS])
     assert exit_.value.code == 2 and "--name" in capsys.readouterr().err
-    code, lines = _json(capsys, ["train", "--challenge", cid, "--name", "  Ada  ", *TINY_ARGS, "--json"])
+    code, lines = run_json(capsys, ["train", "--challenge", cid, "--name", "  Ada  ", *SMALL_ARGS, "--json"])
     assert code == 0 and lines[-1]["name"] == "Ada" and lines[-1]["broken"] is None
-    code, [board] = _json(capsys, ["challenge", "board", cid, "--json"])
+    code, [board] = run_json(capsys, ["challenge", "board", cid, "--json"])
     [row] = board["rows"]
     assert (row["rank"], row["name"], row["val_acc"]) == (1, "Ada", lines[-1]["val_acc"]) and "test_acc" not in row
     stored = class_db.board(cid).rows[0].entry.config

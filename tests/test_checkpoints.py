@@ -8,15 +8,11 @@ import pytest
 import torch
 
 from fmnist.store import checkpoints
-from fmnist.store.checkpoints import CheckpointError, CheckpointStore, build_meta, load, save
-
-
-def meta_for(r, **extra):
-    return build_meta(r.config, r.history, r.test_acc, r.test_loss, r.elapsed_s, r.device, **extra)
+from fmnist.store.checkpoints import CheckpointError, CheckpointStore, load, run_meta, save
 
 
 def test_round_trip_rebuilds_the_same_model(tmp_path, tiny_result, dataset):
-    path = save(tmp_path / "m.safetensors", tiny_result.model, meta_for(tiny_result, command="x"))
+    path = save(tmp_path / "m.safetensors", tiny_result.model, run_meta(tiny_result, "x"))
     ckpt = load(path)
     assert ckpt.config == tiny_result.config
     assert ckpt.meta["history"] == json.loads(json.dumps(tiny_result.history))
@@ -27,7 +23,7 @@ def test_round_trip_rebuilds_the_same_model(tmp_path, tiny_result, dataset):
 
 
 def test_truncated_and_garbage_files(tmp_path, tiny_result):
-    path = save(tmp_path / "m.safetensors", tiny_result.model, meta_for(tiny_result))
+    path = save(tmp_path / "m.safetensors", tiny_result.model, run_meta(tiny_result, "tests"))
     blob = path.read_bytes()
     (tmp_path / "short.safetensors").write_bytes(blob[: len(blob) // 2])
     (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 64)
@@ -66,7 +62,7 @@ def test_pickle_that_would_run_code_is_refused_and_never_run(tmp_path):
 
 
 def test_metadata_that_does_not_match_weights(tmp_path, tiny_result):
-    meta = meta_for(tiny_result)
+    meta = run_meta(tiny_result, "tests")
     meta["config"]["hidden"] = [64]
     path = save(tmp_path / "m.safetensors", tiny_result.model, meta)
     with pytest.raises(CheckpointError, match="do not match"):
@@ -81,9 +77,9 @@ def test_metadata_that_does_not_match_weights(tmp_path, tiny_result):
                                   "", "x" * 200, "semi;colon"])
 def test_bad_names_are_refused_everywhere(tmp_path, tiny_result, name):
     store = CheckpointStore(tmp_path / "ck")
-    save(store.path_for("ok"), tiny_result.model, meta_for(tiny_result))
+    save(store.path_for("ok"), tiny_result.model, run_meta(tiny_result, "tests"))
     with pytest.raises(CheckpointError):
-        store.save(name, tiny_result.model, meta_for(tiny_result))
+        store.save(name, tiny_result.model, run_meta(tiny_result, "tests"))
     with pytest.raises(CheckpointError):
         store.delete(name)
     with pytest.raises(CheckpointError):
@@ -95,9 +91,9 @@ def test_bad_names_are_refused_everywhere(tmp_path, tiny_result, name):
 
 def test_store_list_rename_delete(tmp_path, tiny_result):
     store = CheckpointStore(tmp_path)
-    store.save("default", tiny_result.model, meta_for(tiny_result))
+    store.save("default", tiny_result.model, run_meta(tiny_result, "tests"))
     name = store.unique_name(tiny_result.config, tiny_result.test_acc)
-    store.save(name, tiny_result.model, meta_for(tiny_result))
+    store.save(name, tiny_result.model, run_meta(tiny_result, "tests"))
     assert store.unique_name(tiny_result.config, tiny_result.test_acc) != name  # a second run never overwrites
     (tmp_path / "broken.safetensors").write_bytes(b"nope")
     rows = store.list()
@@ -119,7 +115,7 @@ def test_failed_write_leaves_nothing(tmp_path, tiny_result, monkeypatch):
 
     monkeypatch.setattr(checkpoints.os, "fsync", full_disk)
     with pytest.raises(CheckpointError, match="No space left on device"):
-        save(tmp_path / "m.safetensors", tiny_result.model, meta_for(tiny_result))
+        save(tmp_path / "m.safetensors", tiny_result.model, run_meta(tiny_result, "tests"))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -145,8 +141,8 @@ checkpoints.save(__import__('pathlib').Path({str(tmp_path)!r}) / 'm.safetensors'
 
 def test_exclusive_saves_never_overwrite(tmp_path, tiny_result):
     store = CheckpointStore(tmp_path)
-    first = store.save_new("run", tiny_result.model, meta_for(tiny_result, command="first"))
-    second = store.save_new("run", tiny_result.model, meta_for(tiny_result, command="second"))
+    first = store.save_new("run", tiny_result.model, run_meta(tiny_result, "first"))
+    second = store.save_new("run", tiny_result.model, run_meta(tiny_result, "second"))
     assert (first.name, second.name) == ("run.safetensors", "run-2.safetensors")
     assert load(first).meta["command"] == "first" and load(second).meta["command"] == "second"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run-2.safetensors", "run.safetensors"]  # no temp left

@@ -1,4 +1,3 @@
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,22 +8,7 @@ from PIL import Image
 
 from fmnist.cli.main import main
 from fmnist.data.dataset import CLASSES
-
-TINY_ARGS = ["--hidden", "32", "--epochs", "1", "--batch-size", "512", "--optimizer", "adam", "--lr", "0.003",
-             "--device", "cpu"]
-
-
-def run_json(capsys, argv):
-    code = main(argv)
-    out = capsys.readouterr().out
-    return code, [json.loads(line) for line in out.splitlines() if line.strip()]
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    out = tmp_path_factory.mktemp("cli") / "tiny.safetensors"
-    assert main(["train", *TINY_ARGS, "--json", "--out", str(out)]) == 0
-    return out
+from tests.helpers import TINY_ARGS, run_json
 
 
 def test_train_json_lines_and_checkpoint(tmp_path, capsys):
@@ -51,8 +35,8 @@ def test_train_prints_a_line_per_epoch(tmp_path, capsys):
     assert "Epoch  1/1" in out and "test acc" in out and "Test accuracy" in out
 
 
-def test_evaluate_json(trained, capsys):
-    code, [res] = run_json(capsys, ["evaluate", str(trained), "--json", "--device", "cpu"])
+def test_evaluate_json(tiny_checkpoint, capsys):
+    code, [res] = run_json(capsys, ["evaluate", str(tiny_checkpoint), "--json", "--device", "cpu"])
     assert code == 0
     assert 70 < res["accuracy"] < 100 and len(res["per_class"]) == 10
     cm = np.array(res["confusion_matrix"])
@@ -60,19 +44,19 @@ def test_evaluate_json(trained, capsys):
     assert res["accuracy"] == pytest.approx(100 * np.trace(cm) / 10_000)
 
 
-def test_predict_good_and_bad_files(trained, dataset, tmp_path, capsys):
+def test_predict_good_and_bad_files(tiny_checkpoint, dataset, tmp_path, capsys):
     good = tmp_path / "item.png"
     Image.fromarray(dataset.test_images[1].numpy()).resize((112, 112)).save(good)
     bad = tmp_path / "bad.png"
     bad.write_text("<html>not an image</html>")
     missing = tmp_path / "missing.png"
-    code, lines = run_json(capsys, ["predict", str(trained), str(good), str(bad), str(missing), "--json"])
+    code, lines = run_json(capsys, ["predict", str(tiny_checkpoint), str(good), str(bad), str(missing), "--json"])
     assert code == 1  # one result or error per file, exit 1 because some failed
     assert [line["file"] for line in lines] == [str(good), str(bad), str(missing)]
     assert lines[0]["label"] in CLASSES and lines[0]["label_index"] == CLASSES.index(lines[0]["label"])
     assert len(lines[0]["probabilities"]) == 10 and sum(lines[0]["probabilities"]) == pytest.approx(1, abs=1e-4)
     assert "bad.png" in lines[1]["error"] and "missing.png" in lines[2]["error"]
-    code, _ = run_json(capsys, ["predict", str(trained), str(good), "--json"])
+    code, _ = run_json(capsys, ["predict", str(tiny_checkpoint), str(good), "--json"])
     assert code == 0
 
 

@@ -1,6 +1,5 @@
 """`python -m fmnist playground`: JSON lines, the issue's example, exit 2 with one line on bad arguments."""
 
-import json
 import subprocess
 import sys
 
@@ -8,11 +7,7 @@ import pytest
 
 from fmnist.cli.main import main
 from fmnist.playground import STUCK_TWO_UNITS, Setup, train
-
-
-def run_json(capsys, argv):
-    code = main(argv)
-    return code, [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+from tests.helpers import run_json, two_unit_seeds
 
 
 def test_issue_example_prints_progress_and_a_final_summary(capsys):
@@ -30,8 +25,6 @@ def test_issue_example_prints_progress_and_a_final_summary(capsys):
 
 
 def test_summary_says_stuck_for_a_stuck_seed_and_not_for_a_solving_one(capsys):
-    from tests.test_playground_engine import two_unit_seeds
-
     for want_stuck in (True, False):
         seed, _ = two_unit_seeds(want_stuck)
         code, lines = run_json(capsys, ["playground", "--hidden", "2", "--seed", str(seed), "--json"])

@@ -18,9 +18,7 @@ from fmnist.model.mlp import MLP
 from fmnist.store import checkpoints, recovery
 from fmnist.training.loop import train
 from fmnist.training.memory import estimate
-from tests.conftest import TINY, train_to_done
-
-TINY_CNN = TINY.replace(conv=(4,), hidden=(16,), preset="tiny-cnn")
+from tests.helpers import TINY_CNN, train_to_done
 
 SHAPES = [SEED.replace(conv=conv, kernel=k, pool=pool, head=head, hidden=hidden, batch_norm=bn, dropout=dropout)
           for conv, k, pool, head, hidden, bn, dropout in [

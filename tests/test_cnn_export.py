@@ -14,9 +14,7 @@ from fmnist.cli.main import main
 from fmnist.data.dataset import normalize
 from fmnist.inspect.evaluate import evaluate
 from fmnist.store import checkpoints
-from tests.conftest import train_to_done
-from tests.test_cnn import TINY_CNN
-from tests.test_export import RUFF, export, load_script
+from tests.helpers import RUFF, TINY_CNN, export, load_script, train_to_done
 
 CONFIG = TINY_CNN.replace(batch_norm=True, dropout=0.1, head="gap", conv=(4, 8), hidden=(), pool="avg", kernel=5)
 

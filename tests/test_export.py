@@ -3,7 +3,6 @@ data), the ONNX model against PyTorch under onnxruntime, the torch.export file l
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -26,10 +25,9 @@ from fmnist.export.script import render_script
 from fmnist.model.mlp import MLP
 from fmnist.store import checkpoints
 from fmnist.training.recipe import lr_at, make_optimizer, shift_batch
+from tests.helpers import ROOT, RUFF, export, load_script
 
-ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "checkpoints" / "default.safetensors"
-RUFF = Path(sys.executable).parent / "ruff"
 EPOCH_LINE = re.compile(r"^Epoch: (\d{3})/(\d{3}) \| Train Loss: [\d.]+ \| Train Acc\.: ([\d.]+)%.*"
                         r"\| Test Acc\.: ([\d.]+)% \| Time elapsed: [\d.]+ min$", re.M)
 TEST_LINE = re.compile(r"^Test accuracy: ([\d.]+)% \| Test loss: [\d.]+$", re.M)
@@ -61,21 +59,6 @@ def run_isolated(args: list[str], cwd: Path, timeout: float = 3600) -> subproces
                           timeout=timeout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
-
-
-def export(capsys, ckpt: Path, fmt: str, out: Path) -> list[Path]:
-    code = main(["export", str(ckpt), "--format", fmt, "--out", str(out), "--json"])
-    assert code == 0
-    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    return [Path(p) for p in line["files"]]
-
-
-def load_script(path: Path):
-    """The generated file as a module (its main() is behind `if __name__ == "__main__"`)."""
-    spec = importlib.util.spec_from_file_location(f"exported_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

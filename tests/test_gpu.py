@@ -20,7 +20,7 @@ from fmnist.runs.jobs import TrainingJob
 from fmnist.store.checkpoints import CheckpointStore
 from fmnist.training.recipe import lr_at, make_optimizer, set_lr
 from fmnist.training.step import Step
-from tests.conftest import TINY, train_to_done
+from tests.helpers import TINY, train_to_done
 
 pytestmark = pytest.mark.gpu
 CUDA = torch.device("cuda")

@@ -13,42 +13,38 @@ import pytest
 from fmnist.runs import jobs
 from fmnist.runs.jobs import TrainingJob, WorkerPool
 from fmnist.store.checkpoints import CheckpointStore
+from tests.helpers import alive, rss_mb, wait_finished, wait_for
 
 STOPPED_WITHIN_S = 2.0
 
 
-def wait_finished(job, timeout=300):
-    assert job.join(timeout), "the worker did not finish"
-    return job.snapshot()
-
-
-def wait_for(condition, timeout=60, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
-def rss_mb(pid: int | str = "self") -> float:
-    with open(f"/proc/{pid}/status") as f:
-        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
-
-
-@pytest.fixture
+@pytest.fixture(scope="module")
 def workers():
-    """A pool of this test's own (one slot per core, a warm spare), shut down afterwards. Not one for the module: a
-    spare it made while another test had changed the environment (FMNIST_DATA_DIR) would carry that change."""
-    p = WorkerPool()
+    """One pool for the module's tests that take it (one slot per core, a warm spare), as a server has one: each of
+    them finds the spare the previous run left instead of a cold worker importing torch. Its workers start with the
+    environment as it was when the pool was made, passed explicitly: a spare made while another test had changed
+    the environment (the failing-data test's FMNIST_DATA_DIR) would otherwise carry that change to a later test.
+    The tests that need a pool set up otherwise (one slot, no spare, a short idle time) make their own."""
+    p = WorkerPool(environ=dict(os.environ))
     yield p
     p.shutdown()
+
+
+def test_the_pool_s_workers_start_with_the_environment_it_was_given(monkeypatch):
+    """A pool given an environment starts its workers (the spare among them) with it, whatever this process's
+    environment says when they start; a pool given none, with this process's environment as it is then."""
+    given = WorkerPool(environ={**os.environ, "FMNIST_DATA_DIR": "/given"})
+    monkeypatch.setenv("FMNIST_DATA_DIR", "/changed-since")
+    plain = WorkerPool()
+    try:
+        for pool, expected in ((given, b"FMNIST_DATA_DIR=/given"), (plain, b"FMNIST_DATA_DIR=/changed-since")):
+            pool.ensure_spare()
+            (pid,) = pool.pids()
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                assert expected in f.read().split(b"\0")
+    finally:
+        given.shutdown()
+        plain.shutdown()
 
 
 def test_a_run_trains_in_a_worker_process_and_saves(tmp_path, tiny_config, workers):

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from fmnist.config import BEST, MAX_EPOCHS, MAX_LAYERS, MAX_WIDTH, SEED, TRAIN_SIZE, TrainConfig
 from fmnist.config.settings import SETTINGS
 from fmnist.model.devices import CUDA_MISSING, MPS_MISSING
-from tests.test_app_insight import APP, run
+from tests.helpers import APP, run
 from ui.i18n import engine
 from ui.train import lesson, share
 from ui.train.sidebar import HELP, LABELS, memory_text

@@ -7,16 +7,13 @@ import pytest
 
 from fmnist.runs.jobs import TrainingJob
 from fmnist.store import checkpoints
-from fmnist.store.checkpoints import CheckpointError, CheckpointStore, QuotaExceeded, Quotas, build_meta, save_run
-
-
-def meta_for(r, **extra):
-    return build_meta(r.config, r.history, r.test_acc, r.test_loss, r.elapsed_s, r.device, **extra)
+from fmnist.store.checkpoints import CheckpointError, CheckpointStore, QuotaExceeded, Quotas, run_meta, save_run
+from tests.helpers import wait_finished
 
 
 def test_a_second_session_cannot_delete_or_rename_the_first_ones_checkpoint_the_admin_can(tmp_path, tiny_result):
     store = CheckpointStore(tmp_path)
-    saved = save_run(store, "alices", tiny_result.model, meta_for(tiny_result), owner="alice")
+    saved = save_run(store, "alices", tiny_result.model, run_meta(tiny_result, "tests"), owner="alice")
     assert checkpoints.read_meta(saved.path)["owner"] == "alice"
     for action in (lambda: store.delete("alices", owner="bob"), lambda: store.rename("alices", "x", owner="bob")):
         with pytest.raises(CheckpointError, match="made by another session"):
@@ -29,8 +26,8 @@ def test_a_second_session_cannot_delete_or_rename_the_first_ones_checkpoint_the_
 
 def test_cli_checkpoints_are_the_machine_owners_and_the_default_is_never_deleted(tmp_path, tiny_result):
     store = CheckpointStore(tmp_path)
-    store.save("default", tiny_result.model, meta_for(tiny_result))
-    store.save("from-cli", tiny_result.model, meta_for(tiny_result, command="python -m fmnist train"))
+    store.save("default", tiny_result.model, run_meta(tiny_result, "tests"))
+    store.save("from-cli", tiny_result.model, run_meta(tiny_result, "python -m fmnist train"))
     assert checkpoints.owner_of(checkpoints.read_meta(tmp_path / "from-cli.safetensors")) == "cli"
     with pytest.raises(CheckpointError, match="only an admin may delete it"):
         store.delete("from-cli", owner="some-session")
@@ -42,10 +39,10 @@ def test_cli_checkpoints_are_the_machine_owners_and_the_default_is_never_deleted
 
 def test_beyond_the_per_session_quota_the_oldest_run_of_that_session_is_removed(tmp_path, tiny_result):
     store = CheckpointStore(tmp_path)
-    store.save("default", tiny_result.model, meta_for(tiny_result))
-    other = save_run(store, "bobs", tiny_result.model, meta_for(tiny_result), owner="bob")
+    store.save("default", tiny_result.model, run_meta(tiny_result, "tests"))
+    other = save_run(store, "bobs", tiny_result.model, run_meta(tiny_result, "tests"), owner="bob")
     quotas = Quotas(max_runs=2)
-    names = [save_run(store, f"run{i}", tiny_result.model, meta_for(tiny_result), "alice", quotas)
+    names = [save_run(store, f"run{i}", tiny_result.model, run_meta(tiny_result, "tests"), "alice", quotas)
              for i in range(3)]
     assert [s.removed for s in names] == [[], [], ["run0"]]
     assert "Removed your oldest checkpoint run0" in names[2].notes[0] and "at most 2" in names[2].notes[0]
@@ -55,13 +52,14 @@ def test_beyond_the_per_session_quota_the_oldest_run_of_that_session_is_removed(
 
 def test_past_the_folder_cap_a_run_is_not_saved_and_the_message_says_why(tmp_path, tiny_result):
     store = CheckpointStore(tmp_path)
-    store.save("default", tiny_result.model, meta_for(tiny_result))
+    store.save("default", tiny_result.model, run_meta(tiny_result, "tests"))
     used_mb = store.total_bytes() / 1e6
     with pytest.raises(QuotaExceeded, match="FMNIST_MAX_CHECKPOINT_MB") as err:
-        save_run(store, "big", tiny_result.model, meta_for(tiny_result), "alice", Quotas(max_mb=used_mb + 0.01))
+        save_run(store, "big", tiny_result.model, run_meta(tiny_result, "tests"), "alice",
+                 Quotas(max_mb=used_mb + 0.01))
     assert "not saved" in str(err.value)
     assert [p.name for p in tmp_path.iterdir()] == ["default.safetensors"]  # nothing written, default untouched
-    save_run(store, "fits", tiny_result.model, meta_for(tiny_result), "alice", Quotas(max_mb=used_mb + 1))
+    save_run(store, "fits", tiny_result.model, run_meta(tiny_result, "tests"), "alice", Quotas(max_mb=used_mb + 1))
 
 
 def test_quotas_come_from_the_environment_with_the_issues_defaults():
@@ -69,11 +67,6 @@ def test_quotas_come_from_the_environment_with_the_issues_defaults():
     assert Quotas.from_env({"FMNIST_MAX_RUNS_PER_SESSION": "3", "FMNIST_MAX_CHECKPOINT_MB": "10.5"}) == Quotas(3, 10.5)
     with pytest.raises(CheckpointError, match="FMNIST_MAX_RUNS_PER_SESSION='many' is not a number"):
         Quotas.from_env({"FMNIST_MAX_RUNS_PER_SESSION": "many"})
-
-
-def wait_finished(job):
-    assert job.join(300), "the run did not finish"
-    return job.snapshot()
 
 
 def test_a_job_over_the_folder_cap_keeps_its_metrics_and_says_why(tmp_path, tiny_config, dataset, checkpoint_dir,

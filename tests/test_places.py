@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fmnist import env
-from tests.test_playground_sweep_i18n import run_in_korean
+from tests.helpers import run_in_korean
 from ui.places import folder_name, storage_name
 
 

@@ -23,6 +23,7 @@ from fmnist.playground import (
     sigmoid,
     train,
 )
+from tests.helpers import two_unit_seeds
 
 
 def final(setup: Setup, steps: int):
@@ -171,16 +172,6 @@ def test_xor_with_two_tanh_units_separates_the_clusters_for_most_seeds():
     assert LESSONS["two_units"].setup.hidden == (2,) and LESSONS["two_units"].setup.activation == "tanh"
     accs = [final(LESSONS['two_units'].setup.replace(seed=seed), 2000).test_acc for seed in range(5)]
     assert sum(a >= 95 for a in accs) >= 4, accs
-
-
-def two_unit_seeds(want_stuck: bool, start: int = 0):
-    """The first seeds from `start` whose two-unit tanh XOR run (2,000 steps) ends stuck, or solved; searched, not
-    hard-coded, so a change of the data or the initial weights moves them rather than breaking the test."""
-    for seed in range(start, start + 60):
-        *_, done = train(LESSONS["two_units"].setup.replace(seed=seed), 2000)
-        if done.stuck == want_stuck:
-            return seed, done
-    pytest.fail(f"no {'stuck' if want_stuck else 'solving'} seed among 60")
 
 
 @pytest.mark.parametrize("want_stuck", [True, False])

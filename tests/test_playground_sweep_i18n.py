@@ -4,19 +4,17 @@ fmnist/sweep/runner.py), triggered for real, read in Korean through engine(), an
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from fmnist.config import PRESETS
 from fmnist.playground import LESSONS, Setup
 from fmnist.sweep import space
 from fmnist.sweep import study as sweep
+from tests.helpers import run_in_korean
 from ui.i18n import engine, gettext
 from ui.playground.controls import parse_hidden
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 HANGUL = re.compile("[가-힣]")
 
 BAD_SETUPS = [dict(points=5), dict(noise=3.0), dict(train_fraction=0.95), dict(seed=-1), dict(features=()),
@@ -93,20 +91,6 @@ def test_trial_failure_reasons_and_states_read_in_korean():
         if "{" not in reason:
             korean(reason)
     assert state_label("pruned") == "pruned"  # English outside a session
-
-
-def run_in_korean(page: str, state: dict | None = None, **query) -> AppTest:
-    """The page opened at ?lang=ko. AppTest can change no widget after that: it formats a selectbox's value with
-    its format_func outside the session, in English, and then cannot find it among the Korean options; so a value
-    to try comes in the address, as a shared link would bring it, or in the session state before the first run."""
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update({"lang": "ko", **query})
-    for key, value in (state or {}).items():
-        at.session_state[key] = value
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def test_the_playground_runs_in_korean(ckpt_dir):

@@ -10,7 +10,7 @@ from fmnist.inspect.evaluate import evaluate
 from fmnist.model.mlp import MLP
 from fmnist.training.notebook import train_eval_score
 from fmnist.training.recipe import WeightAverage, bf16_problem, shift_batch, warp_batch
-from tests.conftest import train_to_done
+from tests.helpers import train_to_done
 
 
 def test_drop_last_takes_whole_batches_only(tiny_config, dataset):
@@ -118,8 +118,8 @@ def test_weight_average_follows_the_weights_with_a_warm_up():
     assert avg.model[1].num_batches_tracked.dtype == torch.long  # integer buffers are left alone
 
 
-def test_ema_run_returns_the_averaged_model(tiny_config, dataset):
-    plain = train_to_done(tiny_config, dataset)[1]
+def test_ema_run_returns_the_averaged_model(tiny_config, tiny_result, dataset):
+    plain = tiny_result  # the same run without the average, trained once for the session
     averaged = train_to_done(tiny_config.replace(ema=0.99), dataset)[1]
     assert averaged.test_acc > 80.0
     assert not torch.equal(plain.model[0].weight, averaged.model[0].weight)
@@ -128,8 +128,8 @@ def test_ema_run_returns_the_averaged_model(tiny_config, dataset):
 
 
 @pytest.mark.skipif(bf16_problem(torch.device("cpu")) is not None, reason="this CPU has no bf16 support")
-def test_bf16_training_learns_as_well_as_fp32(tiny_config, dataset):
-    fp32 = train_to_done(tiny_config, dataset)[1]
+def test_bf16_training_learns_as_well_as_fp32(tiny_config, tiny_result, dataset):
+    fp32 = tiny_result  # the same run in fp32, trained once for the session
     bf16 = train_to_done(tiny_config.replace(precision="bf16"), dataset)[1]
     assert bf16.model[0].weight.dtype == torch.float32  # autocast: the weights stay fp32
     assert abs(bf16.test_acc - fp32.test_acc) < 1.5  # one tiny epoch: noise is larger than on a full run

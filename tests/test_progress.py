@@ -2,22 +2,21 @@
 """The CLI's progress bar within an epoch: a real `python -m fmnist train` on a pseudo-terminal, and off a terminal."""
 
 import json
+import math
 import os
 import pty
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 from fmnist.cli.progress import CLEAR, EpochBar
 from fmnist.training.events import EpochEvent, StepEvent
+from tests.helpers import ROOT, TINY, TINY_ARGS
 
-ROOT = Path(__file__).resolve().parent.parent
-TINY_ARGS = ["train", "--hidden", "32", "--optimizer", "adam", "--lr", "3e-3", "--batch-size", "256", "--epochs", "2",
-             "--device", "cpu"]
+TWO_EPOCHS = ["train", *TINY_ARGS, "--epochs", "2"]
 # 0 s: the tiny epochs (about a second) show the bar that a longer epoch shows after a couple of seconds.
 ENV = {**os.environ, "FMNIST_PROGRESS_AFTER_S": "0", "PYTHONUNBUFFERED": "1"}
-STEPS = 60_000 // 256  # the CLI starts from the seed preset, whose loader drops the last, partial batch
+STEPS = math.ceil(60_000 / TINY.batch_size)  # the tiny run keeps the last, partial batch (--no-drop-last)
 BAR = re.compile(rf"Epoch +(\d)/2 \[[#.]{{24}}\] (\d+)/{STEPS} steps  [\d,]+ samples/s  ETA \d+:\d\d")
 
 
@@ -46,7 +45,7 @@ def screen(raw: str) -> list[str]:
 
 
 def test_a_terminal_shows_the_bar_within_each_epoch(tmp_path):
-    raw, code = run_on_pty([*TINY_ARGS, "--out", str(tmp_path / "m.safetensors")])
+    raw, code = run_on_pty([*TWO_EPOCHS, "--out", str(tmp_path / "m.safetensors")])
     assert code == 0, raw
     bars = [(int(e), int(s)) for e, s in BAR.findall(raw)]
     for epoch in (1, 2):  # drawn in both epochs (at most every 0.1 s), the steps moving on
@@ -60,15 +59,14 @@ def test_a_terminal_shows_the_bar_within_each_epoch(tmp_path):
 
 
 def test_json_on_a_terminal_prints_json_only(tmp_path):
-    raw, code = run_on_pty([*TINY_ARGS[:-4], "--epochs", "1", "--device", "cpu", "--json",
-                            "--out", str(tmp_path / "m.safetensors")])
+    raw, code = run_on_pty(["train", *TINY_ARGS, "--json", "--out", str(tmp_path / "m.safetensors")])
     assert code == 0 and "ETA" not in raw and CLEAR not in raw
     lines = [json.loads(line) for line in raw.splitlines()]
     assert lines[0]["epoch"] == 1 and lines[1]["summary"] and len(lines) == 2
 
 
 def test_no_bar_when_the_output_is_not_a_terminal(tmp_path):
-    args = [*TINY_ARGS[:-4], "--epochs", "1", "--device", "cpu", "--out", str(tmp_path / "m.safetensors")]
+    args = ["train", *TINY_ARGS, "--out", str(tmp_path / "m.safetensors")]
     proc = subprocess.run([sys.executable, "-m", "fmnist", *args], capture_output=True, text=True, timeout=300,
                           cwd=ROOT, env=ENV)
     assert proc.returncode == 0, proc.stderr

@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,10 +17,7 @@ from fmnist.config import SEED
 from fmnist.store import checkpoints, recovery
 from fmnist.training.control import RunControl
 from fmnist.training.loop import train
-from tests.conftest import train_to_done
-
-ROOT = Path(__file__).resolve().parent.parent
-TINY_ARGS = ["--hidden", "32", "--batch-size", "512", "--optimizer", "adam", "--lr", "0.003", "--device", "cpu"]
+from tests.helpers import ROOT, TINY_ARGS, train_to_done
 
 
 def test_sigkill_at_epoch_3_of_5_then_resume_ends_at_epoch_5_with_the_whole_history(tmp_path, capsys):
@@ -118,18 +114,13 @@ def test_a_run_under_way_is_not_listed_and_cannot_be_claimed_twice(tmp_path, tin
     assert recovery.interrupted(store) == [] and not rf.path.exists()
 
 
-def test_resume_refuses_a_checkpoint_and_settings_flags(tmp_path, trained_checkpoint, capsys):
+def test_resume_refuses_a_checkpoint_and_settings_flags(tmp_path, tiny_checkpoint, capsys):
     with pytest.raises(SystemExit) as exc:
-        main(["train", "--resume", str(trained_checkpoint)])
+        main(["train", "--resume", str(tiny_checkpoint)])
     assert exc.value.code == 2 and "not an fmnist resume file" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
-        main(["train", "--resume", str(trained_checkpoint), "--epochs", "3"])
+        main(["train", "--resume", str(tiny_checkpoint), "--epochs", "3"])
     assert exc.value.code == 2 and "leave out --epochs" in capsys.readouterr().err
-
-
-@pytest.fixture
-def trained_checkpoint(checkpoint_dir):
-    return checkpoint_dir / "default.safetensors"
 
 
 def test_an_allocation_failing_mid_run_ends_as_out_of_memory_with_its_last_epoch_kept(tmp_path, tiny_config, dataset,

@@ -22,7 +22,7 @@ from fmnist.inspect.evaluate import evaluate
 from fmnist.store import checkpoints
 from fmnist.sweep import space
 from fmnist.sweep import study as sweep
-from tests.conftest import TINY
+from tests.helpers import TINY
 from tests.postgres_server import postgres_server
 from tests.server_process import ROOT
 

@@ -9,7 +9,7 @@ from fmnist.training import loop as train_module
 from fmnist.training.control import RunControl
 from fmnist.training.loop import train
 from fmnist.training.recipe import lr_at, shift_batch, split_validation
-from tests.conftest import train_to_done
+from tests.helpers import train_to_done
 
 
 def test_tiny_run_learns(tiny_config, dataset):

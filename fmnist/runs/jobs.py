@@ -88,9 +88,10 @@ class Worker:
         self.idle_since = time.monotonic()
         to_worker, from_server = os.pipe()
         to_server, from_worker = os.pipe()
-        path = os.pathsep.join(filter(None, (str(env.ROOT), os.environ.get("PYTHONPATH"))))
+        environ = os.environ if pool.environ is None else pool.environ
+        path = os.pathsep.join(filter(None, (str(env.ROOT), environ.get("PYTHONPATH"))))
         self.proc = subprocess.Popen([sys.executable, "-m", "fmnist.runs.worker", str(to_worker), str(from_worker)],
-                                     pass_fds=(to_worker, from_worker), env={**os.environ, "PYTHONPATH": path},
+                                     pass_fds=(to_worker, from_worker), env={**environ, "PYTHONPATH": path},
                                      cwd=env.ROOT, stdin=subprocess.DEVNULL)
         os.close(to_worker)
         os.close(from_worker)
@@ -137,11 +138,14 @@ class Worker:
 
 class WorkerPool:
     """At most `slots` runs train at once, first come first served; each gets a worker, the warm spare if there is
-    one, and its share of the cores as torch threads."""
+    one, and its share of the cores as torch threads. Its workers start with `environ` where one is given, else with
+    this process's environment as it is when each starts (a spare starts long before the run it takes)."""
 
-    def __init__(self, slots: int | None = None, spare: bool = True, idle_s: float = SPARE_IDLE_S):
+    def __init__(self, slots: int | None = None, spare: bool = True, idle_s: float = SPARE_IDLE_S,
+                 environ: dict[str, str] | None = None):
         self.slots = max(1, slots if slots is not None else max_runs())
         self.keep_spare, self.idle_s = spare, idle_s
+        self.environ = dict(environ) if environ is not None else None
         self._lock = threading.RLock()
         self._running: dict[TrainingJob, Worker] = {}
         self._waiting: deque[TrainingJob] = deque()

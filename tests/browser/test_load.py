@@ -27,7 +27,7 @@ from fmnist.store import checkpoints
 from tests.browser.conftest import ARTIFACTS, VIEWPORT, assert_no_exception, goto, streamlit_server
 from tests.browser.test_training_run import saved_name, start, wait_progress
 from tests.browser.test_workers import running, workers
-from tests.test_jobs import rss_mb
+from tests.helpers import rss_mb
 
 HEALTH_MAX_S = 1.0  # the bound for the health URL under load
 STOP_WITHIN_S = 2.0
