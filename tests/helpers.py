@@ -167,3 +167,8 @@ def two_unit_seeds(want_stuck: bool, start: int = 0):
         if done.stuck == want_stuck:
             return seed, done
     pytest.fail(f"no {'stuck' if want_stuck else 'solving'} seed among 60")
+
+
+def texts(elements) -> str:
+    """The values of a page's elements of one kind (AppTest), joined for `in` checks."""
+    return " | ".join(str(e.value) for e in elements)

@@ -7,16 +7,10 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 from fmnist.config import CNN
-from tests.test_app_train import APP, texts
+from tests.helpers import APP, run, texts
 
 TINY_CNN_LINK = {"conv": "4", "hidden": "16", "optimizer": "adam", "lr": "0.003", "batch_size": "512", "epochs": "1",
                  "device": "cpu", "drop_last": "false", "eval_train": "false"}
-
-
-def run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def test_the_cnn_preset_fills_the_convolution_section_and_the_summary(ckpt_dir):

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from fmnist.config import BEST, SEED, TrainConfig
 from fmnist.runs import jobs
 from fmnist.store import checkpoints
-from tests.helpers import APP
+from tests.helpers import APP, texts
 from ui.train.model_view import run_in_words
 
 # What set_tiny_config makes of the form, which starts from the seed preset (drop_last, eval_train included).
@@ -43,10 +43,6 @@ def set_tiny_config(at: AppTest) -> None:
 
 def chart_specs(at: AppTest) -> list[dict]:
     return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
-
-
-def texts(elements) -> str:
-    return " | ".join(str(e.value) for e in elements)
 
 
 def test_the_train_page_renders_without_importing_torch(ckpt_dir):
