@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fmnist.messages import N_
+
 DATASETS = ("xor", "circles", "gaussians", "spirals")
 FEATURES = ("x1", "x2", "x1^2", "x2^2", "x1*x2", "sin x1", "sin x2")
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear")
@@ -62,34 +64,40 @@ class Setup:
         _choice(e, "dataset", self.dataset, DATASETS)
         _choice(e, "activation", self.activation, ACTIVATIONS)
         if not _is_int(self.points) or not MIN_POINTS <= self.points <= MAX_POINTS:
-            e["points"] = f"use {MIN_POINTS} to {MAX_POINTS} points (got {self.points})"
+            e["points"] = N_("use {low} to {high} points (got {got})").format(low=MIN_POINTS, high=MAX_POINTS,
+                                                                                got=self.points)
         if not _is_num(self.noise) or not 0 <= self.noise <= MAX_NOISE:
-            e["noise"] = f"noise must be between 0 and {MAX_NOISE:g} (got {self.noise})"
+            e["noise"] = N_("noise must be between 0 and {high} (got {got})").format(high=f"{MAX_NOISE:g}",
+                                                                                      got=self.noise)
         if not _is_num(self.train_fraction) or not 0.1 <= self.train_fraction <= 0.9:
-            e["train_fraction"] = "the training share must be between 0.1 and 0.9"
+            e["train_fraction"] = N_("the training share must be between 0.1 and 0.9")
         if not _is_int(self.seed) or not 0 <= self.seed < 2**32:
-            e["seed"] = "seed must be a whole number from 0"
+            e["seed"] = N_("seed must be a whole number from 0")
         if not isinstance(self.features, (tuple, list)) or not self.features:
-            e["features"] = "choose at least one input feature"
+            e["features"] = N_("choose at least one input feature")
         elif unknown := [f for f in self.features if f not in FEATURES]:
-            e["features"] = f"unknown feature {unknown[0]!r}; choose from {', '.join(FEATURES)}"
+            e["features"] = N_("unknown feature {name}; choose from {options}").format(name=repr(unknown[0]),
+                                                                                     options=", ".join(FEATURES))
         elif len(set(self.features)) != len(self.features):
-            e["features"] = "each feature once"
+            e["features"] = N_("each feature once")
         if not isinstance(self.hidden, (tuple, list)) or not all(_is_int(w) for w in self.hidden):
-            e["hidden"] = "hidden layers must be whole numbers of units"
+            e["hidden"] = N_("hidden layers must be whole numbers of units")
         elif len(self.hidden) > MAX_LAYERS:
-            e["hidden"] = f"use 0 to {MAX_LAYERS} hidden layers (got {len(self.hidden)})"
+            e["hidden"] = N_("use 0 to {high} hidden layers (got {got})").format(high=MAX_LAYERS, got=len(self.hidden))
         elif any(not 1 <= w <= MAX_UNITS for w in self.hidden):
-            e["hidden"] = f"each layer needs 1 to {MAX_UNITS} units (got {', '.join(map(str, self.hidden))})"
+            e["hidden"] = N_("each layer needs 1 to {high} units (got {got})").format(
+                high=MAX_UNITS, got=", ".join(map(str, self.hidden)))
         if not _is_num(self.lr) or not 0 < self.lr <= 10:
-            e["lr"] = "learning rate must be above 0 and at most 10"
+            e["lr"] = N_("learning rate must be above 0 and at most 10")
         n_train = self.n_train if "points" not in e and "train_fraction" not in e else None
         if not _is_int(self.batch_size) or not 1 <= self.batch_size <= (n_train or MAX_POINTS):
-            e["batch_size"] = f"batch size must be between 1 and the {n_train or MAX_POINTS} training points"
-        for name in ("l1", "l2"):
+            e["batch_size"] = N_("batch size must be between 1 and the {n} training points").format(
+                n=n_train or MAX_POINTS)
+        for name, error in (("l1", N_("L1 rate must be between 0 and 1")),
+                            ("l2", N_("L2 rate must be between 0 and 1"))):
             value = getattr(self, name)
             if not _is_num(value) or not 0 <= value <= 1:
-                e[name] = f"{name.upper()} rate must be between 0 and 1"
+                e[name] = error
         return e
 
     def validated(self) -> Setup:
@@ -115,25 +123,25 @@ class Lesson:
 
 
 LESSONS = {
-    "line": Lesson("XOR with a line", Setup(hidden=()),
-                   "With no hidden layer the network is a single straight line, and no line puts both blue corners "
-                   "on one side and both orange ones on the other. The best a line can do is three clusters of "
-                   "four (75%), and training usually settles lower, near a coin toss."),
-    "two_units": Lesson("XOR with two hidden units", Setup(hidden=(2,)),
-                        "Each hidden unit draws a line of its own (see its thumbnail), and the output unit keeps the "
-                        "band between the two lines for one class: stack a layer, and two lines do what one cannot. "
-                        "Not on every seed, though: 79 seeds of 100 solve it within 2,000 steps, and the other 21 "
-                        "stick in a local minimum."),
-    "depth": Lesson("Spirals need depth", Setup(dataset="spirals", hidden=(8, 8, 8), lr=0.1),
-                    "Two interleaved spirals cannot be cut by a few lines, so one layer is not enough. Three layers "
-                    "of eight bend lines into curves and curves into spirals: watch the deeper thumbnails take "
-                    "shapes the first layer cannot draw."),
+    "line": Lesson(N_("XOR with a line"), Setup(hidden=()),
+                   N_("With no hidden layer the network is a single straight line, and no line puts both blue corners "
+                      "on one side and both orange ones on the other. The best a line can do is three clusters of "
+                      "four (75%), and training usually settles lower, near a coin toss.")),
+    "two_units": Lesson(N_("XOR with two hidden units"), Setup(hidden=(2,)),
+                        N_("Each hidden unit draws a line of its own (see its thumbnail), and the output unit keeps "
+                           "the band between the two lines for one class: stack a layer, and two lines do what one "
+                           "cannot. Not on every seed, though: 79 seeds of 100 solve it within 2,000 steps, and the "
+                           "other 21 stick in a local minimum.")),
+    "depth": Lesson(N_("Spirals need depth"), Setup(dataset="spirals", hidden=(8, 8, 8), lr=0.1),
+                    N_("Two interleaved spirals cannot be cut by a few lines, so one layer is not enough. Three layers "
+                       "of eight bend lines into curves and curves into spirals: watch the deeper thumbnails take "
+                       "shapes the first layer cannot draw.")),
 }
 
 
 def _choice(e: dict, name: str, value, options) -> None:
     if value not in options:
-        e[name] = f"choose one of {', '.join(options)} (got {value!r})"
+        e[name] = N_("choose one of {options} (got {got})").format(options=", ".join(options), got=repr(value))
 
 
 def _is_int(v) -> bool:
@@ -366,10 +374,10 @@ def _accuracy(logits: np.ndarray, y: np.ndarray) -> float:
 # while it still gets more than (100 - SOLVED_ACC)% of the training points wrong. Over seeds 0-99 (docs/benchmarks.md)
 # every XOR run that ended unsolved had fallen by at most 6% in its last 500 steps, every solving one by 18% or more.
 STUCK_WINDOW, STUCK_DROP, SOLVED_ACC = 500, 0.1, 95.0
-STUCK_TWO_UNITS = ("stuck in a local minimum: the two units split the plane so that one cluster stays on the wrong "
-                   "side; another seed draws new starting weights, and with 3 or more units this rarely happens")
-STUCK_OTHER = ("stuck in a local minimum: the loss has stopped falling while some training points are still on the "
-               "wrong side; another seed draws new starting weights, and more units make this rarer")
+STUCK_TWO_UNITS = N_("stuck in a local minimum: the two units split the plane so that one cluster stays on the wrong "
+                     "side; another seed draws new starting weights, and with 3 or more units this rarely happens")
+STUCK_OTHER = N_("stuck in a local minimum: the loss has stopped falling while some training points are still on the "
+                 "wrong side; another seed draws new starting weights, and more units make this rarer")
 
 
 def is_stuck(history: list[Metrics]) -> bool:

@@ -36,18 +36,6 @@ HEADER_HELP = {
     "error": N_("Why the file cannot be used as a model."),
 }
 MADE_BY = (N_("you"), N_("command line"), N_("another session"))  # made_by()'s words, shown through _()
-# What fmnist.store.checkpoints says when a file cannot be deleted, for engine(); the load errors are in
-# ui.inspect.prediction_view.ENGINE_MESSAGES.
-ENGINE_MESSAGES = (
-    N_("the shipped default model is never deleted"),
-    N_("made on the command line (or before owners were recorded): only an admin may delete it here"),
-    N_("made by another session: only that session or an admin may delete it"),
-    N_("the shipped default model cannot be deleted"),
-    N_("cannot delete {name}: the shipped default model is never deleted"),
-    N_("cannot delete {name}: made on the command line (or before owners were recorded): only an admin may delete "
-       "it here"),
-    N_("cannot delete {name}: made by another session: only that session or an admin may delete it"),
-)
 
 
 def table_row(row: dict) -> dict:

@@ -30,38 +30,6 @@ ensure_router()  # first: a first visit straight to this page must still go thro
 PRESET_LABELS = {"quick": N_("quick"), "seed": N_("seed"), "best": N_("best"), "cnn": N_("cnn"),
                  "cnn-best": N_("cnn-best")}
 SAMPLER_LABELS = {"tpe": N_("TPE"), "random": N_("random"), "grid": N_("grid")}
-# What fmnist/sweep/study.py says about bad input, shown under the control it concerns.
-ENGINE_MESSAGES = (
-    N_("{field}: the grid sampler needs choice: or int: values, not a {kind} range"),
-    N_("{name}: {text} is not a value for this field (e.g. {example})"),
-    N_("{spec}: {text} is not a number"),
-    N_("{spec}: {text} is not a finite number"),
-    N_("{text}: give a parameter as FIELD=SPEC, e.g. lr=loguniform:1e-4:1e-1"),
-    N_("{name} is not a training setting; choose one of {fields}"),
-    N_("{text}: unknown kind {kind}; use loguniform:LOW:HIGH, uniform:LOW:HIGH, int:LOW:HIGH or choice:A|B|C"),
-    N_("{text}: list the choices as choice:A|B|C"),
-    N_("{name} is not a number: vary it with choice:A|B|C"),
-    N_("{name} takes fractions: use uniform:LOW:HIGH or loguniform:LOW:HIGH, not int:"),
-    N_("{name} is a whole number: use int:LOW:HIGH or loguniform:LOW:HIGH"),
-    N_("{text}: a range is {kind}:LOW:HIGH"),
-    N_("{text}: {name} is a whole number, so LOW and HIGH must be too"),
-    N_("{text}: the range is reversed (LOW {low} is above HIGH {high})"),
-    N_("{text}: the range is empty (LOW equals HIGH); to fix a value, use --preset or leave the field out"),
-    N_("{text}: a loguniform range must start above 0"),
-    N_("{spec}: {value} is out of range: {error}"),
-    N_("{name} is not a valid study name: use letters, digits, '-', '_' and '.', starting with a letter or digit, at "
-       "most 80 characters"),
-    N_("storage {url}: the folder {folder} does not exist"),
-    N_("storage {url}: cannot open the journal file ({reason})"),
-    N_("{url} is not an Optuna storage URL (e.g. sqlite:///sweeps/s.db, postgresql://user:password@host/db or "
-       "journal:PATH)"),
-    N_("storage {url}: the database driver is not installed (PostgreSQL: pip install 'psycopg[binary]'; MySQL: pip "
-       "install pymysql)"),
-    N_("cannot use storage {url}: {reason}"),
-    N_("study {name} exists and minimises its objective: it is not an fmnist sweep"),
-    N_("storage {url} is read-only: {reason}"),
-    N_("storage {url} cannot be written: {reason}"),
-)
 
 
 def study_settings(running: bool) -> tuple[str, bool, str, list[str]]:

@@ -75,3 +75,26 @@ def test_class_names_match_the_engine_and_read_in_korean():
     assert tuple(CLASSES) == CLASS_NAMES
     assert [gettext(c, "ko") for c in CLASSES] == ["티셔츠/탑", "바지", "풀오버", "드레스", "코트", "샌들", "셔츠",
                                                    "스니커즈", "가방", "앵클 부츠"]
+
+
+def test_engine_messages_are_marked_in_the_engine_not_copied_into_the_app():
+    """Engine text is marked with N_() where fmnist/ writes it: no app module keeps a copy (an ENGINE_MESSAGES table),
+    and every such message has its Korean text."""
+    import ast
+
+    copies = [f"{path.relative_to(ROOT)}:{node.lineno}" for path in SOURCES if "fmnist" not in path.parts
+              for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+              if isinstance(node, ast.Name) and node.id in ("ENGINE_MESSAGES", "HEALTH_WARNINGS", "ENGINE_DETAILS")]
+    assert not copies, f"copies of engine messages in the app (mark them with N_() in fmnist/ instead): {copies}"
+    entries = ko_entries()
+    engine_sources = [path for path in SOURCES if path.is_relative_to(ROOT / "fmnist")]
+    marked = {message for path in engine_sources
+              for _line, message, _comments, _context in extract_from_file("python", path, keywords={"N_": None})
+              if isinstance(message, str)}
+    assert len(marked) > 150  # the engine's errors, notes and health warnings, read from fmnist/
+    lacking = sorted(m for m in marked if m not in entries or not entries[m].string or entries[m].fuzzy)
+    assert not lacking, f"engine messages without Korean text: {lacking}"
+    # Samples of what the app once copied, now found where the engine writes them.
+    assert {"{name}: no such checkpoint", "the run failed", "use a smaller batch, or narrower or fewer layers",
+            "vanishing gradients: layer 1's gradient ({first}) is {times}x smaller than layer {deepest}'s ({last}), "
+            "so the first layers hardly learn; try relu, batch norm, adam or fewer layers"} <= marked

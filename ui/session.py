@@ -24,8 +24,6 @@ from ui.i18n import N_, _, engine
 from ui.owner import owner_id
 
 SPARE_AFTER_PAGE_S = 1.5
-# Engine text this module shows (through engine()): the errors of starting a run and of reading a checkpoint.
-ENGINE_MESSAGES = (N_("a run is already in progress in this session"), N_("{name}: no such checkpoint"))
 
 if TYPE_CHECKING:
     import torch
@@ -111,7 +109,7 @@ def _model(path: str, mtime: float):
 def _file(name: str) -> tuple[str, float]:
     path = store().path_for(name)
     if not path.is_file():
-        raise checkpoints.CheckpointError(f"{name}: no such checkpoint")  # ENGINE_MESSAGES: shown through engine()
+        raise checkpoints.CheckpointError(N_("{name}: no such checkpoint").format(name=name))  # the engine's words
     return str(path), path.stat().st_mtime
 
 
@@ -149,7 +147,7 @@ class SessionRuns:
     def start(self, config: TrainConfig, recover: str | None = None, challenge: dict | None = None) -> TrainingJob:
         with self.lock:
             if self.job is not None and not self.job.snapshot().finished:
-                raise RuntimeError("a run is already in progress in this session")
+                raise RuntimeError(N_("a run is already in progress in this session"))  # shown through engine()
             if self.job is not None:  # earlier runs are drawn as curves only: their insight is dropped
                 self.history.append(dataclasses.replace(self.job.snapshot(), insight=[]))
             self.job = TrainingJob(config, store(), insight=True, owner=owner_id(), recover=recover,

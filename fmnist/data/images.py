@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from fmnist.messages import N_
+
 if TYPE_CHECKING:
     import torch
 
@@ -41,22 +43,24 @@ class BlankImageError(ImageError):
     """The input is readable but holds nothing to classify."""
 
 
-def _unreadable_reason(data: bytes) -> str:
+def _unreadable(data: bytes) -> str:
+    """Why Pillow could not identify the file, as a template for its {name}."""
     head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if b"<svg" in head:
-        return "SVG is not supported, export it as PNG"
+        return N_("{name}: SVG is not supported, export it as PNG")
     if b"<html" in head or head.startswith(b"<!doctype html"):
-        return "this is an HTML page, not an image"
+        return N_("{name}: this is an HTML page, not an image")
     if all(b >= 0x20 or b in b"\t\n\r\f" for b in head):
-        return "this is a text file, not an image"
-    return "not an image format that can be read"
+        return N_("{name}: this is a text file, not an image")
+    return N_("{name}: not an image format that can be read")
 
 
 def open_image(data: bytes, name: str = "image") -> Image.Image:
     """Decode ``data`` fully (first frame, EXIF orientation applied) or raise ``ImageError``."""
     if not data:
-        raise ImageError(f"{name}: the file is empty")
-    too_large = f"{name}: the image is too large (the limit is {MAX_PIXELS:,} pixels)"
+        raise ImageError(N_("{name}: the file is empty").format(name=name))
+    too_large = N_("{name}: the image is too large (the limit is {limit} pixels)").format(
+        name=name, limit=f"{MAX_PIXELS:,}")
     # Pillow's own bomb check warns above Image.MAX_IMAGE_PIXELS and raises above twice that; both are
     # refusals here, and as an error the warning stays out of the logs. catch_warnings is process-wide,
     # but a race with another thread can only change whether that one warning is logged.
@@ -67,25 +71,24 @@ def open_image(data: bytes, name: str = "image") -> Image.Image:
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageError(too_large) from exc
         except UnidentifiedImageError as exc:
-            raise ImageError(f"{name}: {_unreadable_reason(data)}") from exc
+            raise ImageError(_unreadable(data).format(name=name)) from exc
         except Exception as exc:  # a corrupt header can surface as almost any exception type
-            raise ImageError(f"{name}: the file is damaged and cannot be read") from exc
+            raise ImageError(N_("{name}: the file is damaged and cannot be read").format(name=name)) from exc
         # Image.open has only parsed the header here, so this refuses a bomb before any pixel is allocated.
         width, height = img.size
         if width * height > MAX_PIXELS:
-            raise ImageError(
-                f"{name}: the image is too large ({width:,} x {height:,} = {width * height:,} pixels; "
-                f"the limit is {MAX_PIXELS:,})"
-            )
+            raise ImageError(N_("{name}: the image is too large ({width} x {height} = {pixels} pixels; the limit is "
+                                "{limit})").format(name=name, width=f"{width:,}", height=f"{height:,}",
+                                                   pixels=f"{width * height:,}", limit=f"{MAX_PIXELS:,}"))
         if width * height == 0:
-            raise ImageError(f"{name}: the image has no pixels")
+            raise ImageError(N_("{name}: the image has no pixels").format(name=name))
         try:
             # Pillow decodes lazily and, with LOAD_TRUNCATED_IMAGES off, load() is where truncation shows up.
             img.load()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageError(too_large) from exc
         except Exception as exc:
-            raise ImageError(f"{name}: the file is damaged or truncated") from exc
+            raise ImageError(N_("{name}: the file is damaged or truncated").format(name=name)) from exc
     # A malformed EXIF block should cost the orientation, not the whole image.
     with contextlib.suppress(OSError, ValueError, TypeError, KeyError, IndexError, SyntaxError):
         img = ImageOps.exif_transpose(img)
@@ -108,8 +111,8 @@ def _as_unit(img: Image.Image) -> np.ndarray:
     return np.asarray(img, dtype=np.float32) / 255.0
 
 
-def to_grayscale(img: Image.Image) -> np.ndarray:
-    """float32 HxW array in [0, 1] for any Pillow mode, transparency composited."""
+def to_grayscale(img: Image.Image, name: str | None = None) -> np.ndarray:
+    """float32 HxW array in [0, 1] for any Pillow mode, transparency composited; `name` is the file's, for errors."""
     mode = img.mode
     if {"A", "a"} & set(img.getbands()) or ("transparency" in img.info and mode in ("1", "L", "P", "RGB")):
         rgba = img.convert("RGBA")
@@ -132,7 +135,9 @@ def to_grayscale(img: Image.Image) -> np.ndarray:
         try:
             img = img.convert("RGB")  # CMYK, YCbCr, P, HSV...
         except ValueError as exc:
-            raise ImageError(f"unsupported colour mode {mode}") from exc
+            if name is None:
+                raise ImageError(f"unsupported colour mode {mode}") from exc
+            raise ImageError(N_("{name}: unsupported colour mode {mode}").format(name=name, mode=mode)) from exc
     # Through 8-bit L rather than float RGB: a quarter of the memory for a 40-megapixel photo.
     return _as_unit(img.convert("L"))
 
@@ -149,7 +154,8 @@ def prepare_array(gray: np.ndarray, name: str = "image") -> np.ndarray:
     """uint8 28x28 with a light item on black, framed like Fashion-MNIST, from a gray [0, 1] array."""
     gray = np.array(gray, dtype=np.float32)  # one private copy, cleaned in place
     if gray.ndim != 2 or gray.size == 0:
-        raise ImageError(f"{name}: expected a non-empty 2-D gray image, got shape {gray.shape}")
+        raise ImageError(N_("{name}: expected a non-empty 2-D gray image, got shape {shape}").format(
+            name=name, shape=gray.shape))
     np.clip(np.nan_to_num(gray, copy=False, nan=0.0), 0.0, 1.0, out=gray)
     height, width = gray.shape
     if height * width > WORK_PIXELS:
@@ -174,7 +180,7 @@ def prepare_array(gray: np.ndarray, name: str = "image") -> np.ndarray:
     item = np.clip(gray - background, 0.0, None)
     mask = item > FOREGROUND
     if not mask.any():
-        raise BlankImageError(f"{name}: nothing to classify (the image is blank or uniform)")
+        raise BlankImageError(N_("{name}: nothing to classify (the image is blank or uniform)").format(name=name))
 
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     item = item[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
@@ -195,12 +201,7 @@ def prepare_array(gray: np.ndarray, name: str = "image") -> np.ndarray:
 
 def prepare_image(data: bytes, name: str = "image") -> np.ndarray:
     """28x28 uint8 model input from the bytes of an uploaded file."""
-    img = open_image(data, name)
-    try:
-        gray = to_grayscale(img)
-    except ImageError as exc:  # to_grayscale has no file name to put in its message
-        raise ImageError(f"{name}: {exc}") from exc
-    return prepare_array(gray, name)
+    return prepare_array(to_grayscale(open_image(data, name), name), name)
 
 
 def prepare_canvas(rgba: np.ndarray | None) -> np.ndarray:
@@ -209,7 +210,7 @@ def prepare_canvas(rgba: np.ndarray | None) -> np.ndarray:
         raise BlankImageError("drawing: nothing to classify (the image is blank or uniform)")
     arr = np.asarray(rgba)
     if arr.ndim != 3 or arr.shape[2] not in (3, 4):
-        raise ImageError(f"drawing: expected an HxWx4 RGBA array, got shape {arr.shape}")
+        raise ImageError(N_("drawing: expected an HxWx4 RGBA array, got shape {shape}").format(shape=arr.shape))
     if arr.dtype != np.uint8:
         arr = np.clip(arr, 0, 255).astype(np.uint8)
     lum = arr[..., :3].astype(np.float32) @ (_LUMA / 255.0)

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from fmnist.messages import N_
+
 PROBE_IMAGES = 2000  # test images every figure is measured on: the same ones every epoch
 WINDOW = 50  # last steps of an epoch whose gradients and updates are measured
 SATURATED_SHARE = 0.95  # a unit is saturated when it is saturated on at least this share of the probe images
@@ -140,23 +142,24 @@ def warnings(health: list[dict], lr_share: float = 1.0) -> list[str]:
     out = []
     for k, h in enumerate(health, start=1):
         if h["dead"] > DEAD_WARN:
-            out.append(f"layer {k}: {h['dead']:.0%} of its units never fire on the test images; "
-                       "try a lower learning rate, batch norm or leaky_relu")
+            out.append(N_("layer {k}: {share} of its units never fire on the test images; try a lower learning rate, "
+                          "batch norm or leaky_relu").format(k=k, share=f"{h['dead']:.0%}"))
         if h["saturated"] > SATURATED_WARN:
-            out.append(f"layer {k}: {h['saturated']:.0%} of its units are saturated (stuck near their limits, "
-                       "where the gradient vanishes); try a lower learning rate, batch norm or relu")
+            out.append(N_("layer {k}: {share} of its units are saturated (stuck near their limits, where the gradient "
+                          "vanishes); try a lower learning rate, batch norm or relu").format(
+                k=k, share=f"{h['saturated']:.0%}"))
         r = h["update_ratio"]
         if r is not None and r > UPDATE_RANGE[1]:
-            out.append(f"layer {k}: each step changes its weights by 10^{r:.1f} of their size (healthy: near "
-                       "10^-3); the learning rate is too high, try a lower one")
+            out.append(N_("layer {k}: each step changes its weights by 10^{ratio} of their size (healthy: near "
+                          "10^-3); the learning rate is too high, try a lower one").format(k=k, ratio=f"{r:.1f}"))
         elif r is not None and r < UPDATE_RANGE[0] and lr_share >= ANNEALED:
-            out.append(f"layer {k}: each step changes its weights by only 10^{r:.1f} of their size (healthy: "
-                       "near 10^-3); it barely learns, try a higher learning rate or adam")
+            out.append(N_("layer {k}: each step changes its weights by only 10^{ratio} of their size (healthy: near "
+                          "10^-3); it barely learns, try a higher learning rate or adam").format(k=k, ratio=f"{r:.1f}"))
     first, last = health[0]["grad_norm"] if health else None, health[-1]["grad_norm"] if health else None
     if len(health) > 1 and first is not None and last and first < last / VANISHING:
-        out.append(f"vanishing gradients: layer 1's gradient ({first:.1e}) is {last / max(first, 1e-30):,.0f}x "
-                   f"smaller than layer {len(health)}'s ({last:.1e}), so the first layers hardly learn; "
-                   "try relu, batch norm, adam or fewer layers")
+        out.append(N_("vanishing gradients: layer 1's gradient ({first}) is {times}x smaller than layer {deepest}'s "
+                      "({last}), so the first layers hardly learn; try relu, batch norm, adam or fewer layers").format(
+            first=f"{first:.1e}", times=f"{last / max(first, 1e-30):,.0f}", deepest=len(health), last=f"{last:.1e}"))
     return out
 
 

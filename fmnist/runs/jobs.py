@@ -22,6 +22,7 @@ from multiprocessing.connection import Connection
 
 from fmnist import env
 from fmnist.config import TrainConfig
+from fmnist.messages import N_
 from fmnist.runs import messages
 from fmnist.runs.messages import RunSaved, RunStarted
 from fmnist.store import checkpoints
@@ -71,10 +72,10 @@ def exit_reason(code: int | None) -> str:
     """How a worker that sent no result ended, in words."""
     if code is not None and code < 0:
         try:
-            return f"killed by signal {signal.Signals(-code).name}"
+            return N_("killed by signal {signal}").format(signal=signal.Signals(-code).name)
         except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
+            return N_("killed by signal {signal}").format(signal=-code)
+    return N_("exit code {code}").format(code=code)
 
 
 class Worker:
@@ -390,8 +391,8 @@ class TrainingJob:
         with self._lock:
             if not self._snap.finished:
                 self._snap.status = "failed"
-                self._snap.error = (f"the run ended unexpectedly ({reason}). The curves received so far are kept; "
-                                    "you can start a new run.")
+                self._snap.error = N_("the run ended unexpectedly ({reason}). The curves received so far are kept; "
+                                      "you can start a new run.").format(reason=reason)
         self._ended_event.set()
 
     def _update(self, **changes) -> None:

@@ -242,7 +242,7 @@ def finish(result, job: dict, checkpoints) -> RunSaved:
                                      checkpoints.Quotas(**quotas) if quotas else None)
         out.checkpoint, out.notes = saved.path.name.removesuffix(checkpoints.SUFFIX), saved.notes
     except (checkpoints.CheckpointError, OSError) as exc:
-        out.save_error = f"{exc}. The run's metrics are kept in this session."
+        out.save_error = N_("{error}. The run's metrics are kept in this session.").format(error=exc)
     return out
 
 

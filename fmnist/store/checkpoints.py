@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from fmnist import env
 from fmnist.config import ConfigError, TrainConfig
 from fmnist.data.dataset import MEAN, STD
+from fmnist.messages import N_
 
 if TYPE_CHECKING:
     import torch
@@ -35,6 +36,10 @@ DEFAULT_NAME = "default"
 MACHINE_OWNER = "cli"  # checkpoints made on the command line, and those older than owners: the machine's owner
 RESUME_DIR = ".resume"  # hidden from the listing: one file per run under way or interrupted (fmnist/store/recovery.py)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
+# Why a file is not a readable safetensors checkpoint, as _header() puts it inside its message's {detail}.
+SHORT_HEADER = N_("shorter than a safetensors header")
+HEADER_PAST_END = N_("header length past the end of the file")
+HEADER_DETAILS = (SHORT_HEADER, HEADER_PAST_END)
 
 
 class CheckpointError(ValueError):
@@ -65,8 +70,8 @@ class Checkpoint:
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()
             detail = first[1].strip() if len(first) > 1 else first[0]
-            raise CheckpointError(f"{self.path.name}: the weights do not match the model its metadata describes "
-                                  f"({detail})") from None
+            raise CheckpointError(N_("{name}: the weights do not match the model its metadata describes ({detail})")
+                                  .format(name=self.path.name, detail=detail)) from None
         return model.to(device).eval()
 
 
@@ -137,22 +142,22 @@ def _header(path: Path) -> dict:
         with open(path, "rb") as f:
             head = f.read(8)
             if len(head) < 8:
-                raise ValueError("shorter than a safetensors header")
+                raise ValueError(SHORT_HEADER)
             (n,) = struct.unpack("<Q", head)
             size = os.fstat(f.fileno()).st_size
             if n > min(size - 8, 100_000_000):
-                raise ValueError("header length past the end of the file")
+                raise ValueError(HEADER_PAST_END)
             header = json.loads(f.read(n))
     except FileNotFoundError:
-        raise CheckpointError(f"{path.name}: no such checkpoint") from None
+        raise CheckpointError(N_("{name}: no such checkpoint").format(name=path.name)) from None
     except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{path.name}: not a readable safetensors checkpoint "
-                              f"(corrupt, truncated or another format: {exc})") from None
+        raise CheckpointError(N_("{name}: not a readable safetensors checkpoint (corrupt, truncated or another format: "
+                                 "{detail})").format(name=path.name, detail=exc)) from None
     ends = [t.get("data_offsets", [0, 0])[1] for k, t in header.items() if k != "__metadata__"] \
         if isinstance(header, dict) else None
     if ends is None or not all(isinstance(e, int) for e in ends) or 8 + n + max(ends, default=0) != size:
-        raise CheckpointError(f"{path.name}: not a readable safetensors checkpoint "
-                              "(corrupt, truncated or another format: its tensors do not fill the file)")
+        raise CheckpointError(N_("{name}: not a readable safetensors checkpoint (corrupt, truncated or another format: "
+                                 "its tensors do not fill the file)").format(name=path.name))
     return header
 
 
@@ -165,9 +170,11 @@ def read_meta(path: Path) -> dict:
     except json.JSONDecodeError:
         meta = None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path.name}: a safetensors file, but not an fmnist checkpoint (no fmnist metadata)")
+        raise CheckpointError(N_("{name}: a safetensors file, but not an fmnist checkpoint (no fmnist metadata)")
+                              .format(name=path.name))
     if meta.get("version", 0) > VERSION:
-        raise CheckpointError(f"{path.name}: written by a newer fmnist (format {meta['version']})")
+        raise CheckpointError(N_("{name}: written by a newer fmnist (format {version})").format(
+            name=path.name, version=meta["version"]))
     return meta
 
 
@@ -178,17 +185,20 @@ def load(path: Path) -> Checkpoint:
     meta = read_meta(path)
     saved = meta.get("normalization") or {}
     if (saved.get("mean", MEAN), saved.get("std", STD)) != (MEAN, STD):
-        raise CheckpointError(f"{path.name}: trained on inputs normalised with mean {saved.get('mean')} and std "
-                              f"{saved.get('std')}, but fmnist feeds models mean {MEAN} and std {STD}")
+        raise CheckpointError(N_("{name}: trained on inputs normalised with mean {mean} and std {std}, but fmnist "
+                                 "feeds models mean {model_mean} and std {model_std}").format(
+            name=path.name, mean=saved.get("mean"), std=saved.get("std"), model_mean=MEAN, model_std=STD))
     try:
         config = TrainConfig.from_dict(meta["config"]).validated()
     except (KeyError, TypeError, ConfigError) as exc:
-        raise CheckpointError(f"{path.name}: its config metadata is invalid ({exc})") from None
+        raise CheckpointError(N_("{name}: its config metadata is invalid ({detail})").format(
+            name=path.name, detail=exc)) from None
     try:
         with safe_open(str(path), framework="pt") as f:
             state = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as exc:
-        raise CheckpointError(f"{path.name}: the weights cannot be read ({exc})") from None
+        raise CheckpointError(N_("{name}: the weights cannot be read ({detail})").format(
+            name=path.name, detail=exc)) from None
     ckpt = Checkpoint(path, meta, config, state)
     ckpt.model()  # fail now, with a clear message, if weights and metadata disagree
     return ckpt
@@ -260,9 +270,9 @@ class CheckpointStore:
     def delete(self, name: str, owner: str = MACHINE_OWNER, admin: bool = False) -> None:
         path = self.path_for(name)
         if check_name(name) == DEFAULT_NAME:
-            raise CheckpointError("the shipped default model cannot be deleted")
+            raise CheckpointError(N_("the shipped default model cannot be deleted"))
         if not path.is_file():
-            raise CheckpointError(f"{name}: no such checkpoint")
+            raise CheckpointError(N_("{name}: no such checkpoint").format(name=name))
         _check_allowed(path, owner, admin, "delete")
         path.unlink()
 
@@ -271,7 +281,7 @@ class CheckpointStore:
         if check_name(old) == DEFAULT_NAME:
             raise CheckpointError("the shipped default model cannot be renamed")
         if not src.is_file():
-            raise CheckpointError(f"{old}: no such checkpoint")
+            raise CheckpointError(N_("{name}: no such checkpoint").format(name=old))
         if dst.exists():
             raise CheckpointError(f"{new}: a checkpoint of that name already exists")
         _check_allowed(src, owner, admin, "rename")
@@ -292,15 +302,27 @@ def owner_of(meta: dict | None) -> str:
     return owner if isinstance(owner, str) and owner else MACHINE_OWNER
 
 
+NEVER_DELETED = N_("the shipped default model is never deleted")
+ADMIN_ONLY = N_("made on the command line (or before owners were recorded): only an admin may delete it here")
+OTHER_SESSION = N_("made by another session: only that session or an admin may delete it")
+# "cannot delete NAME: REASON" written whole for each reason, so that the app translates it as one sentence.
+CANNOT_DELETE = {
+    NEVER_DELETED: N_("cannot delete {name}: the shipped default model is never deleted"),
+    ADMIN_ONLY: N_("cannot delete {name}: made on the command line (or before owners were recorded): only an admin may "
+                   "delete it here"),
+    OTHER_SESSION: N_("cannot delete {name}: made by another session: only that session or an admin may delete it"),
+}
+
+
 def change_refused(name: str, meta: dict | None, owner: str, admin: bool = False) -> str | None:
     """Why `owner` may not delete or rename this checkpoint, or None when it may."""
     if name == DEFAULT_NAME:
-        return "the shipped default model is never deleted"
+        return NEVER_DELETED
     if admin or owner_of(meta) == owner:
         return None
     if owner_of(meta) == MACHINE_OWNER:
-        return "made on the command line (or before owners were recorded): only an admin may delete it here"
-    return "made by another session: only that session or an admin may delete it"
+        return ADMIN_ONLY
+    return OTHER_SESSION
 
 
 def _check_allowed(path: Path, owner: str, admin: bool, verb: str) -> None:
@@ -308,9 +330,11 @@ def _check_allowed(path: Path, owner: str, admin: bool, verb: str) -> None:
         meta = read_meta(path)
     except CheckpointError:
         meta = None  # an unreadable file has no owner to ask: the machine owner's, like a file from before owners
-    reason = change_refused(path.name.removesuffix(SUFFIX), meta, owner, admin)
+    name = path.name.removesuffix(SUFFIX)
+    reason = change_refused(name, meta, owner, admin)
     if reason:
-        raise CheckpointError(f"cannot {verb} {path.name.removesuffix(SUFFIX)}: {reason}")
+        whole = CANNOT_DELETE.get(reason) if verb == "delete" else None
+        raise CheckpointError(whole.format(name=name) if whole else f"cannot {verb} {name}: {reason}")
 
 
 class QuotaExceeded(CheckpointError):
@@ -362,8 +386,8 @@ def save_run(store: CheckpointStore, name: str, model: torch.nn.Module, meta: di
                             "on the Models page")
     path = store.save_new(name, model, {**meta, "owner": owner})
     removed = _prune(store, owner, quotas.max_runs, keep=path)
-    notes = [f"Removed your oldest checkpoint {r}: a session keeps at most {quotas.max_runs} "
-             "(FMNIST_MAX_RUNS_PER_SESSION)." for r in removed]
+    notes = [N_("Removed your oldest checkpoint {name}: a session keeps at most {max} (FMNIST_MAX_RUNS_PER_SESSION).")
+             .format(name=r, max=quotas.max_runs) for r in removed]
     return Saved(path, removed, notes)
 
 

@@ -23,6 +23,7 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from fmnist.config import ConfigError, TrainConfig
+from fmnist.messages import N_
 from fmnist.store import checkpoints
 
 FORMAT = "fmnist-resume"
@@ -60,7 +61,8 @@ class RecoveryFile:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             f.close()
-            raise RecoveryError(f"{self.path.name}: this run is being trained right now (resumed elsewhere)") from None
+            raise RecoveryError(N_("{name}: this run is being trained right now (resumed elsewhere)").format(
+                name=self.path.name)) from None
         self._lock = f
 
     def write(self, tensors: dict[str, torch.Tensor], meta: dict) -> None:
@@ -120,7 +122,7 @@ class RecoveryFile:
         except checkpoints.CheckpointError as exc:
             if not self.failed:
                 self.failed = True
-                return f"{exc}: this run could not be resumed after a crash"
+                return N_("{error}: this run could not be resumed after a crash").format(error=exc)
         return None
 
     def finish(self) -> None:
@@ -161,12 +163,13 @@ def read(path: Path, tensors: bool = True) -> tuple[dict, dict[str, torch.Tensor
             meta = json.loads((f.metadata() or {}).get("fmnist") or "null")
             state = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
     except FileNotFoundError:
-        raise RecoveryError(f"{path.name}: no such resume file") from None
+        raise RecoveryError(N_("{name}: no such resume file").format(name=path.name)) from None
     except Exception as exc:  # safetensors' own errors for damage, JSON errors for a bad header
-        raise RecoveryError(f"{path.name}: not a readable resume file ({exc})") from None
+        raise RecoveryError(N_("{name}: not a readable resume file ({error})").format(
+            name=path.name, error=exc)) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise RecoveryError(f"{path.name}: not an fmnist resume file (a checkpoint cannot be resumed, only its run's "
-                          "resume file under checkpoints/.resume/)")
+        raise RecoveryError(N_("{name}: not an fmnist resume file (a checkpoint cannot be resumed, only its run's "
+                               "resume file under checkpoints/.resume/)").format(name=path.name))
     return meta, state
 
 
@@ -175,7 +178,8 @@ def read_config(path: Path) -> TrainConfig:
     try:
         return TrainConfig.from_dict(meta["config"]).validated()
     except (KeyError, TypeError, ConfigError) as exc:
-        raise RecoveryError(f"{Path(path).name}: its config is invalid ({exc})") from None
+        raise RecoveryError(N_("{name}: its config is invalid ({error})").format(
+            name=Path(path).name, error=exc)) from None
 
 
 def is_under_way(path: Path) -> bool:
@@ -212,9 +216,10 @@ def discard(store: checkpoints.CheckpointStore, name: str, owner: str, admin: bo
     path = store.resume_dir() / (checkpoints.check_name(name) + checkpoints.SUFFIX)
     meta, _ = read(path, tensors=False)
     if not admin and checkpoints.owner_of(meta) != owner:
-        raise RecoveryError(f"cannot discard {name}: another session's run; only that session or an admin may")
+        raise RecoveryError(N_("cannot discard {name}: another session's run; only that session or an admin "
+                               "may").format(name=name))
     if is_under_way(path):
-        raise RecoveryError(f"{name}: this run is being trained right now")
+        raise RecoveryError(N_("{name}: this run is being trained right now").format(name=name))
     path.unlink(missing_ok=True)
     lock_path(path).unlink(missing_ok=True)
 

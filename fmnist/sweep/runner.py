@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import optuna
 
 from fmnist.config import TrainConfig
+from fmnist.messages import N_
 from fmnist.runs.jobs import JobSnapshot, TrainingJob, max_runs
 from fmnist.store import checkpoints
 from fmnist.sweep.space import Param
@@ -98,7 +99,7 @@ class ParallelSweep:
         run = TrialRun(self.study, self.base, self.params)
         error = run.config_error()
         if error:
-            self.outcomes.append(run.fail(f"invalid combination: {error}"))
+            self.outcomes.append(run.fail(N_("invalid combination: {error}").format(error=error)))
             return
         job = TrainingJob(run.config, store=self.store, name=trial_name(run.number), meta=run.meta())
         with self._lock:
@@ -119,7 +120,7 @@ class ParallelSweep:
     def _finish(self, run: TrialRun, snap: JobSnapshot) -> TrialOutcome:
         path = self.store.root / (snap.checkpoint + checkpoints.SUFFIX) if snap.checkpoint else None
         if snap.status == "failed":
-            return run.fail(snap.error or "the run failed")
+            return run.fail(snap.error or N_("the run failed"))
         if run.pruned or snap.status == "stopped":
             if path is not None:
                 path.unlink(missing_ok=True)  # only finished trials keep a checkpoint

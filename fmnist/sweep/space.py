@@ -13,6 +13,7 @@ from fmnist.config import ConfigError, TrainConfig
 from fmnist.config.settings import SETTINGS
 from fmnist.config.text import format_value
 from fmnist.config.text import parse as parse_value
+from fmnist.messages import N_
 
 MAX_TRIALS = 500
 DEFAULT_VAL_SIZE = 5000
@@ -47,7 +48,8 @@ class Param:
             return list(self.choices)
         if self.kind == "int":
             return list(range(int(self.low), int(self.high) + 1))
-        raise SweepError(f"{self.field}: the grid sampler needs choice: or int: values, not a {self.kind} range")
+        raise SweepError(N_("{field}: the grid sampler needs choice: or int: values, not a {kind} range").format(
+            field=self.field, kind=self.kind))
 
     def spec(self) -> str:
         if self.kind == "choice":
@@ -76,16 +78,17 @@ def _parse_choice(name: str, text: str):
         return value
     except ValueError:
         example = {tuple: "512,256", bool: "true", int: "64", float: "0.01", str: "relu"}[kind]
-        raise SweepError(f"{name}: {text!r} is not a value for this field (e.g. {example})") from None
+        raise SweepError(N_("{name}: {text} is not a value for this field (e.g. {example})").format(
+            name=name, text=repr(text), example=example)) from None
 
 
 def _number(text: str, spec: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise SweepError(f"{spec}: {text!r} is not a number") from None
+        raise SweepError(N_("{spec}: {text} is not a number").format(spec=spec, text=repr(text))) from None
     if not math.isfinite(value):
-        raise SweepError(f"{spec}: {text!r} is not a finite number")
+        raise SweepError(N_("{spec}: {text} is not a finite number").format(spec=spec, text=repr(text)))
     return value
 
 
@@ -93,43 +96,47 @@ def parse_param(text: str, base: TrainConfig) -> Param:
     """FIELD=loguniform:LOW:HIGH, uniform:LOW:HIGH, int:LOW:HIGH or choice:A|B|C; each end or choice must also be a
     valid value of the field (checked against `base`), so a bad range fails here and not in trial 7."""
     name, eq, spec = text.partition("=")
-    name = name.strip().replace("-", "_")
+    name, quoted = name.strip().replace("-", "_"), repr(text)
     if not eq or not spec:
-        raise SweepError(f"{text!r}: give a parameter as FIELD=SPEC, e.g. lr=loguniform:1e-4:1e-1")
+        raise SweepError(N_("{text}: give a parameter as FIELD=SPEC, e.g. lr=loguniform:1e-4:1e-1").format(text=quoted))
     if name not in FIELDS:
-        raise SweepError(f"{name!r} is not a training setting; choose one of {', '.join(FIELDS)}")
+        raise SweepError(N_("{name} is not a training setting; choose one of {fields}").format(
+            name=repr(name), fields=", ".join(FIELDS)))
     kind, _, rest = spec.partition(":")
     if kind not in KINDS:
-        raise SweepError(f"{text!r}: unknown kind {kind!r}; use loguniform:LOW:HIGH, uniform:LOW:HIGH, int:LOW:HIGH "
-                         "or choice:A|B|C")
+        raise SweepError(N_("{text}: unknown kind {kind}; use loguniform:LOW:HIGH, uniform:LOW:HIGH, int:LOW:HIGH or "
+                            "choice:A|B|C").format(text=quoted, kind=repr(kind)))
     ftype = _kind_of(name)
     if kind == "choice":
         values = [c.strip() for c in rest.split("|")]
         if not rest or any(not c for c in values):
-            raise SweepError(f"{text!r}: list the choices as choice:A|B|C")
+            raise SweepError(N_("{text}: list the choices as choice:A|B|C").format(text=quoted))
         choices = tuple(dict.fromkeys(_parse_choice(name, c) for c in values))
         param = Param(name, kind, choices=choices)
         _check_values(param, base, choices)
         return param
     if ftype not in (int, float):
-        raise SweepError(f"{name} is not a number: vary it with choice:A|B|C")
+        raise SweepError(N_("{name} is not a number: vary it with choice:A|B|C").format(name=name))
     if ftype is float and kind == "int":
-        raise SweepError(f"{name} takes fractions: use uniform:LOW:HIGH or loguniform:LOW:HIGH, not int:")
+        raise SweepError(N_("{name} takes fractions: use uniform:LOW:HIGH or loguniform:LOW:HIGH, not int:").format(
+            name=name))
     if ftype is int and kind == "uniform":
-        raise SweepError(f"{name} is a whole number: use int:LOW:HIGH or loguniform:LOW:HIGH")
+        raise SweepError(N_("{name} is a whole number: use int:LOW:HIGH or loguniform:LOW:HIGH").format(name=name))
     ends = rest.split(":")
     if len(ends) != 2:
-        raise SweepError(f"{text!r}: a range is {kind}:LOW:HIGH")
+        raise SweepError(N_("{text}: a range is {kind}:LOW:HIGH").format(text=quoted, kind=kind))
     low, high = (_number(e, text) for e in ends)
     if ftype is int and not (low.is_integer() and high.is_integer()):
-        raise SweepError(f"{text!r}: {name} is a whole number, so LOW and HIGH must be too")
+        raise SweepError(N_("{text}: {name} is a whole number, so LOW and HIGH must be too").format(
+            text=quoted, name=name))
     if low > high:
-        raise SweepError(f"{text!r}: the range is reversed (LOW {low:g} is above HIGH {high:g})")
+        raise SweepError(N_("{text}: the range is reversed (LOW {low} is above HIGH {high})").format(
+            text=quoted, low=f"{low:g}", high=f"{high:g}"))
     if low == high:
-        raise SweepError(f"{text!r}: the range is empty (LOW equals HIGH); to fix a value, use --preset or leave "
-                         "the field out")
+        raise SweepError(N_("{text}: the range is empty (LOW equals HIGH); to fix a value, use --preset or leave the "
+                            "field out").format(text=quoted))
     if kind == "loguniform" and low <= 0:
-        raise SweepError(f"{text!r}: a loguniform range must start above 0")
+        raise SweepError(N_("{text}: a loguniform range must start above 0").format(text=quoted))
     param = Param(name, kind, int(low) if ftype is int else low, int(high) if ftype is int else high)
     _check_values(param, base, (param.low, param.high))
     return param
@@ -139,7 +146,8 @@ def _check_values(param: Param, base: TrainConfig, values: Iterable) -> None:
     for v in values:
         err = base.replace(**{param.field: config_value(param.field, v)}).errors().get(param.field)
         if err:
-            raise SweepError(f"{param.spec()}: {v} is out of range: {err}")
+            raise SweepError(N_("{spec}: {value} is out of range: {error}").format(
+                spec=param.spec(), value=v, error=err))
 
 
 def parse_params(texts: Sequence[str], base: TrainConfig) -> list[Param]:

@@ -22,6 +22,7 @@ import optuna
 from fmnist import env
 from fmnist.config import TrainConfig
 from fmnist.data.dataset import Dataset
+from fmnist.messages import N_
 from fmnist.store import checkpoints
 from fmnist.sweep.space import (
     Param,
@@ -36,7 +37,7 @@ SWEEP_DIR = env.ROOT / "sweeps"
 SAMPLERS = ("tpe", "random", "grid")
 # Optuna's default waits for 5 finished trials before it prunes; sweeps here are often 10-20 trials, so 3.
 PRUNE_AFTER = 3
-STOP_REASON = "stopped before it finished"
+STOP_REASON = N_("stopped before it finished")
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI and the page say what happens, in their own words
 
@@ -46,8 +47,8 @@ def check_study_name(name: str) -> str:
     try:
         return checkpoints.check_name(name)
     except checkpoints.CheckpointError:
-        raise SweepError(f"{name!r} is not a valid study name: use letters, digits, '-', '_' and '.', starting with a "
-                         "letter or digit, at most 80 characters") from None
+        raise SweepError(N_("{name} is not a valid study name: use letters, digits, '-', '_' and '.', starting with "
+                            "a letter or digit, at most 80 characters").format(name=repr(name))) from None
 
 
 # Storage.
@@ -74,11 +75,13 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
 
         path = Path(url.removeprefix("journal:").removeprefix("//"))
         if not path.parent.is_dir():
-            raise SweepError(f"storage {url}: the folder {path.parent} does not exist")
+            raise SweepError(N_("storage {url}: the folder {folder} does not exist").format(
+                url=url, folder=path.parent))
         try:
             return JournalStorage(JournalFileBackend(str(path)))
         except OSError as exc:
-            raise SweepError(f"storage {url}: cannot open the journal file ({exc.strerror or exc})") from None
+            raise SweepError(N_("storage {url}: cannot open the journal file ({reason})").format(
+                url=url, reason=exc.strerror or exc)) from None
     import sqlalchemy.exc
 
     kwargs: dict = {}
@@ -94,11 +97,13 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=kwargs)
         except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ValueError):
-            raise SweepError(f"{describe_storage(url)!r} is not an Optuna storage URL (e.g. sqlite:///sweeps/s.db, "
-                             "postgresql://user:password@host/db or journal:PATH)") from None
+            raise SweepError(N_("{url} is not an Optuna storage URL (e.g. sqlite:///sweeps/s.db, "
+                                "postgresql://user:password@host/db or journal:PATH)").format(
+                url=repr(describe_storage(url)))) from None
         except ImportError:
-            raise SweepError(f"storage {describe_storage(url)}: the database driver is not installed (PostgreSQL: "
-                             "pip install 'psycopg[binary]'; MySQL: pip install pymysql)") from None
+            raise SweepError(N_("storage {url}: the database driver is not installed (PostgreSQL: pip install "
+                                "'psycopg[binary]'; MySQL: pip install pymysql)").format(
+                url=describe_storage(url))) from None
         except sqlalchemy.exc.SQLAlchemyError as exc:
             # Two processes creating the tables of a new file at once: the loser sees them half made; once more.
             racing = isinstance(exc, sqlalchemy.exc.IntegrityError) or any(
@@ -106,7 +111,8 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
             if attempt < 9 and racing:
                 time.sleep(0.2 + 0.1 * attempt)
                 continue
-            raise SweepError(f"cannot use storage {describe_storage(url)}: {_first_line(exc)}") from None
+            raise SweepError(N_("cannot use storage {url}: {reason}").format(
+                url=describe_storage(url), reason=_first_line(exc))) from None
     raise AssertionError("unreachable")
 
 
@@ -145,13 +151,15 @@ def open_study(name: str, storage: str | optuna.storages.BaseStorage, sampler: o
         study = optuna.create_study(study_name=check_study_name(name), storage=store, sampler=sampler, pruner=pruner,
                                     direction="maximize", load_if_exists=True)
         if study.direction != optuna.study.StudyDirection.MAXIMIZE:
-            raise SweepError(f"study {name!r} exists and minimises its objective: it is not an fmnist sweep")
+            raise SweepError(N_("study {name} exists and minimises its objective: it is not an fmnist sweep").format(
+                name=repr(name)))
         study.set_user_attr("objective", "validation accuracy (%)")  # a write: a read-only storage fails here
     except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError, OSError) as exc:
         exc = exc.__cause__ or exc  # Optuna wraps the database's own error
         readonly = "readonly" in str(exc) or "read-only" in str(exc) or "Permission denied" in str(exc)
-        what = "is read-only" if readonly else "cannot be written"
-        raise SweepError(f"storage {_storage_label(storage)} {what}: {_first_line(exc)}") from None
+        message = (N_("storage {url} is read-only: {reason}") if readonly
+                   else N_("storage {url} cannot be written: {reason}"))
+        raise SweepError(message.format(url=_storage_label(storage), reason=_first_line(exc))) from None
     return study
 
 
@@ -267,7 +275,7 @@ class TrialRun:
             return self._outcome("PRUNED")
         value = self.objective()
         if value is None:
-            return self.fail("it finished no epoch")
+            return self.fail(N_("it finished no epoch"))
         self.trial.set_user_attr("test_acc", test_acc)
         if checkpoint:
             self.trial.set_user_attr("checkpoint", checkpoint)
@@ -331,7 +339,7 @@ class SequentialSweep:
         run = TrialRun(self.study, self.base, self.params)
         error = run.config_error()
         if error:
-            return run.fail(f"invalid combination: {error}")
+            return run.fail(N_("invalid combination: {error}").format(error=error))
         self._control = control = RunControl()
         if self._stop.is_set():
             control.stop()
@@ -353,7 +361,7 @@ class SequentialSweep:
             raise
         finally:
             self._control = None
-        return run.fail("the trainer ended without a result")
+        return run.fail(N_("the trainer ended without a result"))
 
     def _finish(self, run: TrialRun, result) -> TrialOutcome:
         if result.stopped and not run.pruned:

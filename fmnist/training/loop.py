@@ -21,6 +21,7 @@ from fmnist.data.dataset import Dataset, device_tensors
 from fmnist.inspect.evaluate import evaluate_logits, predict_logits
 from fmnist.inspect.explain import first_layer_filters, hidden_features, pca_2d, starts_with_pixels
 from fmnist.inspect.health import HealthTracker, histograms, network_insight
+from fmnist.messages import N_
 from fmnist.model.devices import device_label, resolve_device
 from fmnist.model.mlp import MLP
 from fmnist.training.control import RunControl
@@ -92,7 +93,7 @@ class _Run:
         config = self.config
         self.device = device = resolve_device(config.device)
         if config.precision == "bf16" and bf16_problem(device):  # a preset's bf16 on a machine without it
-            yield NoteEvent(f"training in fp32: {bf16_problem(device)}")
+            yield NoteEvent(N_("training in fp32: {reason}").format(reason=bf16_problem(device)))
             self.config = config = config.replace(precision="fp32")
         self.x_all, self.y_all, self.x_test, self.y_test = device_tensors(self.dataset, device)
         # Batches are index lists into the whole training set, shared by every session: the hold-out only leaves
@@ -203,8 +204,9 @@ class _Run:
         mean_loss = loss_sum.item() / seen  # the one sync per log interval
         if not math.isfinite(mean_loss):
             self.diverged = True
-            return FailedEvent(f"the loss became {mean_loss} at epoch {self.epoch}, step {self.step}: training "
-                               "diverged. Try a lower learning rate (or batch norm).", self.epoch, self.step)
+            message = N_("the loss became {loss} at epoch {epoch}, step {step}: training diverged. Try a lower "
+                         "learning rate (or batch norm).")
+            return FailedEvent(message.format(loss=mean_loss, epoch=self.epoch, step=self.step), self.epoch, self.step)
         now = time.perf_counter()
         active = now - self.mark[0] - (self.paused - self.mark[2])
         ev = StepEvent(self.epoch, self.step, self.total, mean_loss, self.lr,
@@ -277,8 +279,8 @@ def train(config: TrainConfig, dataset: Dataset | None = None, control: RunContr
             yield from run.end_of_epoch()
         yield run.finish()
     except torch.cuda.OutOfMemoryError:
-        yield FailedEvent("the GPU ran out of memory: try a smaller batch or fewer/narrower layers, "
-                          "or train on the CPU", run.epoch, run.step)
+        yield FailedEvent(N_("the GPU ran out of memory: try a smaller batch or fewer/narrower layers, or train on the "
+                             "CPU"), run.epoch, run.step)
     except Exception as exc:  # the worker must report, not die silently; the recovery file keeps the last epoch
         reason = out_of_memory(run.config, run.epoch) if is_out_of_memory(exc) else f"{type(exc).__name__}: {exc}"
         yield FailedEvent(reason, run.epoch, run.step)

@@ -15,12 +15,20 @@ from pathlib import Path
 from fmnist import env
 from fmnist.config import TRAIN_SIZE, TrainConfig
 from fmnist.data.dataset import EVAL_CHUNK
+from fmnist.messages import N_
 from fmnist.model.architecture import blocks, parameter_count
 
 F32 = 4
 TEST_SIZE = 10_000
 OPTIMIZER_BUFFERS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
 HEADROOM = 0.9  # a run may plan on 90% of what is free: the rest is for the server, the pages, the allocator
+# memory_problem's message by (on a CUDA GPU, under 2 GB free).
+NEEDS = {
+    (False, True): N_("this run needs about {need} of memory; about {free} is free: {advice}"),
+    (False, False): N_("this run needs about {need} of memory; about {free} are free: {advice}"),
+    (True, True): N_("this run needs about {need} of GPU memory; about {free} is free: {advice}"),
+    (True, False): N_("this run needs about {need} of GPU memory; about {free} are free: {advice}"),
+}
 
 
 @dataclass
@@ -166,8 +174,8 @@ def memory_problem(config: TrainConfig, dataset_loaded: bool = True, free: int |
     est = estimate(config, dataset=not dataset_loaded or device_type != "cpu")
     if free is None or est.total <= HEADROOM * free:
         return None
-    return (f"this run needs about {gb(est.total)} of {'GPU ' if device_type == 'cuda' else ''}memory; about "
-            f"{gb(free)} {'is' if free < 2e9 else 'are'} free: {advice(config, est)}")
+    return NEEDS[device_type == "cuda", free < 2e9].format(need=gb(est.total), free=gb(free),
+                                                           advice=advice(config, est))
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -180,17 +188,17 @@ def out_of_memory(config: TrainConfig, epoch: int) -> str:
     """The reason a run that ran out of memory at `epoch` gives, never the allocator's text: what was kept for
     resuming, the estimate and what to change (after the last ": ", as in memory_problem's message)."""
     est = estimate(config)
-    kept = f"epoch {epoch - 1} is kept for resuming" if epoch > 1 else "no epoch had completed"
-    return (f"out of memory at epoch {epoch} ({kept}); this run needs about {gb(est.total)} of memory: "
-            f"{advice(config, est)}")
+    kept = N_("epoch {epoch} is kept for resuming").format(epoch=epoch - 1) if epoch > 1 else \
+        N_("no epoch had completed")
+    return N_("out of memory at epoch {epoch} ({kept}); this run needs about {need} of memory: {advice}").format(
+        epoch=epoch, kept=kept, need=gb(est.total), advice=advice(config, est))
 
 
 def advice(config: TrainConfig, est: Estimate) -> str:
     """What to change, the part that weighs most first."""
     weights = sum(est.parts.get(k, 0) for k in ("weights", "gradients", "optimizer state", "optimizer update"))
-    tips = ["a smaller batch", "narrower or fewer layers"]
-    if weights > est.parts.get("activations", 0):
-        tips.reverse()
-        if config.optimizer != "sgd":
-            tips.append("plain SGD (no optimizer state)")
-    return "use " + ", or ".join(tips)
+    if weights <= est.parts.get("activations", 0):
+        return N_("use a smaller batch, or narrower or fewer layers")
+    if config.optimizer == "sgd":
+        return N_("use narrower or fewer layers, or a smaller batch")
+    return N_("use narrower or fewer layers, or a smaller batch, or plain SGD (no optimizer state)")

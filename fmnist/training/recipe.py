@@ -13,6 +13,7 @@ from torch.nn import functional as F
 
 from fmnist.config import TrainConfig
 from fmnist.data.dataset import BLACK
+from fmnist.messages import N_
 
 
 def lr_at(step: int, total: int, base: float, schedule: str) -> float:
@@ -113,11 +114,11 @@ def autocast(config: TrainConfig, device: torch.device):
 def bf16_problem(device: torch.device) -> str | None:
     """Why bf16 cannot be used on this device, or None when it can."""
     if device.type == "cuda":
-        return None if torch.cuda.is_bf16_supported() else "this GPU has no bf16 support: use --precision fp32"
+        return None if torch.cuda.is_bf16_supported() else N_("this GPU has no bf16 support: use --precision fp32")
     if device.type == "cpu":
         return None if torch.ops.mkldnn._is_mkldnn_bf16_supported() else \
-            "this CPU has no bf16 instructions (AVX512-BF16 or AMX): use --precision fp32"
-    return f"bf16 is offered on CPUs and CUDA GPUs, not on {device.type}: use --precision fp32"
+            N_("this CPU has no bf16 instructions (AVX512-BF16 or AMX): use --precision fp32")
+    return N_("bf16 is offered on CPUs and CUDA GPUs, not on {device}: use --precision fp32").format(device=device.type)
 
 
 class WeightAverage:

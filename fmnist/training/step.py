@@ -10,6 +10,7 @@ import torch
 from torch.nn import functional as F
 
 from fmnist.config import TrainConfig
+from fmnist.messages import N_
 from fmnist.training.recipe import autocast, make_optimizer, shift_batch, warp_batch
 
 # CUDA-graph capture is process-wide state (PyTorch allows one capture underway at a time in a process), so runs
@@ -65,7 +66,8 @@ class Step:
                 self._capture(batch_size)
         except Exception as exc:  # any capture failure leaves eager mode as a correct fallback
             self._fall_back()
-            return f"CUDA graph capture failed ({type(exc).__name__}: {exc}); training eagerly"
+            return N_("CUDA graph capture failed ({error}); training eagerly").format(
+                error=f"{type(exc).__name__}: {exc}")
         return None
 
     def _capture(self, batch_size: int) -> None:

@@ -38,19 +38,6 @@ HEALTH_CAPTION = N_("Per hidden layer, measured every epoch on 2,000 test images
                      "ones sit at their limits (sigmoid, tanh) where gradients vanish; the gradient norm is averaged "
                      "over the epoch's last 50 steps; the update ratio is log10 of one step's weight change over the "
                      "weights' size, healthy near -3 (green band: -5 to -1).")
-# The health warnings of fmnist/inspect/health.py, shown here through engine().
-HEALTH_WARNINGS = (
-    N_("layer {k}: {share} of its units never fire on the test images; try a lower learning rate, batch norm or "
-       "leaky_relu"),
-    N_("layer {k}: {share} of its units are saturated (stuck near their limits, where the gradient vanishes); try a "
-       "lower learning rate, batch norm or relu"),
-    N_("layer {k}: each step changes its weights by 10^{ratio} of their size (healthy: near 10^-3); the learning "
-       "rate is too high, try a lower one"),
-    N_("layer {k}: each step changes its weights by only 10^{ratio} of their size (healthy: near 10^-3); it barely "
-       "learns, try a higher learning rate or adam"),
-    N_("vanishing gradients: layer 1's gradient ({first}) is {times}x smaller than layer {deepest}'s ({last}), so "
-       "the first layers hardly learn; try relu, batch norm, adam or fewer layers"),
-)
 
 
 def _layer_key(prefix: str) -> str:

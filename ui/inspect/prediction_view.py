@@ -32,45 +32,13 @@ from ui.names import class_name
 
 TRAIN_PAGE = "pages/train.py"
 
-# What fmnist.store.checkpoints and fmnist.data.images say when a model file or an image cannot be used, for engine().
-# A more specific template comes before a general one that would also match it.
-ENGINE_MESSAGES = (
-    N_("{name}: no such checkpoint"),
-    N_("{name}: not a readable safetensors checkpoint (corrupt, truncated or another format: its tensors do not "
-       "fill the file)"),
-    N_("{name}: not a readable safetensors checkpoint (corrupt, truncated or another format: {detail})"),
-    N_("{name}: a safetensors file, but not an fmnist checkpoint (no fmnist metadata)"),
-    N_("{name}: written by a newer fmnist (format {version})"),
-    N_("{name}: trained on inputs normalised with mean {mean} and std {std}, but fmnist feeds models mean "
-       "{model_mean} and std {model_std}"),
-    N_("{name}: its config metadata is invalid ({detail})"),
-    N_("{name}: the weights cannot be read ({detail})"),
-    N_("{name}: the weights do not match the model its metadata describes ({detail})"),
-    N_("{name}: the file is empty"),
-    N_("{name}: the image is too large (the limit is {limit} pixels)"),
-    N_("{name}: the image is too large ({width} x {height} = {pixels} pixels; the limit is {limit})"),
-    N_("{name}: SVG is not supported, export it as PNG"),
-    N_("{name}: this is an HTML page, not an image"),
-    N_("{name}: this is a text file, not an image"),
-    N_("{name}: not an image format that can be read"),
-    N_("{name}: the file is damaged and cannot be read"),
-    N_("{name}: the image has no pixels"),
-    N_("{name}: the file is damaged or truncated"),
-    N_("{name}: unsupported colour mode {mode}"),
-    N_("{name}: expected a non-empty 2-D gray image, got shape {shape}"),
-    N_("{name}: nothing to classify (the image is blank or uniform)"),
-    N_("drawing: expected an HxWx4 RGBA array, got shape {shape}"),
-)
-# Reasons the engine puts inside a message's {detail}: translated in place after the template has matched.
-ENGINE_DETAILS = (N_("shorter than a safetensors header"), N_("header length past the end of the file"))
-
 
 def engine_message(text: str, lang: str | None = None) -> str:
     """An engine message in the session's language (or `lang`), the known reasons inside it included."""
     out = engine(text, lang)
     if out == text:
         return out
-    for detail in ENGINE_DETAILS:
+    for detail in checkpoints.HEADER_DETAILS:  # reasons inside a message's {detail}, translated in place
         out = out.replace(detail, gettext(detail, lang))
     return out
 

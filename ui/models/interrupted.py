@@ -8,22 +8,11 @@ import streamlit as st
 from fmnist.config import ConfigError, TrainConfig
 from fmnist.store import recovery
 from fmnist.store.checkpoints import owner_of
-from ui.i18n import N_, _, engine
+from ui.i18n import _, engine
 from ui.owner import is_admin, owner_id
 from ui.session import session_runs, store
 
 MESSAGE_KEY = "models_resume_message"
-# Engine text shown here through engine(): why a run cannot be resumed or discarded (fmnist/store/recovery.py).
-ENGINE_MESSAGES = (
-    N_("{name}: this run is being trained right now (resumed elsewhere)"),
-    N_("{name}: no such resume file"),
-    N_("{name}: not a readable resume file ({error})"),
-    N_("{name}: not an fmnist resume file (a checkpoint cannot be resumed, only its run's resume file under "
-       "checkpoints/.resume/)"),
-    N_("{name}: its config is invalid ({error})"),
-    N_("cannot discard {name}: another session's run; only that session or an admin may"),
-    N_("{name}: this run is being trained right now"),
-)
 RESUMED_KEY = "models_resumed"
 
 

@@ -16,45 +16,12 @@ from __future__ import annotations
 import streamlit as st
 
 from fmnist.playground import ACTIVATIONS, DATASETS, FEATURES, LESSONS, MAX_LAYERS, MAX_UNITS, Setup
-from ui.i18n import N_, _, current, engine, gettext
+from ui.i18n import _, current, engine, gettext
 from ui.playground.address import ACTIVATION_LABELS, DATASET_LABELS, read_address, write_address
 
 DEFAULT = Setup()
 LR_STEPS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 # Option labels (ui/playground/address.py): the values stay the engine's (the URL and the tests use them).
-
-# What the engine (fmnist/playground.py) writes and this page shows: the story's lessons and Setup.errors().
-ENGINE_MESSAGES = (
-    N_("XOR with a line"), N_("XOR with two hidden units"), N_("Spirals need depth"),
-    N_("With no hidden layer the network is a single straight line, and no line puts both blue corners on one side "
-       "and both orange ones on the other. The best a line can do is three clusters of four (75%), and training "
-       "usually settles lower, near a coin toss."),
-    N_("Each hidden unit draws a line of its own (see its thumbnail), and the output unit keeps the band between the "
-       "two lines for one class: stack a layer, and two lines do what one cannot. Not on every seed, though: 79 "
-       "seeds of 100 solve it within 2,000 steps, and the other 21 stick in a local minimum."),
-    N_("stuck in a local minimum: the two units split the plane so that one cluster stays on the wrong side; another "
-       "seed draws new starting weights, and with 3 or more units this rarely happens"),
-    N_("stuck in a local minimum: the loss has stopped falling while some training points are still on the wrong "
-       "side; another seed draws new starting weights, and more units make this rarer"),
-    N_("Two interleaved spirals cannot be cut by a few lines, so one layer is not enough. Three layers of eight bend "
-       "lines into curves and curves into spirals: watch the deeper thumbnails take shapes the first layer cannot "
-       "draw."),
-    N_("use {low} to {high} points (got {got})"),
-    N_("noise must be between 0 and {high} (got {got})"),
-    N_("the training share must be between 0.1 and 0.9"),
-    N_("seed must be a whole number from 0"),
-    N_("choose at least one input feature"),
-    N_("unknown feature {name}; choose from {options}"),
-    N_("each feature once"),
-    N_("hidden layers must be whole numbers of units"),
-    N_("use 0 to {high} hidden layers (got {got})"),
-    N_("each layer needs 1 to {high} units (got {got})"),
-    N_("learning rate must be above 0 and at most 10"),
-    N_("batch size must be between 1 and the {n} training points"),
-    N_("L1 rate must be between 0 and 1"),
-    N_("L2 rate must be between 0 and 1"),
-    N_("choose one of {options} (got {got})"),
-)
 
 
 def dataset_label(name: str) -> str:

@@ -18,9 +18,6 @@ OPTUNA_TEXT = (N_("Trial"), N_("Best Value"), N_("Objective Value"), N_("Feasibl
 # Optuna's trial states as the table shows them (lower case).
 STATES = {"complete": N_("complete"), "pruned": N_("pruned"), "fail": N_("fail"), "running": N_("running"),
           "waiting": N_("waiting")}
-# What the sweep engine (fmnist/sweep/study.py, fmnist/sweep/runner.py) records as a trial's failure reason.
-ENGINE_MESSAGES = (N_("stopped before it finished"), N_("it finished no epoch"), N_("the run failed"),
-                   N_("the trainer ended without a result"), N_("invalid combination: {error}"))
 
 
 def _complete(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:

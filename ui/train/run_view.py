@@ -9,29 +9,9 @@ from ui.inspect.explain_view import show_insight
 from ui.session import active_model_name, set_active_model
 from ui.train import charts
 
-# Engine text shown here through engine(): the job's status words, the notes a run writes and why a run failed or
-# could not be saved (fmnist/runs/jobs.py, fmnist/training/loop.py, fmnist/runs/worker.py, fmnist/store/checkpoints.py,
-# fmnist/store/recovery.py).
+# The job's status words (fmnist/runs/jobs.py), shown through engine(). The notes a run writes and why a run
+# failed or could not be saved are marked with N_() where the engine writes them (fmnist/training, runs, store).
 STATUS_WORDS = (N_("waiting"), N_("running"), N_("paused"), N_("stopping"), N_("done"), N_("stopped"), N_("failed"))
-ENGINE_MESSAGES = (
-    N_("{error}: this run could not be resumed after a crash"),
-    N_("training in fp32: {reason}"),
-    N_("this GPU has no bf16 support: use --precision fp32"),
-    N_("this CPU has no bf16 instructions (AVX512-BF16 or AMX): use --precision fp32"),
-    N_("bf16 is offered on CPUs and CUDA GPUs, not on {device}: use --precision fp32"),
-    N_("CUDA graph capture failed ({error}); training eagerly"),
-    N_("Removed your oldest checkpoint {name}: a session keeps at most {max} (FMNIST_MAX_RUNS_PER_SESSION)."),
-    N_("the loss became {loss} at epoch {epoch}, step {step}: training diverged. Try a lower learning rate (or batch "
-       "norm)."),
-    N_("the GPU ran out of memory: try a smaller batch or fewer/narrower layers, or train on the CPU"),
-    N_("out of memory at epoch {epoch} ({kept}); this run needs about {need} of memory: {advice}"),
-    N_("epoch {epoch} is kept for resuming"),
-    N_("no epoch had completed"),
-    N_("the run ended unexpectedly ({reason}). The curves received so far are kept; you can start a new run."),
-    N_("killed by signal {signal}"),
-    N_("exit code {code}"),
-    N_("{error}. The run's metrics are kept in this session."),
-)
 INNER = {"training in fp32: ": "reason", "the run ended unexpectedly (": "reason"}  # parts that are engine text too
 
 

@@ -65,18 +65,6 @@ OPTION_LABELS = {
 }
 LOCK_NOTE = N_(":material/lock: Set by your teacher")
 
-# What fmnist.training.memory writes that this form shows, as templates for engine(): each {name} stands for the text
-# the engine put there. The settings' own messages are marked where the engine writes them (fmnist/config/).
-ENGINE_MESSAGES = (
-    N_("this run needs about {need} of memory; about {free} is free: {advice}"),
-    N_("this run needs about {need} of memory; about {free} are free: {advice}"),
-    N_("this run needs about {need} of GPU memory; about {free} is free: {advice}"),
-    N_("this run needs about {need} of GPU memory; about {free} are free: {advice}"),
-    N_("use a smaller batch, or narrower or fewer layers"),
-    N_("use narrower or fewer layers, or a smaller batch"),
-    N_("use narrower or fewer layers, or a smaller batch, or plain SGD (no optimizer state)"),
-)
-
 
 def width_key(i: int) -> str:
     return f"cfg_w{i}"
