@@ -42,7 +42,7 @@ def captions(at: AppTest) -> str:
 
 def test_every_setting_can_be_locked_or_hidden_and_has_a_label_and_help():
     assert set(lesson.NAMES) == {*share.FIELDS, "preset"} == set(LABELS)
-    assert set(HELP) == set(LABELS) | {"width"}
+    assert set(HELP) == set(LABELS)  # the list items' own help (a layer's width, a block's channels) is LISTS's
 
 
 def test_lock_and_hide_are_read_and_unknown_names_reported():
@@ -100,6 +100,15 @@ def invalid_configs() -> list[TrainConfig]:
         base.replace(eval_train=0),
         base.replace(keep_best="on"),
         base.replace(keep_best=True, val_size=0),
+        base.replace(conv=(8, 1.5)),
+        base.replace(conv=(8,) * 5),
+        base.replace(conv=(8, 300)),
+        base.replace(conv=(8,), kernel=4),
+        base.replace(conv=(8,), pool="min"),
+        base.replace(conv=(8,), head="mean"),
+        base.replace(head="gap"),
+        base.replace(conv=(8,), hidden=(8,) * (MAX_LAYERS + 1)),
+        base.replace(val_seed=-1),
     ]
 
 
@@ -116,7 +125,7 @@ def test_the_invalid_configs_cover_every_message_of_trainconfig_errors():
     """Each message TrainConfig.errors() writes (the settings table's, and fmnist/config/run.py's own, each up to its
     first variable part) is among those said above."""
     source = Path(__file__).resolve().parent.parent.joinpath("fmnist", "config", "run.py").read_text()
-    written = re.findall(r'(?:e\[[^]]+\] = )f?"([^"{]*)', source)
+    written = re.findall(r'e\[[^]]+\] = (?:N_\()?f?"([^"{]*)', source)
     written += [s.error.split("{")[0] for s in SETTINGS if s.error]
     assert len(written) >= 19  # as many as the table and run.py write today
     said = engine_messages()
@@ -125,11 +134,11 @@ def test_the_invalid_configs_cover_every_message_of_trainconfig_errors():
     assert {m.split()[1] for m in said if m.startswith("unknown ")} == set(CHOICES)
 
 
-CHOICES = ("activation", "optimizer", "schedule", "device", "precision")
+CHOICES = ("activation", "optimizer", "schedule", "device", "precision", "pool", "head")
 # Names and option values that stay as they are in Korean.
 AS_IS = {"swish", "rmsprop", "step", "tpu", "fp16", "relu", "gelu", "tanh", "sigmoid", "leaky_relu", "sgd", "momentum",
          "adam", "adamw", "constant", "onecycle", "cosine", "auto", "cpu", "cuda", "mps", "fp32", "bf16", "val_size",
-         "PyTorch", "CUDA", "GPU", "MPS", "Apple", "EMA"}
+         "PyTorch", "CUDA", "GPU", "MPS", "Apple", "EMA", "min", "max", "avg", "none", "mean", "flatten", "gap"}
 
 
 def words(text: str) -> set[str]:

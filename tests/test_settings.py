@@ -10,7 +10,7 @@ import pytest
 
 from fmnist.cli.common import config_from_args
 from fmnist.cli.main import build_parser
-from fmnist.config import BEST, SEED, TrainConfig
+from fmnist.config import CNN_BEST, SEED, TrainConfig
 from fmnist.config import text as config_text
 from fmnist.config.settings import BY_NAME, LESSON_NAMES, SETTINGS
 from fmnist.export.script import train_command
@@ -19,10 +19,12 @@ from fmnist.sweep.space import config_value, parse_param
 from ui.train import share
 from ui.train.sidebar import HELP, KEYS, LABELS, LISTS, setting_keys, widget_values
 
+BASE = CNN_BEST  # a preset on which every setting can take another value (gap needs a block, keep_best a split)
+
 
 def other_value(setting):
-    """A valid value of the setting that differs from BEST's."""
-    current = getattr(BEST, setting.name)
+    """A valid value of the setting that differs from BASE's."""
+    current = getattr(BASE, setting.name)
     if setting.choices:
         return next(c for c in setting.choices if c != current)
     if setting.kind is bool:
@@ -45,17 +47,17 @@ def test_trainconfig_has_exactly_the_table_s_fields_with_their_defaults():
 @pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s.name)
 def test_every_setting_has_a_cli_flag_that_sets_it(setting):
     value = other_value(setting)
-    argv = ["train", "--preset", "best"]
+    argv = ["train", "--preset", BASE.preset]
     argv += [setting.flag if value else "--no-" + setting.flag[2:]] if setting.kind is bool else \
         [setting.flag, config_text.format_value(value)]
     config = config_from_args(build_parser().parse_args(argv))
     assert getattr(config, setting.name) == value
-    assert config.replace(**{setting.name: getattr(BEST, setting.name)}) == BEST  # and nothing else changed
+    assert config.replace(**{setting.name: getattr(BASE, setting.name)}) == BASE  # and nothing else changed
 
 
 @pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: s.name)
 def test_every_setting_round_trips_through_the_url_and_the_export_command(setting):
-    config = BEST.replace(**{setting.name: other_value(setting)})
+    config = BASE.replace(**{setting.name: other_value(setting)})
     params = share.config_to_params(config)
     assert params[setting.name] == config_text.format_value(getattr(config, setting.name))
     back, problems = share.params_to_config(params)
@@ -70,7 +72,7 @@ def test_every_setting_round_trips_through_the_url_and_the_export_command(settin
 def test_every_setting_has_its_sidebar_control_label_help_and_lesson_name(setting):
     assert LABELS[setting.name] and HELP[setting.name]
     keys = setting_keys(setting.name)
-    shown = widget_values(BEST.replace(**{setting.name: other_value(setting)}))
+    shown = widget_values(BASE.replace(**{setting.name: other_value(setting)}))
     assert keys and keys[0] in shown and all(k in shown or setting.name in LISTS for k in keys)
     assert (setting.name in KEYS) == (setting.kind is not tuple)
     assert (setting.name in LESSON_NAMES) == setting.lockable
@@ -79,7 +81,7 @@ def test_every_setting_has_its_sidebar_control_label_help_and_lesson_name(settin
 @pytest.mark.parametrize("setting", [s for s in SETTINGS if s.sweepable], ids=lambda s: s.name)
 def test_every_sweepable_setting_parses_as_a_sweep_choice(setting):
     value = other_value(setting)
-    param = parse_param(f"{setting.name}=choice:{config_text.format_value(value)}", BEST)
+    param = parse_param(f"{setting.name}=choice:{config_text.format_value(value)}", BASE)
     assert param.field == setting.name and config_value(setting.name, param.choices[0]) == value
     assert set(SWEEP_FIELDS) == {s.name for s in SETTINGS if s.sweepable}
 
@@ -89,10 +91,10 @@ def test_every_sweepable_setting_parses_as_a_sweep_choice(setting):
 def test_one_boolean_parser_for_the_url_the_sweep_and_the_cli(text, value):
     assert config_text.parse("flip", text) is value
     assert share.parse_value("flip", text) is value
-    assert parse_param(f"flip=choice:{text}", BEST).choices == (value,)
+    assert parse_param(f"flip=choice:{text}", BASE).choices == (value,)
 
 
 def test_a_float_is_written_the_same_way_in_the_url_and_the_export_command():
-    config = BEST.replace(lr=1 / 3)
+    config = BASE.replace(lr=1 / 3)
     assert share.config_to_params(config)["lr"] == repr(1 / 3)
     assert f"--lr {repr(1 / 3)}" in train_command({}, config)
