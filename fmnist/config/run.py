@@ -202,14 +202,16 @@ QUICK = BEST.replace(hidden=(512, 512), dropout=0.2, lr=3e-3, epochs=14, flip=Fa
                      keep_best=False, preset="quick")
 
 # The tutorial's next lesson: two convolution blocks in front of one dense layer, which in four epochs beat the
-# 12-minute MLP above (docs/benchmarks.md): the same recipe, fewer parameters, a batch of 128 and light weight decay.
+# 12-minute MLP above (92.89-93.26% over seeds 0-3, docs/benchmarks.md): the same recipe, a fifteenth of the
+# parameters, a batch of 128 and light weight decay; bf16 and channels-last maps make its step 2.6x the fp32 one.
 CNN = BEST.replace(conv=(32, 64), kernel=3, pool="max", head="flatten", hidden=(128,), dropout=0.0, lr=3e-3,
                    weight_decay=5e-4, batch_size=128, epochs=4, flip=False, warp=False, val_size=0, keep_best=False,
                    preset="cnn")
 
-# Our CNN recipe: three blocks, mirrors and warps, SGD with Nesterov momentum over a one-cycle schedule, the epoch kept
-# on the 5,000-image validation split (docs/benchmarks.md has the runs behind it).
-CNN_BEST = CNN.replace(conv=(32, 64, 128), hidden=(256,), dropout=0.15, optimizer="momentum", lr=0.1, epochs=30,
+# Our CNN recipe: three wider blocks, mirrors and warps, SGD with Nesterov momentum over a one-cycle schedule, the
+# epoch kept on the 5,000-image validation split: validation 93.84%, test 93.72% after 20 epochs (18 CPU-minutes on one
+# thread, docs/benchmarks.md). It falls short of the 94% the issue asks for; validation still rose at the last epoch.
+CNN_BEST = CNN.replace(conv=(48, 96, 192), hidden=(256,), dropout=0.1, optimizer="momentum", lr=0.1, epochs=20,
                        flip=True, warp=True, val_size=5000, keep_best=True, preset="cnn-best")
 
 PRESETS = {"quick": QUICK, "seed": SEED, "best": BEST, "cnn": CNN, "cnn-best": CNN_BEST}  # the app's order
