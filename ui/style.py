@@ -4,6 +4,9 @@ Streamlit draws captions (st.caption, widget captions) in the body text colour a
 a contrast of 3.9:1, under the 4.5:1 WCAG AA asks for small text, and inline `code` in a caption fades to 3:1 the same
 way. Drawn opaque in a darker grey instead, captions read 6.4:1 on white and 5.6:1 on the sidebar's grey, and what
 they hold (code, :red[...]) keeps its own colour at full strength.
+
+Markdown tables (the model summary, with its shapes and multiply-adds) scroll inside themselves on a narrow screen
+instead of widening the page.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ CAPTION_COLOR = "#625f5a"  # a warm grey beside the theme's text colour (#2f2d2b
 
 CSS = f"""<style>
 [data-testid='stCaptionContainer'] {{ opacity: 1; color: {CAPTION_COLOR}; }}
+[data-testid='stMarkdownContainer'] table {{ display: block; overflow-x: auto; max-width: 100%; }}
 </style>"""
 
 

@@ -57,7 +57,7 @@ NAV_LINK = "[data-testid='stSidebarNavLink']"
 # st.Page's url_path defaults to the script's name; the default page (Train) lives at "/".
 PAGES = {"Playground": "playground",
          "Train": "", "Explore": "explore", "Evaluate": "evaluate", "Classify": "classify", "Models": "models",
-         "Sweep": "sweep"}
+         "Sweep": "sweep", "Class": "class"}
 
 
 def pytest_configure(config):

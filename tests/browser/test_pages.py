@@ -26,6 +26,7 @@ PAGE_CONTENT = {
     "Classify": "[data-testid='stTabs']",
     "Models": ".st-key-models_pick",
     "Sweep": ".st-key-sweep_study",
+    "Class": ".st-key-class_typed_id",
 }
 PREVIEW_CAPTION = "What the model sees (28 x 28)"
 PREDICTION = re.compile(r"^(.+?) · (\d+(?:\.\d)?)%$")  # no named groups: Playwright hands it to JavaScript
