@@ -102,7 +102,7 @@ if snap is not None and snap.finished:
 config, errors = config_sidebar()
 active_model_caption()
 
-st.title(_("Train an MLP on Fashion-MNIST"))
+st.title(_("Train a network on Fashion-MNIST"))
 # Each section that shows more or fewer elements from one rerun to the next gets a container of its own: Streamlit
 # places an element by its index among its siblings, so a message that appears above the buttons would otherwise move
 # every later element to a new place, and until the rerun ends the browser shows old and new copies side by side.

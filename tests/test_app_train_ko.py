@@ -21,7 +21,7 @@ def test_the_train_page_reads_in_korean_from_start_to_finish(ckpt_dir, started):
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["lang"] = "ko"
     run(at)
-    assert at.title[0].value == "Fashion-MNIST로 MLP 학습하기"
+    assert at.title[0].value == "Fashion-MNIST로 신경망 학습하기"
     assert at.button(key="train_start").label == "시작"
     controls = next(c for c in at.main.caption if c.value == "**학습 실행 조작**")
     assert "**시작**은" in controls.help and "**스텝**" in controls.help  # the buttons' "?"

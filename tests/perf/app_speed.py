@@ -68,7 +68,7 @@ EXCEPTION = "[data-testid='stException']"
 NAV_LINK = "[data-testid='stSidebarNavLink']"
 PROGRESS = "[data-testid='stProgress']"
 STEP_CHART = ".st-key-train_chart_steps .js-plotly-plot"
-TRAIN_TITLE = "Train an MLP on Fashion-MNIST"
+TRAIN_TITLE = "Train a network on Fashion-MNIST"
 # What each page shows last, once its script has run to the end.
 PAGE_CONTENT = {
     "Explore": ".st-key-explore_probs .js-plotly-plot",
