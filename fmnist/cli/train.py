@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fmnist.cli.common import UsageError, add_config_args, config_from_args, emit
 from fmnist.config import TrainConfig
-from fmnist.training.events import DoneEvent, EpochEvent, FailedEvent, NoteEvent
+from fmnist.training.events import DoneEvent, EpochEvent, FailedEvent, NoteEvent, StepEvent
 
 
 def recovery_file(args, config: TrainConfig, folder: Path):
@@ -144,6 +144,11 @@ class _Run:
         self.args, self.config, self.challenge, self.name = args, config, challenge, name
         self.command, self.store, self.out = command, store, out
         self.control, self.late, self.failed = RunControl(), False, False
+        if challenge is not None:  # imported once, and only for a challenge's run (SQLAlchemy is not light)
+            from fmnist.challenge.limits import over_time
+            from fmnist.cli import challenge as class_challenge
+
+            self.over_time, self.enter_run = over_time, class_challenge.enter_run
 
     def events(self, rec, log_every: int):
         from fmnist.training.loop import train
@@ -153,13 +158,9 @@ class _Run:
     def take(self, ev, epoch: int | None) -> int | None:
         """Prints one event; returns the last completed epoch (None once trained: an interrupt from then on is the
         save's, and fmnist.cli.main says so)."""
-        from fmnist.challenge.limits import over_time
-        from fmnist.cli import challenge as class_challenge
-        from fmnist.training.events import StepEvent
-
         args, challenge = self.args, self.challenge
         if challenge is not None and isinstance(ev, (StepEvent, EpochEvent)) and not self.late \
-                and over_time(challenge.limits, ev.elapsed_s):
+                and self.over_time(challenge.limits, ev.elapsed_s):
             self.late = True  # past the challenge's seconds: stopped, and listed apart
             print(f"Stopping: challenge {challenge.id} allows {challenge.limits.max_seconds:g} s of training",
                   file=sys.stderr, flush=True)
@@ -176,7 +177,7 @@ class _Run:
             case DoneEvent(result=result):
                 saved = _save_result(args, result, self.command, self.store, self.out)
                 if challenge is not None:
-                    class_challenge.enter_run(args, challenge, self.name, result, self.late, saved)
+                    self.enter_run(args, challenge, self.name, result, self.late, saved)
                 return None
         return epoch
 

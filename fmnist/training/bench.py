@@ -53,6 +53,7 @@ def notebook_samples_per_s(device: torch.device, steps: int, warmup: int = 20, c
     loader = torch.utils.data.DataLoader(ds, batch_size=config.batch_size, shuffle=True, num_workers=2)
     torch.manual_seed(config.seed)
     model = nn.Sequential(nn.Flatten(), *MLP(config)).to(device)
+    # The notebook's own optimizer for its own network (make_optimizer fuses SGD on CUDA; the notebook does not).
     opt = torch.optim.SGD(model.parameters(), lr=SEED.lr) if config == SEED else make_optimizer(config, model, device)
     loss_fn = nn.CrossEntropyLoss()
 

@@ -127,7 +127,7 @@ def _network(snap) -> None:
     net = snap.insight[-1].get("network") if snap.insight else None
     epoch = snap.epochs[len(snap.insight) - 1]["epoch"] if snap.insight else None
     show_network(net, snap.epochs, "train_net", _("The network after epoch {epoch}", epoch=epoch),
-                 bool(snap.insight) and snap.insight[-1].get("filters") is None)
+                 bool(snap.config.conv))
 
 
 def _health(snap) -> None:

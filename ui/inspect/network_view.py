@@ -214,10 +214,11 @@ def show_checkpoint_network(name: str) -> None:
     """The diagram, inspector and health of a saved model (Models page)."""
     try:
         path = session.store().path_for(name)
-        conv = bool(session.load_checkpoint(name).config.conv)
+        ckpt = session.load_checkpoint(name)
+        conv = bool(ckpt.config.conv)
         with st.spinner(_("Measuring the network on 2,000 test images ...")):
             net = None if conv else _checkpoint_network(str(path), path.stat().st_mtime, name)
-        meta = session.load_checkpoint(name).meta
+        meta = ckpt.meta
     except (checkpoints.CheckpointError, OSError) as exc:
         st.caption(_("Cannot show the network of {name}: {error}", name=name, error=engine(str(exc))))
         return

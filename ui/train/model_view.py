@@ -27,7 +27,7 @@ def show_model(config, running: bool) -> None:
                  help=_("How much arithmetic one image's pass through the model takes. A convolution block reuses "
                         "its few weights at every place of the image, so it computes much more than it stores."))
     if config.conv:
-        mlp = config.replace(conv=(), hidden=config.hidden or (128,))
+        mlp = config.replace(conv=())  # counted as built; with no hidden layer, 784 pixels straight into the 10 classes
         right.caption(_("Without its convolution blocks (784 pixels into the same dense layers): {params} "
                         "parameters.", params=f"{parameter_count(mlp):,}"))
 
