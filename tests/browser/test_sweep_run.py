@@ -50,7 +50,8 @@ def test_a_four_trial_sweep_draws_parallel_coordinates(page: Page, sweep_server)
     start = page.locator(".st-key-sweep_start button").first  # a button with help is drawn twice
     start.click()
     expect(page.locator(".st-key-sweep_stop button").first).to_be_enabled()
-    expect(page.locator(".st-key-sweep_fig_parallel .js-plotly-plot")).to_be_visible(timeout=SWEEP_TIMEOUT_MS)
+    # .first: while the figure is redrawn during a rerun, Plotly may hold the old and the new plot for a moment
+    expect(page.locator(".st-key-sweep_fig_parallel .js-plotly-plot").first).to_be_visible(timeout=SWEEP_TIMEOUT_MS)
     expect(start).to_be_enabled(timeout=SWEEP_TIMEOUT_MS)  # the sweep has ended
     wait_idle(page)
 
