@@ -36,7 +36,7 @@ def create_form() -> None:
         right.number_input(_("Closes after this many minutes (0: when you close it)"), 0, 100_000, 0,
                            key="class_closes_in")
         st.checkbox(_("Convolutions allowed"), key="class_cnn",
-                    help=_("fmnist trains MLPs only: this is recorded and shown."))
+                    help=_("Unticked, the class trains MLPs only: a run with convolution blocks is refused."))
         st.button(_("Create"), type="primary", key="class_create", on_click=create)
         if "class_create_error" in st.session_state:
             st.error(st.session_state.pop("class_create_error"))

@@ -79,6 +79,14 @@ def test_limits_are_a_pure_function_of_the_config():
     assert found[2][1] == "the challenge sets this to adam" and found[3][1] == "the challenge sets this to 32"
 
 
+def test_convolution_blocks_need_a_challenge_that_allows_them():
+    cnn = TrainConfig(conv=(8,), hidden=(16,), epochs=1, val_size=5000)
+    assert [(b.field, b.message) for b in broken_limits(Limits(), cnn)] == [
+        ("conv", "the challenge allows MLPs only: no convolution blocks")]
+    assert broken_limits(Limits(allow_conv=True), cnn) == []
+    assert broken_limits(Limits(), cnn.replace(conv=())) == []  # the same network without its blocks is an MLP
+
+
 def test_figures_take_the_kept_epochs_validation_accuracy():
     history = [{"val_acc": 80.0}, {"val_acc": 85.0}, {"val_acc": 83.0}]
     config = TrainConfig(hidden=(32,), val_size=5000)

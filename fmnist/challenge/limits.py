@@ -41,7 +41,7 @@ class Limits:
     max_params: int | None = None
     max_epochs: int | None = None
     max_seconds: float | None = None
-    allow_conv: bool = False  # fmnist trains MLPs only: recorded and shown, nothing here to refuse
+    allow_conv: bool = False  # False: MLP only, a run with convolution blocks is refused
     locked: Mapping[str, object] = field(default_factory=dict)  # setting -> the value every run must have
     split_seed: int = SPLIT_SEED
     val_size: int = VAL_SIZE
@@ -77,6 +77,8 @@ def broken_limits(limits: Limits, config: TrainConfig) -> list[Broken]:
         if count > limits.max_params:
             broken.append(Broken("hidden", N_("this network has {count} parameters; the challenge allows at most "
                                               "{max}").format(count=f"{count:,}", max=f"{limits.max_params:,}")))
+    if not limits.allow_conv and config.conv:
+        broken.append(Broken("conv", N_("the challenge allows MLPs only: no convolution blocks")))
     if limits.max_epochs is not None and config.epochs > limits.max_epochs:
         broken.append(Broken("epochs", N_("the challenge allows at most {max} epochs").format(max=limits.max_epochs)))
     if config.val_size != limits.val_size:

@@ -182,7 +182,7 @@ def add_parser(sub) -> None:
     c.add_argument("--max-epochs", type=int, help="at most this many epochs")
     c.add_argument("--max-seconds", type=float, help="at most this many seconds of training (a longer run is stopped "
                                                      "and listed apart)")
-    c.add_argument("--cnn", action="store_true", help="convolutions allowed (fmnist trains MLPs only: recorded)")
+    c.add_argument("--cnn", action="store_true", help="convolution blocks allowed (without it: MLPs only)")
     c.add_argument("--lock", action="append", metavar="SETTING=VALUE", help="a setting every run must have")
     c.add_argument("--closes-in", type=float, metavar="MINUTES", help="closes this many minutes from now")
     c.add_argument("--app", default=DEFAULT_APP, help=f"the app's address, for the link (default {DEFAULT_APP})")
