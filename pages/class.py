@@ -206,8 +206,6 @@ challenge = ui_challenge.current()
 if challenge is None:
     choose_challenge()
     st.stop()
-if is_admin():
-    share_link(challenge.id)
 if not ui_challenge.joined():
     if challenge.is_open():
         name_form(challenge.id)

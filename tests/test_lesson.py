@@ -271,7 +271,13 @@ def test_share_as_lesson_builds_a_link_that_locks(ckpt_dir):
     assert "선생님" in captions(student)
     student.session_state["lesson_share"] = True
     run(student)
-    assert student.multiselect(key="lesson_lock").value == ["lr"]  # re-shared, it stays a lesson
+    assert not student.sidebar.multiselect  # no "Share as lesson" inside a locked lesson: no unlocked link to make
+    assert "lock=lr" in " ".join(str(c.value) for c in student.sidebar.caption)  # the plain link keeps the lock
+
+    hidden_only = app(hide="seed", epochs="5")  # a lesson that only hides: nothing to unlock, sharing stays
+    hidden_only.session_state["lesson_share"] = True
+    run(hidden_only)
+    assert hidden_only.multiselect(key="lesson_hide").value == ["seed"]
 
 
 def form_widgets(at: AppTest) -> list:

@@ -255,7 +255,7 @@ def goto(page: Page, url: str) -> None:
 def navigate(page: Page, title: str) -> None:
     """Switches page with the sidebar navigation, staying in the same session (a goto would start a new one)."""
     path = PAGES[title]
-    page.locator(NAV_LINK, has_text=title).click()
+    page.locator(f"{NAV_LINK}[href$='/{path}']").click()  # by address: "Class" is also part of "Classify"
     page.wait_for_url(re.compile(rf"^[^?#]*/{re.escape(path)}([?#].*)?$"))
     wait_idle(page)
     assert_no_exception(page)

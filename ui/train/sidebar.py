@@ -262,9 +262,9 @@ def _address(query: str) -> str:
 
 def _share_as_lesson(settings: dict[str, str] | None, view: dict[str, str]) -> None:
     """A link with these settings (None: the form is not valid) for a class, the chosen ones locked (shown, not
-    changeable) or hidden; in the address's language, if it names one. Not offered to a student inside a challenge,
-    who would make an unlocked link of their own."""
-    if challenge.joined():
+    changeable) or hidden; in the address's language, if it names one. Not offered to a student inside a challenge
+    or a locked lesson, who would make an unlocked link of their own (the plain share link keeps the locks)."""
+    if challenge.joined() or _lesson().locked:
         return
     state = st.session_state
     current = _lesson()
