@@ -149,7 +149,9 @@ def test_evaluate_shows_the_checkpoint_evaluation(ckpt_dir, expected):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Test accuracy"] == f"{expected.accuracy:.2f}%"
     assert metrics["Test loss"] == f"{expected.loss:.4f}"
-    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 10
+    table = next(m.value for m in at.markdown if m.value.startswith("| Class |"))
+    rows = table.splitlines()[2:]
+    assert len(rows) == 10 and all(r.rstrip(" |").endswith("1,000") for r in rows)  # every class's images, whole
     at.toggle(key="evaluate_normalize").set_value(True).run()
     assert not at.exception
 

@@ -7,6 +7,10 @@ they hold (code, :red[...]) keeps its own colour at full strength.
 
 Markdown tables (the model summary, with its shapes and multiply-adds) scroll inside themselves on a narrow screen
 instead of widening the page.
+
+A button's label wraps between words instead of ending in an ellipsis ("일시…" was all a narrow column showed of
+일시정지), and Korean lines break between words, not inside one: the browser's default for Korean breaks after
+any syllable, which left "기" of a heading alone on its line. Headings are balanced for the same reason.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ CAPTION_COLOR = "#625f5a"  # a warm grey beside the theme's text colour (#2f2d2b
 CSS = f"""<style>
 [data-testid='stCaptionContainer'] {{ opacity: 1; color: {CAPTION_COLOR}; }}
 [data-testid='stMarkdownContainer'] table {{ display: block; overflow-x: auto; max-width: 100%; }}
+button [data-testid='stMarkdownContainer'] {{ white-space: normal; text-overflow: clip; overflow: visible; }}
+[data-testid='stMain'], [data-testid='stSidebar'] {{ word-break: keep-all; overflow-wrap: break-word; }}
+h1, h2, h3 {{ text-wrap: balance; }}
 </style>"""
 
 
