@@ -156,6 +156,12 @@ def test_evaluate_shows_the_checkpoint_evaluation(ckpt_dir, expected):
     assert not at.exception
 
 
+def test_classify_says_why_a_photo_may_be_misread(ckpt_dir):
+    at = open_page("pages/classify.py")
+    caveat = [c.value for c in at.caption if c.value.startswith("A photo may be misread")]
+    assert len(caveat) == 1 and "background is removed" in caveat[0]
+
+
 @pytest.mark.parametrize("true,pred", [(6, 0), (1, 1), (9, 1)])
 def test_evaluate_cell_selectboxes_show_that_cell(ckpt_dir, expected, true, pred):
     at = open_page("pages/evaluate.py")
