@@ -11,7 +11,11 @@ Evaluate's per-class table fits half the page at 1400 px (a table that scrolls n
 
 A button's label wraps between words instead of ending in an ellipsis ("일시…" was all a narrow column showed of
 일시정지), and Korean lines break between words, not inside one: the browser's default for Korean breaks after
-any syllable, which left "기" of a heading alone on its line. Headings are balanced for the same reason.
+any syllable, which left "기" of a heading alone on its line (Streamlit sets word-break on its paragraphs, so the
+rule names them). Headings are balanced for the same reason.
+
+The drawing canvas's toolbar (streamlit-drawable-canvas places it absolutely, 43 px above the canvas) covered the
+brush slider above it: the canvas keeps that much room above itself.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ CSS = f"""<style>
 [data-testid='stMarkdownContainer'] table {{ display: block; overflow-x: auto; max-width: 100%; }}
 [data-testid='stMarkdownContainer'] :is(th, td) {{ padding: 0.375rem 0.4rem; }}
 button [data-testid='stMarkdownContainer'] {{ white-space: normal; text-overflow: clip; overflow: visible; }}
-[data-testid='stMain'], [data-testid='stSidebar'] {{ word-break: keep-all; overflow-wrap: break-word; }}
+[data-testid='stApp'] :is([data-testid='stMain'], [data-testid='stSidebar']) :is(p, li, h1, h2, h3, h4, label, th, td)
+    {{ word-break: keep-all; overflow-wrap: break-word; }}
+[class*='st-key-classify_canvas'] {{ margin-top: 2rem; }}
 h1, h2, h3 {{ text-wrap: balance; }}
 </style>"""
 

@@ -60,6 +60,28 @@ FIND_PROBLEMS = """slack => {
             out.push(`overlap: ${name(a.e)} and ${name(b.e)}`);
         }
     }
+    // Buttons drawn outside their own element (the drawing canvas's toolbar floats above the canvas, in a shadow
+    // root): over another element's box.
+    const host = e => e.parentElement || (e.getRootNode() !== document ? e.getRootNode().host : null);
+    const containerOf = e => {
+        for (let p = e; p; p = host(p)) if (p.dataset && p.dataset.testid === "stElementContainer") return p;
+        return null;
+    };
+    const buttons = [];
+    const collect = root => root.querySelectorAll("*").forEach(e => {
+        if (e.shadowRoot) collect(e.shadowRoot);
+        if (e.tagName === "BUTTON" && shown(e)) buttons.push(e);
+    });
+    roots.forEach(collect);
+    for (const b of buttons) {
+        const own = containerOf(b);
+        const r = b.getBoundingClientRect();
+        for (const o of boxes) {
+            if (o.e === own || (own && (o.e.contains(own) || own.contains(o.e))) || !cross(r, o.r)) continue;
+            const label = b.title || b.getAttribute("aria-label") || "";
+            out.push(`button over another element: ${name(own || b)} "${label}" over ${name(o.e)}`);
+        }
+    }
     // Inside a chart: an animation's buttons over the chart's text (the slider's label, a title).
     for (const gd of document.querySelectorAll(".js-plotly-plot")) {
         if (!shown(gd)) continue;
@@ -96,3 +118,19 @@ def test_nothing_cut_off_or_overlapping(page: Page, server, title, lang):
         found[width] = problems(page)
     assert not any(found.values()), f"{title} ({lang}): " + "; ".join(
         f"at {w} px: {', '.join(p)}" for w, p in found.items() if p)
+
+
+def test_the_drawing_canvas_toolbar_leaves_the_brush_slider_clear(page: Page, server):
+    # The toolbar (undo, redo, reset) appears once something is drawn.
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": HEIGHT})
+        goto(page, f"{server.page_url('Classify')}?lang=ko")
+        canvas = page.locator("canvas.upper-canvas")
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        page.mouse.move(box["x"] + 40, box["y"] + 40)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 140, box["y"] + 140, steps=5)
+        page.mouse.up()
+        expect(page.get_by_role("button", name="캔버스와 기록 지우기")).to_be_visible()
+        assert not problems(page), f"at {width} px: {problems(page)}"
