@@ -47,6 +47,9 @@ with upload_tab:
     upload = st.file_uploader(_("An image of one clothing item"), type=UPLOAD_TYPES, key="classify_upload",
                               help=_("A photo or product shot works best on a plain background, cropped to the "
                                      "item"))
+    st.caption(_("A photo may be misread: the model has only seen gray 28 x 28 garments alone on black, so the "
+                 "background is removed first, but a shadow, a hanger, a second item or a person wearing it is "
+                 "still taken as part of the garment, and an unusual angle changes its shape."))
     if upload is None:
         st.caption(_("PNG, JPEG, WebP, BMP or GIF. It is turned into a 28 x 28 gray image like the training "
                      "data."))

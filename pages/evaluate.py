@@ -18,6 +18,7 @@ from ui.inspect.prediction_charts import (
 )
 from ui.names import class_name
 from ui.router import ensure_router
+from ui.tables import markdown_table
 
 ensure_router()  # first: a first visit straight to this page must still go through app.py
 
@@ -73,14 +74,12 @@ def per_class(ev) -> None:
               help=_("How well the model does on each class. A class with low precision attracts other "
                      "classes' images; one with low recall is often taken for something else."))
 
-    def percent(label: str):
-        return st.column_config.NumberColumn(label, format="%.1f%%")
-
-    table = [{**row, "class": class_name(row["class"])} for row in ev.per_class()]
-    st.dataframe(table, hide_index=True, key="evaluate_table",
-                 column_config={"class": _("Class"), "precision": percent(_("precision")),
-                                "recall": percent(_("recall")), "accuracy": percent(_("accuracy")),
-                                "f1": percent("F1"), "support": st.column_config.NumberColumn(_("Images"))})
+    # A Markdown table, not st.dataframe: its grid sized each column to the header, so a long label cut the
+    # numbers under a short one (1,000 images read "10" in Korean), and nothing in the page could tell.
+    percents = {"precision": _("precision"), "recall": _("recall"), "accuracy": _("accuracy"), "f1": "F1"}
+    table = [{_("Class"): class_name(row["class"]), **{label: f"{row[k]:.1f}%" for k, label in percents.items()},
+              _("Images"): row["support"]} for row in ev.per_class()]
+    st.markdown(markdown_table(table, right=tuple(percents.values())))
     st.caption(_("Precision: of the images predicted as the class, the share that are. Recall (= the class's "
                  "accuracy): of the class's images, the share predicted right."))
 
@@ -118,7 +117,8 @@ ev = prediction_view.evaluation(name)
 labels = prediction_view.held_out_images()[1]
 headline(ev)
 chosen = chosen_cell(ev)
-matrix_col, table_col = st.columns([3, 2], gap="large")
+# Halves: in two fifths of a 1400 px page the per-class table (470 px) had to scroll, its last column cut.
+matrix_col, table_col = st.columns(2, gap="large")
 with matrix_col:
     matrix(ev, chosen)
 with table_col:

@@ -15,10 +15,10 @@ from ui.places import storage_name
 from ui.router import ensure_router
 from ui.session import active_model_caption
 from ui.sweep import charts as sweep_charts
+from ui.sweep.ranges import param_controls
 from ui.sweep.view import (
     load_study,
     make_active,
-    param_inputs,
     session_sweep,
     show_figures,
     show_table,
@@ -81,10 +81,10 @@ def run_settings(running: bool) -> tuple[int, int, int, str | None, int]:
 
 
 def ranges(fields: list[str], base, sampler: str | None) -> list | None:
-    """Each varied field's range, as typed; None while one cannot be used (its reason shown under it)."""
-    st.markdown(_("**Ranges** (`loguniform:LOW:HIGH`, `uniform:LOW:HIGH`, `int:LOW:HIGH` or `choice:A|B|C`; "
-                  "for hidden, each choice lists the widths: `512,256`)"))
-    params = param_inputs(fields, base)
+    """Each varied field's range, as set; None while one cannot be used (its reason shown under it)."""
+    st.markdown(_("**Ranges**: the values each setting's trials may take (for hidden, a choice lists the layer "
+                  "widths: `512,256`)"))
+    params = param_controls(fields, base)
     if params is not None and sampler == "grid":
         try:
             sweep.make_sampler("grid", params)

@@ -149,9 +149,17 @@ def test_evaluate_shows_the_checkpoint_evaluation(ckpt_dir, expected):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Test accuracy"] == f"{expected.accuracy:.2f}%"
     assert metrics["Test loss"] == f"{expected.loss:.4f}"
-    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 10
+    table = next(m.value for m in at.markdown if m.value.startswith("| Class |"))
+    rows = table.splitlines()[2:]
+    assert len(rows) == 10 and all(r.rstrip(" |").endswith("1,000") for r in rows)  # every class's images, whole
     at.toggle(key="evaluate_normalize").set_value(True).run()
     assert not at.exception
+
+
+def test_classify_says_why_a_photo_may_be_misread(ckpt_dir):
+    at = open_page("pages/classify.py")
+    caveat = [c.value for c in at.caption if c.value.startswith("A photo may be misread")]
+    assert len(caveat) == 1 and "background is removed" in caveat[0]
 
 
 @pytest.mark.parametrize("true,pred", [(6, 0), (1, 1), (9, 1)])

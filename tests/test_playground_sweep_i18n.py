@@ -111,6 +111,8 @@ def test_the_sweep_page_runs_in_korean(ckpt_dir, tmp_path, monkeypatch):
     assert at.title[0].value == "스윕: 하이퍼파라미터 탐색"  # not 탐색 alone, which reads like Explore (살펴보기)
     assert at.button(key="sweep_start").label == "시작"
     assert any("스터디가 아직 없습니다" in i.value for i in at.info)
-    at = run_in_korean("pages/sweep.py", {"sweep_spec_lr": "loguniform:0.1:0.001"})
+    at = run_in_korean("pages/sweep.py", {"sweep_low_lr": 0.1, "sweep_high_lr": 0.001})
+    assert at.number_input(key="sweep_low_lr").label == "lr: 최솟값" and at.checkbox(key="sweep_log_lr").label == (
+        "로그 스케일")
     assert [e.value for e in at.error] == [
         "'lr=loguniform:0.1:0.001': 범위가 뒤집혔습니다 (LOW 0.1이 HIGH 0.001보다 큽니다)"]

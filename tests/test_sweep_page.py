@@ -74,10 +74,42 @@ def sweep_page(ckpt_dir, tmp_path, monkeypatch):
 
 
 def set_specs(at: AppTest, specs: dict) -> AppTest:
+    """Picks the fields and sets each one's controls as a person would, to the range or choices a CLI spec names."""
     at.multiselect(key="sweep_fields").set_value(list(specs)).run()
     for field, spec in specs.items():
-        at.text_input(key=f"sweep_spec_{field}").set_value(spec)
+        kind, _, rest = spec.partition(":")
+        if kind == "choice":
+            at.multiselect(key=f"sweep_choices_{field}").set_value(rest.split("|"))
+        else:
+            low, high = (float(v) for v in rest.split(":"))
+            at.number_input(key=f"sweep_low_{field}").set_value(low)
+            at.number_input(key=f"sweep_high_{field}").set_value(high)
+            at.checkbox(key=f"sweep_log_{field}").set_value(kind == "loguniform")
     return at.run()
+
+
+def command(at: AppTest) -> str:
+    return next(c.value for c in at.caption if "python -m fmnist sweep" in c.value)
+
+
+def test_ranges_are_controls_and_the_command_follows_them(sweep_page):
+    page = sweep_page
+    page.multiselect(key="sweep_fields").set_value(["lr", "optimizer"]).run()
+    # A number: low, high and log scale, opening on the field's default range.
+    assert page.number_input(key="sweep_low_lr").value == pytest.approx(1e-4)
+    assert page.number_input(key="sweep_high_lr").value == pytest.approx(0.1)
+    assert page.checkbox(key="sweep_log_lr").value is True
+    assert "--param lr=loguniform:0.0001:0.1" in command(page)
+    page.checkbox(key="sweep_log_lr").uncheck()
+    page.number_input(key="sweep_high_lr").set_value(0.05).run()
+    assert "--param lr=uniform:0.0001:0.05" in command(page)
+    # Choices: a list of the field's values.
+    choices = page.multiselect(key="sweep_choices_optimizer")
+    assert set(choices.options) >= {"sgd", "adam", "adamw"}
+    choices.set_value(["adam", "sgd"]).run()
+    assert "--param 'optimizer=choice:adam|sgd'" in command(page)  # quoted for the shell
+    assert [t.key for t in page.text_input] == ["sweep_study"]  # no range typed in the CLI's syntax any more
+    assert not page.exception
 
 
 def test_a_bad_range_is_shown_under_its_input_and_start_is_off(sweep_page):

@@ -6,7 +6,16 @@ way. Drawn opaque in a darker grey instead, captions read 6.4:1 on white and 5.6
 they hold (code, :red[...]) keeps its own colour at full strength.
 
 Markdown tables (the model summary, with its shapes and multiply-adds) scroll inside themselves on a narrow screen
-instead of widening the page.
+instead of widening the page, and their cells are padded 6.4 px a side, not Streamlit's 12 px, so that
+Evaluate's per-class table fits half the page at 1400 px (a table that scrolls needs keyboard access too).
+
+A button's label wraps between words instead of ending in an ellipsis ("일시…" was all a narrow column showed of
+일시정지), and Korean lines break between words, not inside one: the browser's default for Korean breaks after
+any syllable, which left "기" of a heading alone on its line (Streamlit sets word-break on its paragraphs, so the
+rule names them). Headings are balanced for the same reason.
+
+The drawing canvas's toolbar (streamlit-drawable-canvas places it absolutely, 43 px above the canvas) covered the
+brush slider above it: the canvas keeps that much room above itself.
 """
 
 from __future__ import annotations
@@ -18,6 +27,12 @@ CAPTION_COLOR = "#625f5a"  # a warm grey beside the theme's text colour (#2f2d2b
 CSS = f"""<style>
 [data-testid='stCaptionContainer'] {{ opacity: 1; color: {CAPTION_COLOR}; }}
 [data-testid='stMarkdownContainer'] table {{ display: block; overflow-x: auto; max-width: 100%; }}
+[data-testid='stMarkdownContainer'] :is(th, td) {{ padding: 0.375rem 0.4rem; }}
+button [data-testid='stMarkdownContainer'] {{ white-space: normal; text-overflow: clip; overflow: visible; }}
+[data-testid='stApp'] :is([data-testid='stMain'], [data-testid='stSidebar']) :is(p, li, h1, h2, h3, h4, label, th, td)
+    {{ word-break: keep-all; overflow-wrap: break-word; }}
+[class*='st-key-classify_canvas'] {{ margin-top: 2rem; }}
+h1, h2, h3 {{ text-wrap: balance; }}
 </style>"""
 
 

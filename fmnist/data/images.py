@@ -31,6 +31,8 @@ BORDER = 0.1  # fraction of each side that counts as the frame used to estimate 
 # Bounding boxes need no more resolution than ~2048 x 2048; shrinking bigger inputs to that area caps memory.
 # By area, not by side, so that a thin strip keeps enough rows for its border to be told from its item.
 WORK_PIXELS = 2048 * 2048
+PHOTO_PIXELS = 1024 * 1024  # a photo's background is found on a copy no larger than this
+PHOTO_MODES = ("RGB", "L", "P", "CMYK", "YCbCr")
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, what Pillow's convert("L") uses
 
@@ -199,9 +201,35 @@ def prepare_array(gray: np.ndarray, name: str = "image") -> np.ndarray:
     return np.round(out * 255.0).astype(np.uint8)
 
 
-def prepare_image(data: bytes, name: str = "image") -> np.ndarray:
-    """28x28 uint8 model input from the bytes of an uploaded file."""
-    return prepare_array(to_grayscale(open_image(data, name), name), name)
+def _photo_gray(img: Image.Image) -> np.ndarray | None:
+    """A photo's item light on black, its background removed (fmnist.data.background), or None for an image that has
+    transparency (its background is already gone), is not in a colour mode a photo comes in, or is mostly black at
+    its border: the dataset's own framing, which the removal would only change (an item touching the edges
+    skews the fitted background), and a drawing's."""
+    if {"A", "a"} & set(img.getbands()) or "transparency" in img.info or img.mode not in PHOTO_MODES:
+        return None
+    from fmnist.data.background import remove_background
+
+    small = img.convert("RGB")
+    if small.width * small.height > PHOTO_PIXELS:  # the mask needs no more; a float copy of 40 MP would be 480 MB
+        scale = (PHOTO_PIXELS / (small.width * small.height)) ** 0.5
+        small = small.resize((max(1, round(small.width * scale)), max(1, round(small.height * scale))),
+                             Image.Resampling.BOX)
+    rgb = _as_unit(small)
+    lum = rgb @ _LUMA
+    edge = np.concatenate([lum[0], lum[-1], lum[:, 0], lum[:, -1]])
+    if float(np.median(edge)) < FOREGROUND:
+        return None
+    item, mask = remove_background(rgb)
+    return item if mask.any() else None
+
+
+def prepare_image(data: bytes, name: str = "image", remove_background: bool = True) -> np.ndarray:
+    """28x28 uint8 model input from the bytes of an uploaded file; a photo's background is removed first unless
+    remove_background is False (kept for measuring what the removal does, docs/benchmarks.md)."""
+    img = open_image(data, name)
+    gray = _photo_gray(img) if remove_background else None
+    return prepare_array(to_grayscale(img, name) if gray is None else gray, name)
 
 
 def prepare_canvas(rgba: np.ndarray | None) -> np.ndarray:

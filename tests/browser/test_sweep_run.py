@@ -11,7 +11,9 @@ from tests.browser.conftest import goto, shot, streamlit_server, wait_idle
 
 SWEEP_TIMEOUT_MS = 600_000  # four tiny trials on a busy two-core machine
 # The tiny model of tests/conftest.py, fixed through single choices; only the learning rate is searched.
-SPECS = {"hidden": "choice:32", "batch_size": "choice:512", "optimizer": "choice:adam", "lr": "loguniform:1e-3:3e-2"}
+# The tiny model through single choices; only the learning rate is searched (a range on a log scale).
+CHOICES = {"hidden": "32", "batch_size": "512", "optimizer": "adam"}
+LR_RANGE = ("0.001", "0.03")
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +33,25 @@ def fill(page: Page, key: str, text: str) -> None:
     wait_idle(page)
 
 
+def pick_only(page: Page, key: str, value: str) -> None:
+    """Empties a multiselect and picks one value, typed (a value that is not listed is added)."""
+    box = page.locator(f".st-key-{key}")
+    clear = box.get_by_role("button", name="Clear all")
+    if clear.count():
+        clear.click()
+        wait_idle(page)
+    picker = box.locator("input")
+    picker.click()
+    picker.type(value)
+    listed = page.get_by_role("option", name=value, exact=True)
+    if listed.count():
+        listed.click()  # Enter would take the first fuzzy match: "adamw" as well as "adam"
+    else:
+        picker.press("Enter")
+    wait_idle(page)
+    page.keyboard.press("Escape")
+
+
 def test_a_four_trial_sweep_draws_parallel_coordinates(page: Page, sweep_server):
     server, storage = sweep_server
     goto(page, server.url + "/sweep")
@@ -41,11 +62,16 @@ def test_a_four_trial_sweep_draws_parallel_coordinates(page: Page, sweep_server)
         picker.press("Enter")
         wait_idle(page)
         page.keyboard.press("Escape")
-    for field, spec in SPECS.items():
-        fill(page, f"sweep_spec_{field}", spec)
+    for field, value in CHOICES.items():
+        pick_only(page, f"sweep_choices_{field}", value)
+    fill(page, "sweep_low_lr", LR_RANGE[0])
+    fill(page, "sweep_high_lr", LR_RANGE[1])
+    expect(page.locator(".st-key-sweep_log_lr input")).to_be_checked()
     for key, value in (("sweep_trials_n", "4"), ("sweep_epochs", "1"), ("sweep_val", "2000")):
         fill(page, key, value)
-    expect(page.get_by_text("--param hidden=choice:32")).to_be_visible()  # the same sweep as a command
+    # The same sweep as a command, derived from the controls.
+    for param in ("hidden=choice:32", "batch_size=choice:512", "optimizer=choice:adam", "lr=loguniform:0.001:0.03"):
+        expect(page.get_by_text(f"--param {param}")).to_be_visible()
 
     start = page.locator(".st-key-sweep_start button").first  # a button with help is drawn twice
     start.click()

@@ -151,18 +151,20 @@ def projection_animation(frames: Sequence[np.ndarray], labels: np.ndarray, epoch
     fig.update_yaxes(range=[float(lo[1] - pad[1]), float(hi[1] + pad[1])], autorange=False)
     still = {"frame": {"duration": 0, "redraw": False}, "mode": "immediate", "transition": {"duration": 0}}
     fig.update_layout(
-        updatemenus=[{"type": "buttons", "direction": "left", "x": 0, "y": -0.12, "xanchor": "left",
+        # Under the axis title, the buttons on a row of their own above the slider, placed in pixels (pad) so at
+        # any width and height: beside the slider they covered its "epoch 20" on a narrow chart or in Korean.
+        updatemenus=[{"type": "buttons", "direction": "left", "x": 0, "y": 0, "xanchor": "left", "pad": {"t": 50},
                       "yanchor": "top", "showactive": False, "buttons": [
                           {"label": _("▶ Play"), "method": "animate",
                            "args": [None, {"frame": {"duration": 700, "redraw": False}, "fromcurrent": False,
                                            "transition": {"duration": 400}}]},
                           {"label": _("❚❚ Pause"), "method": "animate", "args": [[None], still]}]}],
-        sliders=[{"active": len(names) - 1, "x": 0.25, "len": 0.75, "y": -0.05, "yanchor": "top",
+        sliders=[{"active": len(names) - 1, "x": 0, "len": 1, "y": 0, "yanchor": "top", "pad": {"t": 90},
                   "currentvalue": {"prefix": _("epoch") + " "},
                   "steps": [{"label": n, "method": "animate", "args": [[n], still]} for n in names]}],
     )
     _projection_layout(fig, title or _("The learned space, epoch by epoch"), height)
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 90})
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 170})
     return fig
 
 

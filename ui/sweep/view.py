@@ -19,14 +19,6 @@ from ui.i18n import N_, _, engine
 from ui.session import set_active_model, store
 from ui.sweep import charts as sweep_charts
 
-# What a field offers when first picked: a range or choices worth searching, in the CLI's syntax.
-DEFAULT_SPECS = {
-    "lr": "loguniform:1e-4:1e-1", "hidden": "choice:256|512,256|1024,128,64", "batch_size": "choice:64|128|256",
-    "optimizer": "choice:sgd|momentum|adam|adamw", "dropout": "uniform:0:0.5", "weight_decay": "loguniform:1e-5:1e-1",
-    "activation": "choice:relu|gelu|tanh", "schedule": "choice:constant|onecycle|cosine",
-    "label_smoothing": "uniform:0:0.2", "batch_norm": "choice:true|false", "augment": "choice:true|false",
-    "seed": "int:0:9", "epochs": "int:1:5", "keep_best": "choice:true|false",
-}
 FIGURES = (("parallel", N_("Parallel coordinates")), ("history", N_("Optimisation history")),
            ("importance", N_("Parameter importance")), ("slice", N_("Slice")))
 FIGURE_HELP = {
@@ -69,22 +61,6 @@ def _release(holder: SessionSweep) -> None:
 def session_sweep() -> SessionSweep:
     """Stopped (its trials recorded and queued again) when the browser session disconnects."""
     return SessionSweep()
-
-
-def param_inputs(fields: list[str], base: TrainConfig) -> list[space.Param] | None:
-    """One input per field in the CLI's FIELD=SPEC syntax, its error right under it; None while any is wrong."""
-    params, ok = [], True
-    for name in fields:
-        text = st.text_input(name, DEFAULT_SPECS.get(name, "choice:"), key=f"sweep_spec_{name}",
-                             help=_("The values this setting may take: loguniform:LOW:HIGH (a range searched on a "
-                                    "log scale, for rates), uniform:LOW:HIGH, int:LOW:HIGH or choice:A|B|C. A wider "
-                                    "range explores more but needs more trials."))
-        try:
-            params.append(space.parse_param(f"{name}={text}", base))
-        except space.SweepError as exc:
-            st.error(engine(str(exc)), icon=":material/error:")
-            ok = False
-    return params if ok and params else None
 
 
 @st.cache_resource(show_spinner=False)
