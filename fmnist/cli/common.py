@@ -47,7 +47,8 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field; defaults stay None so only what is given overrides the preset."""
     p.add_argument("--preset", choices=list(PRESETS), default="seed",
                    help="starting point: quick = 90%% in under a minute of CPU time, seed = the classic notebook, "
-                        "best = our MLP recipe, cnn = convolution blocks, over 92%% in about a minute, cnn-best = our "
+                        "best = our MLP recipe, cnn = convolution blocks, over 92%% in about a minute, cnn-gap = cnn "
+                        "with a third block and global average pooling, cnn-best = our "
                         "CNN recipe (default: seed)")
     for s in SETTINGS:
         if s.kind is bool:

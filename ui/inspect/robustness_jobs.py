@@ -14,13 +14,17 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fmnist.inspect.robustness import ROTATIONS, SHIFTS
-
 Key = tuple[str, float]  # (checkpoint path, its modification time): a file saved again is measured again
 Item = tuple[str, float]  # ("shift", pixels) or ("rotation", degrees)
 
 
-def items(shifts=SHIFTS, rotations=ROTATIONS) -> list[Item]:
+def items(shifts=None, rotations=None) -> list[Item]:
+    """The measurements a page asks for; by default the whole test (fmnist.inspect.robustness's amounts). The engine
+    module is imported only for those defaults: it imports torch, which the Train page must not."""
+    if shifts is None or rotations is None:
+        from fmnist.inspect.robustness import ROTATIONS, SHIFTS
+
+        shifts, rotations = SHIFTS if shifts is None else shifts, ROTATIONS if rotations is None else rotations
     return [("shift", float(k)) for k in shifts] + [("rotation", float(r)) for r in rotations]
 
 
