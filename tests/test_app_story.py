@@ -24,8 +24,10 @@ def open_train(**query) -> AppTest:
 
 
 def table(at) -> list[dict]:
-    frame = next(d.value for d in at.dataframe if "shift" in d.value.columns)  # the page's only such table
-    return frame.to_dict("records")
+    """The lesson's Markdown table as rows keyed like ui.train.story.row's."""
+    text = next(m.value for m in at.markdown if m.value.startswith("| Step | Network |"))
+    keys = ("step", "network", "parameters", "seconds", "test", "shift")
+    return [dict(zip(keys, (cell.strip() for cell in line.strip("|").split(" | ")))) for line in text.splitlines()[2:]]
 
 
 def test_each_step_fills_the_sidebar_with_its_preset_and_starts_it(ckpt_dir, started):

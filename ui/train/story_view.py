@@ -14,6 +14,7 @@ from fmnist.runs.jobs import TrainingJob
 from ui import session
 from ui.i18n import _
 from ui.inspect.robustness_jobs import MEASUREMENTS, items
+from ui.tables import markdown_table
 from ui.train import share, story
 from ui.train.sidebar import address, choose_preset
 
@@ -102,10 +103,11 @@ def table() -> None:
     def draw() -> None:
         done, training = _figures()
         rows = [story.row(s, done.get(s.key), s.key in training) for s in story.STEPS]
-        st.dataframe(rows, hide_index=True, key="story_table",
-                     column_config={"step": _("Step"), "network": _("Network"), "parameters": _("Parameters"),
-                                    "seconds": _("Training time"), "test": _("Test accuracy"),
-                                    "shift": _("Moved by {k} pixels", k=story.SHIFT)})
+        names = {"step": _("Step"), "network": _("Network"), "parameters": _("Parameters"),
+                 "seconds": _("Training time"), "test": _("Test accuracy"),
+                 "shift": _("Moved by {k} pixels", k=story.SHIFT)}
+        # Markdown, not st.dataframe: the Train page is the first a visitor sees, and pandas is not imported for it.
+        st.markdown(markdown_table([{names[k]: v for k, v in r.items()} for r in rows]))
         st.caption(story.summary(done))
         if waiting and not any(f.shift is None for f in done.values()):
             st.rerun()
