@@ -39,7 +39,7 @@ def test_each_step_fills_the_sidebar_with_its_preset_and_starts_it(ckpt_dir, sta
         assert at.query_params["story"] in (step.key, [step.key])
         job = started[-1]
         assert job.config == PRESETS[step.preset]  # the preset exactly (the device is the preset's too: auto)
-        assert f"**{step.title}.**" in texts(at.info)
+        assert f"**{story.heading(step)}** {step.look}" in texts(at.info)
         assert at.button(key="story_pixels").disabled  # one run at a time, as Start
         job.stop()
         assert job.join(120)
@@ -50,7 +50,7 @@ def test_each_step_fills_the_sidebar_with_its_preset_and_starts_it(ckpt_dir, sta
 def test_a_link_opens_the_lesson_at_its_step(ckpt_dir):
     at = open_train(preset="cnn-gap", story="where")
     assert at.session_state["cfg_preset"] == "cnn-gap" and at.selectbox(key="cfg_head").value == "gap"
-    assert "**Where is it?.**" in texts(at.info)
+    assert "**Where is it?** The last maps are averaged" in texts(at.info)
     links = [c.value for c in at.caption if "A link to this step" in c.value]
     assert links and "preset=cnn-gap" in links[0] and "story=where" in links[0]
 

@@ -47,6 +47,12 @@ STEPS = (
 BY_KEY = {s.key: s for s in STEPS}
 
 
+def heading(step: Step) -> str:
+    """The step's title as the start of its text: with a full stop, unless it is a question."""
+    title = _(step.title)
+    return title if title.endswith(("?", ".")) else title + "."
+
+
 def step_of(config: TrainConfig | None) -> Step | None:
     """The step whose preset this config is (the device aside: it belongs to the machine)."""
     if config is None:

@@ -81,7 +81,7 @@ def show(config: TrainConfig | None, running: bool, start: Callable[[TrainConfig
                        help=_("Fills the sidebar with this step's preset and starts training it."))
         current = story.step_of(config) or story.BY_KEY.get(asked)
         if current is not None:
-            st.info(f"**{_(current.title)}.** {_(current.look)}", icon=":material/lightbulb:")
+            st.info(f"**{story.heading(current)}** {_(current.look)}", icon=":material/lightbulb:")
             _link(current)
         table()
 
