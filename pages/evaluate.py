@@ -1,12 +1,12 @@
-"""Evaluate: the active model's test accuracy and loss, confusion matrix, per-class metrics and the images
-behind any cell of the matrix."""
+"""Evaluate: the active model's test accuracy and loss, confusion matrix, per-class metrics, the images behind any
+cell of the matrix, and how much of its accuracy it keeps on shifted and rotated images."""
 
 import numpy as np
 import streamlit as st
 
 from fmnist.data.dataset import CLASSES
 from ui.i18n import _
-from ui.inspect import prediction_view
+from ui.inspect import prediction_view, robustness_view
 from ui.inspect.prediction_charts import (
     LEAST_CONFIDENT,
     MOST_CONFIDENT,
@@ -124,3 +124,4 @@ with matrix_col:
 with table_col:
     per_class(ev)
 cell_images(ev, labels)
+robustness_view.section(name)

@@ -28,7 +28,7 @@ from ui.sweep.view import (
 ensure_router()  # first: a first visit straight to this page must still go through app.py
 
 PRESET_LABELS = {"quick": N_("quick"), "seed": N_("seed"), "best": N_("best"), "cnn": N_("cnn"),
-                 "cnn-best": N_("cnn-best")}
+                 "cnn-gap": N_("cnn-gap"), "cnn-best": N_("cnn-best")}
 SAMPLER_LABELS = {"tpe": N_("TPE"), "random": N_("random"), "grid": N_("grid")}
 
 

@@ -19,6 +19,7 @@ from ui.session import (
     session_runs,
     set_active_model,
 )
+from ui.train import story_view
 from ui.train.model_view import show_model
 from ui.train.run_view import show_charts, show_outcome, show_progress, show_step_chart
 from ui.train.sidebar import config_sidebar
@@ -45,9 +46,11 @@ def announce_finish(job, snap) -> None:
 def start_run(runs, config) -> None:
     """A button callback: the job starts before the page reruns, so one rerun already shows it running."""
     try:
-        runs.start(challenge.run_config(config), challenge=challenge.job_spec())  # a joined student's: entered
+        job = runs.start(challenge.run_config(config), challenge=challenge.job_spec())  # a joined student's: entered
     except RuntimeError as exc:  # another tab of this session started one in between
         st.session_state["train_start_error"] = str(exc)
+        return
+    story_view.remember(job, config)  # a run of a lesson step's preset fills its row of the lesson's table
 
 
 def controls(runs, job, snap, config, errors: dict, running: bool) -> None:
@@ -103,6 +106,8 @@ config, errors = config_sidebar()
 active_model_caption()
 
 st.title(_("Train a network on Fashion-MNIST"))
+if not challenge.joined():  # a challenge sets its own task
+    story_view.show(config, running, lambda chosen: start_run(runs, chosen))
 # Each section that shows more or fewer elements from one rerun to the next gets a container of its own: Streamlit
 # places an element by its index among its siblings, so a message that appears above the buttons would otherwise move
 # every later element to a new place, and until the rerun ends the browser shows old and new copies side by side.

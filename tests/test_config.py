@@ -13,7 +13,8 @@ def test_seed_preset_is_the_notebook():
     assert not SEED.batch_norm and SEED.dropout == 0 and SEED.schedule == "constant" and not SEED.augment
     assert SEED.drop_last and SEED.eval_train and SEED.precision == "fp32" and not SEED.flip and SEED.ema == 0
     assert SEED.errors() == {} and BEST.errors() == {}
-    assert list(PRESETS) == ["quick", "seed", "best", "cnn", "cnn-best"]  # quick first: the app lists them so
+    # quick first: the app lists them so
+    assert list(PRESETS) == ["quick", "seed", "best", "cnn", "cnn-gap", "cnn-best"]
     assert all(p.errors() == {} and p.preset == name for name, p in PRESETS.items())
 
 

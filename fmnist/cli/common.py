@@ -1,11 +1,12 @@
-"""What the commands share: the usage error (exit 2), how a line is printed, and the run settings as flags, each
-derived from the settings table."""
+"""What the commands share: the usage error (exit 2), the checkpoint a name or path means, how a line is printed, and
+the run settings as flags, each derived from the settings table."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+from pathlib import Path
 
 from fmnist.config import PRESETS, TrainConfig
 from fmnist.config.settings import SETTINGS
@@ -14,6 +15,17 @@ from fmnist.config.text import PARSERS
 
 class UsageError(Exception):
     """Bad arguments: exit 2 with a one-line message, like argparse itself."""
+
+
+def checkpoint_at(ref: str):
+    """The checkpoint a command names: a path, or the name of a file in checkpoints/ (the app's session has its own
+    ui.session.load_checkpoint, by name and cached)."""
+    from fmnist.store import checkpoints
+
+    path = Path(ref)
+    if path.suffix == checkpoints.SUFFIX or path.exists():
+        return checkpoints.load(path)
+    return checkpoints.CheckpointStore().load(ref)
 
 
 def emit(args, obj: dict, text: str) -> None:
@@ -35,7 +47,8 @@ def add_config_args(p: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field; defaults stay None so only what is given overrides the preset."""
     p.add_argument("--preset", choices=list(PRESETS), default="seed",
                    help="starting point: quick = 90%% in under a minute of CPU time, seed = the classic notebook, "
-                        "best = our MLP recipe, cnn = convolution blocks, over 92%% in about a minute, cnn-best = our "
+                        "best = our MLP recipe, cnn = convolution blocks, over 92%% in about a minute, cnn-gap = cnn "
+                        "with a third block and global average pooling, cnn-best = our "
                         "CNN recipe (default: seed)")
     for s in SETTINGS:
         if s.kind is bool:

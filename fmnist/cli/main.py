@@ -1,5 +1,5 @@
-"""`python -m fmnist train | evaluate | predict | export | bench | data | playground | sweep | challenge`: the
-engine without the app."""
+"""`python -m fmnist train | evaluate | robustness | predict | export | bench | data | playground | sweep | challenge`:
+the engine without the app."""
 
 from __future__ import annotations
 
@@ -8,20 +8,9 @@ import json
 import sys
 from pathlib import Path
 
-from fmnist.cli import challenge, playground, sweep, train
-from fmnist.cli.common import UsageError, emit
+from fmnist.cli import challenge, playground, robustness, sweep, train
+from fmnist.cli.common import UsageError, checkpoint_at, emit
 from fmnist.config import DEVICES, ConfigError
-
-
-def checkpoint_at(ref: str):
-    """The checkpoint a command names: a path, or the name of a file in checkpoints/ (the app's session has its own
-    ui.session.load_checkpoint, by name and cached)."""
-    from fmnist.store import checkpoints
-
-    path = Path(ref)
-    if path.suffix == checkpoints.SUFFIX or path.exists():
-        return checkpoints.load(path)
-    return checkpoints.CheckpointStore().load(ref)
 
 
 def cmd_evaluate(args) -> int:
@@ -176,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     train.add_parser(sub)
     _add_evaluate(sub)
+    robustness.add_parser(sub)
     _add_predict(sub)
     _add_export(sub)
     _add_bench(sub)

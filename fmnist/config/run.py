@@ -214,4 +214,10 @@ CNN = BEST.replace(conv=(32, 64), kernel=3, pool="max", head="flatten", hidden=(
 CNN_BEST = CNN.replace(conv=(48, 96, 192), hidden=(256,), dropout=0.1, optimizer="momentum", lr=0.1, epochs=20,
                        flip=True, warp=True, val_size=5000, keep_best=True, preset="cnn-best")
 
-PRESETS = {"quick": QUICK, "seed": SEED, "best": BEST, "cnn": CNN, "cnn-best": CNN_BEST}  # the app's order
+# The MLP -> CNN lesson's third step (#36): the cnn recipe with a third block and global average pooling instead of
+# flattening, so the dense layer sees what each channel found, not where. The issue measured such a network (3 blocks
+# + gap, 3 epochs) at 89.51% on the test images and 74.99% moved by 3 pixels, where the flattening CNN kept 43.36%.
+CNN_GAP = CNN.replace(conv=(32, 64, 128), head="gap", preset="cnn-gap")
+
+PRESETS = {"quick": QUICK, "seed": SEED, "best": BEST, "cnn": CNN, "cnn-gap": CNN_GAP, "cnn-best": CNN_BEST}  # the
+# app's order

@@ -228,7 +228,8 @@ BY_NAME = {s.name: s for s in SETTINGS}
 PRESET_LABEL = N_("Preset")
 PRESET_HELP = N_("A ready-made set of all the settings below. quick: about 90% in under a minute of CPU time; seed: "
                  "the classic notebook; best: our MLP recipe; cnn: convolution blocks, over 92% in about a minute; "
-                 "cnn-best: our CNN recipe. Changing any setting makes it custom.")
+                 "cnn-gap: the same blocks and one more, averaged over the whole image, which tolerates a moved "
+                 "garment; cnn-best: our CNN recipe. Changing any setting makes it custom.")
 LESSON_NAMES = ("preset", *(s.name for s in SETTINGS if s.lockable))
 
 

@@ -21,7 +21,8 @@ DEFAULT_PRESET = "seed"
 CUSTOM = "custom"
 FIELDS = BY_NAME  # every setting travels in the URL under its own name
 # Parameters about how the app is shown, not about the run: kept in the address beside the settings, never read as one.
-VIEW_PARAMS = ("lang", "lock", "hide", "challenge")  # ui/language.py, ui/train/lesson.py, ui/challenge.py
+VIEW_PARAMS = ("lang", "lock", "hide", "challenge", "story")  # ui/language.py, ui/train/lesson.py, ui/challenge.py,
+# ui/train/story.py
 ECHO_CHARS = 40  # a link's own text, echoed in a notice, is cut to this many characters
 NOTICE_LINES = 3  # problems listed one per line; more are counted, not listed
 

@@ -58,7 +58,8 @@ SECTION_TITLES = {"convolution": N_("Convolution"), "model": N_("Model"), "train
                   "data": N_("Data"), "device": None}
 # Option values shown in Korean (the values themselves stay: tests, the URL and checkpoints use them).
 OPTION_LABELS = {
-    "quick": N_("quick"), "seed": N_("seed"), "best": N_("best"), "cnn": N_("cnn"), "cnn-best": N_("cnn-best"),
+    "quick": N_("quick"), "seed": N_("seed"), "best": N_("best"), "cnn": N_("cnn"), "cnn-gap": N_("cnn-gap"),
+    "cnn-best": N_("cnn-best"),
     "custom": N_("custom"), "auto": N_("auto"), "flatten": N_("flatten"), "gap": N_("gap (global average)"),
     "max": N_("max"), "avg": N_("avg (mean)"), "none": N_("none"),
     "momentum": N_("momentum"), "constant": N_("constant"), "onecycle": N_("onecycle"), "cosine": N_("cosine"),
@@ -238,7 +239,7 @@ def _share(config: TrainConfig | None) -> None:
     query = share.query_string(params)
     if st.context.url:
         st.sidebar.caption(_("[Share these settings]({link}): the link opens this form as it is now.",
-                             link=_address(query)))
+                             link=address(query)))
     else:
         st.sidebar.caption(_("Share these settings: add `?{query}` to the app's address.", query=query) if query else
                            _("Share these settings: the app's address opens the seed preset."))
@@ -255,7 +256,8 @@ def _link_notice(where) -> None:
                       icon=":material/link_off:")
 
 
-def _address(query: str) -> str:
+def address(query: str) -> str:
+    """This app's address with another query."""
     here = urlsplit(st.context.url)
     return urlunsplit((here.scheme, here.netloc, here.path or "/", query, ""))
 
@@ -287,7 +289,7 @@ def _share_as_lesson(settings: dict[str, str] | None, view: dict[str, str]) -> N
         query = share.query_string(lesson.lesson_params(settings, lock, hide, view))
         st.caption(_("Give this link to your students: it opens this form with the chosen settings locked or "
                      "hidden."))
-        st.code(_address(query) if st.context.url else f"?{query}", language=None, wrap_lines=True)
+        st.code(address(query) if st.context.url else f"?{query}", language=None, wrap_lines=True)
 
 
 def _init_state() -> None:
@@ -299,6 +301,14 @@ def _init_state() -> None:
     for control in LISTS.values():
         for i in range(control.most):
             state.setdefault(control.item_key(i), control.new_item)
+
+
+def choose_preset(name: str) -> TrainConfig:
+    """Fills the form with a preset as choosing it in the list does (from a button's callback, before the page
+    reruns: the lesson's steps) and returns the form's config."""
+    st.session_state[PRESET_KEY] = name
+    _apply_preset()
+    return _read_config()
 
 
 def _apply_preset() -> None:

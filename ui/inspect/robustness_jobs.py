@@ -1,0 +1,111 @@
+"""The server's shift and rotation measurements: one background thread measures what the pages ask for, one shift or
+rotation of one model file at a time, and keeps every result for every session until the file changes.
+
+A whole measurement is 39 passes over the 10,000 test images (shifts 0-4 in 8 directions, rotations of 5, 10 and 15
+degrees both ways): minutes for a CNN on one core. So a page asks and polls; it never waits in its script run, and a
+second session asking for the same model gets the figures the first one paid for. Nothing here imports Streamlit, and
+torch only in the thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+Key = tuple[str, float]  # (checkpoint path, its modification time): a file saved again is measured again
+Item = tuple[str, float]  # ("shift", pixels) or ("rotation", degrees)
+
+
+def items(shifts=None, rotations=None) -> list[Item]:
+    """The measurements a page asks for; by default the whole test (fmnist.inspect.robustness's amounts). The engine
+    module is imported only for those defaults: it imports torch, which the Train page must not."""
+    if shifts is None or rotations is None:
+        from fmnist.inspect.robustness import ROTATIONS, SHIFTS
+
+        shifts, rotations = SHIFTS if shifts is None else shifts, ROTATIONS if rotations is None else rotations
+    return [("shift", float(k)) for k in shifts] + [("rotation", float(r)) for r in rotations]
+
+
+@dataclass
+class Measurements:
+    results: dict[Key, dict[Item, float]] = field(default_factory=dict)  # accuracy in percent
+    errors: dict[Key, str] = field(default_factory=dict)
+    queue: deque = field(default_factory=deque)  # (key, item) in the order asked
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    thread: threading.Thread | None = None
+
+    def request(self, key: Key, wanted: list[Item]) -> None:
+        """Queues what is not measured or queued yet, and starts the thread if it is not running."""
+        with self.lock:
+            self.errors.pop(key, None)
+            done = self.results.get(key, {})
+            for item in wanted:
+                if item not in done and (key, item) not in self.queue:
+                    self.queue.append((key, item))
+            if self.queue and (self.thread is None or not self.thread.is_alive()):
+                self.thread = threading.Thread(target=self._work, name="robustness", daemon=True)
+                self.thread.start()
+
+    def result(self, key: Key) -> dict[Item, float]:
+        with self.lock:
+            return dict(self.results.get(key, {}))
+
+    def error(self, key: Key) -> str | None:
+        with self.lock:
+            return self.errors.get(key)
+
+    def queued(self, key: Key) -> int:
+        """How many of this file's measurements are still to be made (the one being made included)."""
+        with self.lock:
+            return sum(1 for k, _ in self.queue if k == key)
+
+    def _work(self) -> None:
+        import torch
+
+        # One core, like the server's other inference (ui.session): never waiting at an OpenMP barrier for a core
+        # a training worker holds. set_num_threads holds for the thread that calls it.
+        torch.set_num_threads(1)
+        loaded: tuple[Key, object] | None = None
+        while True:
+            with self.lock:
+                if not self.queue:
+                    self.thread = None
+                    return
+                key, item = self.queue[0]
+            try:
+                if loaded is None or loaded[0] != key:
+                    loaded = (key, _model(key))
+                accuracy = _measure(loaded[1], item, self.result(key))
+            except Exception as exc:  # a file deleted or damaged since it was listed: said on the page
+                with self.lock:
+                    self.errors[key] = str(exc)
+                    self.queue = deque(q for q in self.queue if q[0] != key)
+                continue
+            with self.lock:
+                self.results.setdefault(key, {})[item] = accuracy
+                if self.queue and self.queue[0] == (key, item):
+                    self.queue.popleft()
+
+
+def _model(key: Key):
+    from fmnist.store import checkpoints
+
+    return checkpoints.load(Path(key[0])).model()
+
+
+def _measure(model, item: Item, done: dict[Item, float]) -> float:
+    """One shift or rotation; shift 0 and rotation 0 are the same plain accuracy, measured once."""
+    from fmnist.data.dataset import device_tensors, load_dataset
+    from fmnist.inspect.robustness import measure
+
+    kind, amount = item
+    if amount == 0 and done.get(("rotation" if kind == "shift" else "shift", 0.0)) is not None:
+        return done[("rotation" if kind == "shift" else "shift", 0.0)]
+    _, _, x, y = device_tensors(load_dataset(), "cpu")
+    shifts, rotations = ([int(amount)], []) if kind == "shift" else ([], [amount])
+    return measure(model, x, y, shifts, rotations)[0].accuracy
+
+
+MEASUREMENTS = Measurements()  # one per server process, shared by every session
