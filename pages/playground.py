@@ -33,6 +33,11 @@ for i, (col, (key, lesson), icon) in enumerate(zip(story, LESSONS.items(), STORY
 lesson = next((lesson for lesson in LESSONS.values() if lesson.setup == setup), None)
 if lesson is not None:
     st.info(f"**{engine(lesson.title)}.** {engine(lesson.why)}", icon=":material/lightbulb:")
+if lesson is list(LESSONS.values())[-1]:  # the story's end: on to real images, with the tutorial's own settings
+    st.page_link("pages/train.py", label=_("Next: train a network on clothing images"), query_params={"preset": "seed"},
+                 icon=":material/arrow_forward:",
+                 help=_("The Train page with the seed preset: the same kind of network, now on 28 x 28 pictures of "
+                        "clothes in ten classes."))
 
 if errors:
     st.warning(_("Fix the settings marked in the sidebar to train this network."), icon=":material/warning:")
