@@ -4,15 +4,17 @@ app's worker with the views that describe an MLP saying so instead of failing.""
 
 from __future__ import annotations
 
+from streamlit.testing.v1 import AppTest
+
 from fmnist.config import CNN
-from tests.helpers import run, texts, train_page
+from tests.helpers import APP, run, texts
 
 TINY_CNN_LINK = {"conv": "4", "hidden": "16", "optimizer": "adam", "lr": "0.003", "batch_size": "512", "epochs": "1",
                  "device": "cpu", "drop_last": "false", "eval_train": "false"}
 
 
 def test_the_cnn_preset_fills_the_convolution_section_and_the_summary(ckpt_dir):
-    at = run(train_page())
+    at = run(AppTest.from_file(APP, default_timeout=60))
     assert at.number_input(key="cfg_blocks").value == 0  # the seed preset: the notebook's MLP
     at.selectbox(key="cfg_preset").set_value("cnn")
     run(at)
@@ -25,7 +27,7 @@ def test_the_cnn_preset_fills_the_convolution_section_and_the_summary(ckpt_dir):
 
 
 def test_a_bad_convolution_setting_is_refused_next_to_its_control(ckpt_dir):
-    at = run(train_page())
+    at = run(AppTest.from_file(APP, default_timeout=60))
     at.selectbox(key="cfg_head").set_value("gap")
     run(at)
     assert "global average pooling needs at least one convolution block" in texts(at.error)
@@ -33,7 +35,7 @@ def test_a_bad_convolution_setting_is_refused_next_to_its_control(ckpt_dir):
 
 
 def test_a_tiny_cnn_trains_in_the_worker_and_the_mlp_views_say_why_they_are_empty(ckpt_dir, started):
-    at = train_page()
+    at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update(TINY_CNN_LINK)
     run(at)
     at.button(key="train_start").click()

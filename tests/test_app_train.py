@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from fmnist.config import BEST, SEED
 from fmnist.runs import jobs
 from fmnist.store import checkpoints
-from tests.helpers import APP, texts, train_page
+from tests.helpers import APP, texts
 from ui.train.model_view import run_in_words
 
 # What set_tiny_config makes of the form, which starts from the seed preset (drop_last, eval_train included).
@@ -23,7 +23,7 @@ TINY = SEED.replace(hidden=(32,), optimizer="adam", lr=3e-3, batch_size=512, epo
 
 
 def app() -> AppTest:
-    at = train_page()
+    at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     assert not at.exception, at.exception
     return at
@@ -178,7 +178,7 @@ def test_a_run_is_frozen_pausable_and_saved_as_the_active_model(ckpt_dir, starte
 
 
 def test_a_failed_run_shows_its_error(ckpt_dir, started):
-    at = train_page()
+    at = AppTest.from_file(APP, default_timeout=60)
     # Off the slider's grid, as a shared link can set it: each step scales the weights by 1 - 10 x 1 = -9.
     at.query_params.update(hidden="32", optimizer="sgd", lr="10", weight_decay="1", batch_size="512", epochs="1",
                            device="cpu")

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from fmnist.config import BEST, MAX_EPOCHS, MAX_LAYERS, MAX_WIDTH, SEED, TRAIN_SIZE, TrainConfig
 from fmnist.config.settings import SETTINGS
 from fmnist.model.devices import CUDA_MISSING, MPS_MISSING
-from tests.helpers import run, train_page
+from tests.helpers import APP, run
 from ui.i18n import engine
 from ui.train import lesson, share
 from ui.train.sidebar import HELP, LABELS, memory_text
@@ -23,7 +23,7 @@ HANGUL = re.compile("[가-힣]")
 
 
 def app(**params) -> AppTest:
-    at = train_page()
+    at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update(params)
     at.context["url"] = "http://localhost:8501/"
     return run(at)
