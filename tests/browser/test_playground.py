@@ -116,7 +116,9 @@ def test_the_map_and_the_network_stay_drawn_while_playing(page: Page, server):
         page.wait_for_timeout(150)
     steps = {s for s, _, _ in samples}
     assert len(steps) >= 5, f"it did not play: {sorted(steps)}"
-    blank = [s for s in samples if min(s[1:]) < 0.05]
+    # Drawn, the map is more than half coloured and the network's box (a 2 x 2 diagram, narrower than its column) about
+    # a twentieth; an empty box is white or gone (the old page measured 0 in 17 of 30 samples).
+    blank = [s for s in samples if min(s[1:]) < 0.02]
     assert not blank, f"{len(blank)} of {len(samples)} samples show an empty picture (step, map, network): {blank}"
     shot(page, "playground-playing-drawn")
 
