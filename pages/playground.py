@@ -6,7 +6,7 @@ import streamlit as st
 
 from fmnist.playground import LESSONS, is_stuck, stuck_message
 from ui.i18n import _, engine
-from ui.playground import charts
+from ui.playground import charts, live_charts
 from ui.playground import state as session
 from ui.playground.controls import apply_lesson, describe, setup_sidebar
 from ui.router import ensure_router
@@ -33,6 +33,11 @@ for i, (col, (key, lesson), icon) in enumerate(zip(story, LESSONS.items(), STORY
 lesson = next((lesson for lesson in LESSONS.values() if lesson.setup == setup), None)
 if lesson is not None:
     st.info(f"**{engine(lesson.title)}.** {engine(lesson.why)}", icon=":material/lightbulb:")
+if lesson is list(LESSONS.values())[-1]:  # the story's end: on to real images, with the tutorial's own settings
+    st.page_link("pages/train.py", label=_("Next: train a network on clothing images"), query_params={"preset": "seed"},
+                 icon=":material/arrow_forward:",
+                 help=_("The Train page with the seed preset: the same kind of network, now on 28 x 28 pictures of "
+                        "clothes in ten classes."))
 
 if errors:
     st.warning(_("Fix the settings marked in the sidebar to train this network."), icon=":material/warning:")
@@ -81,7 +86,12 @@ def live() -> None:
         "The background is the network's answer at each spot of the plane: blue where it says class 1, orange "
         "where it says class 0, white on the boundary; paler colour means less sure. Points whose colour differs "
         "from the background around them are misclassified."))
-    st.plotly_chart(charts.surface_figure(pg, grid, show_test), key="pg_surface", config=PLOT_CONFIG)
+    with st.container(key="pg_surface"):  # while playing an image, which the browser redraws in place
+        if session.playing():
+            st.image(live_charts.data_uri(live_charts.surface_image(pg, grid, show_test), "jpeg"),
+                     width=live_charts.MAP_SIZE)
+        else:
+            st.plotly_chart(charts.surface_figure(pg, grid, show_test), key="pg_surface_chart", config=PLOT_CONFIG)
     st.caption(charts.surface_text(grid, last))
 
 
@@ -104,8 +114,15 @@ def network() -> None:
                 help=_("Each square is one unit's output over the whole plane, inputs on the left, the output on "
                        "the right: see how later layers combine the earlier ones' lines into curves. Each edge is a "
                        "weight: blue positive, orange negative, thicker is stronger; hover its middle for its "
-                       "value."))
-    st.plotly_chart(charts.network_figure(pg, pg.grid()), key="pg_network", config=PLOT_CONFIG)
+                       "value while the network is paused."))
+    with st.container(key="pg_network"):
+        if session.playing():
+            picture = live_charts.network_image(pg, pg.grid())
+            width = picture.width // live_charts.SCALE
+            st.html(live_charts.column_titles(charts.column_names(pg), live_charts.column_centres(pg), width))
+            st.image(live_charts.data_uri(picture, "png"), width=width)
+        else:
+            st.plotly_chart(charts.network_figure(pg, pg.grid()), key="pg_network_chart", config=PLOT_CONFIG)
     st.caption(charts.network_text(pg))
 
 

@@ -60,8 +60,11 @@ def test_pause_step_step_resume_on_the_train_page(ckpt_dir, started):
         assert metric(at, "Step") == str(n) and at.session_state[SHOWN_KEY] == n
         assert not step_arrived(snap, at.session_state[SHOWN_KEY])  # drawn: the polling fragment leaves the page be
         assert [s for s, _ in snap.steps] == list(range(1, n + 1))  # each single step is a point on the curve
-        batch = next(s for s in specs(at) if title(s).startswith(f"The batch of step {n}"))
-        assert len(batch["layout"]["annotations"]) == 32
+        # The batch: 24 images (the tiny run's batch is 1,024), each captioned under it, and one count in words.
+        assert any(str(c.value).startswith("**The trained batch**: its first 24 of 1,024 images") for c in at.caption)
+        assert len(at.get("image")) == 24
+        assert any(str(c.value).startswith(f"Step {n}: of the 24 images shown, the first of the batch's 1,024")
+                   for c in at.caption)
         change = next(s for s in specs(at) if title(s) == "Incoming weights: after minus before the step")
         detail = snap.step_detail
         unit = int(np.abs(detail.weight_change[0]).sum(1).argmax())

@@ -138,10 +138,16 @@ def test_story_buttons_set_the_controls_and_explain(ckpt_dir):
         assert info.value.startswith(f"**{lesson.title}.**")
         assert len(re.findall(r"[.!?](\s|$)", lesson.why)) == 2  # the issue asks for two sentences
         assert at.button(key="pg_play").disabled and step_of(at) > 0  # it trains at once
+        # The story's last step leads on to the Train page (at the root: "") with the tutorial's preset; the others
+        # do not yet.
+        links = [(link.proto.page, link.proto.query_string) for link in at.get("page_link")]
+        assert links == ([("", "preset=seed")] if key == list(LESSONS)[-1] else []), (key, links)
+        # Playing, the map and the network are images (redrawn in place); the loss curve stays a Plotly chart.
+        assert len(at.get("image")) == 2 and len(at.get("plotly_chart")) == 1
+        run(at.button(key="pg_pause").click())
         sizes = (2, *lesson.setup.hidden, 1)
         weights = array(figures(at)["network"]["data"][-1]["x"])
         assert len(weights) == sum(a * b for a, b in zip(sizes, sizes[1:]))
-        run(at.button(key="pg_pause").click())
 
 
 BAD = [("hidden", "9", "each layer needs 1 to 8 units (got 9)"),

@@ -153,6 +153,8 @@ def test_a_run_is_frozen_pausable_and_saved_as_the_active_model(ckpt_dir, starte
     assert at.session_state["active_model"] == snap.checkpoint
     assert snap.checkpoint in texts(at.sidebar.caption)
     assert not at.button(key="train_start").disabled
+    # What next: the pages that look at the model just made active, one click away.
+    assert [link.proto.page for link in at.get("page_link")] == ["explore", "evaluate"]
 
     specs = chart_specs(at)
     steps, loss, acc = specs[:3]  # then the "Per class" insight tab (tests/test_app_insight.py)
@@ -291,3 +293,4 @@ def test_stop_after_an_epoch_saves_without_switching_and_the_button_switches(ckp
     assert at.session_state["active_model"] == snap.checkpoint
     assert sidebar_model(at).startswith(f"Active model: **{snap.checkpoint}**")
     assert "now the active model" in texts(at.success) and not has_button(at, "train_make_active")
+    assert [link.proto.page for link in at.get("page_link")] == ["explore", "evaluate"]

@@ -11,7 +11,8 @@ from ui.inspect.network_charts import (
     EDGES_PER_UNIT,
     NEGATIVE,
     POSITIVE,
-    batch_figure,
+    batch_caption,
+    batch_text,
     distribution_figure,
     health_figure,
     health_rows,
@@ -109,8 +110,25 @@ def test_the_batch_of_one_step(tiny_result, dataset):
     detail = after_step(state, model, 7, 1)
     assert detail.pred_before == detail.pred_after and detail.loss_before == detail.loss_after
     np.testing.assert_array_equal(detail.images[0], dataset.train_images[0].numpy())
-    fig = batch_figure(detail.__dict__, cols=8, shown=32)
-    assert "step 7" in fig.layout.title.text and len(fig.layout.annotations) == 32
-    first = fig.layout.annotations[0]
-    assert first.text.startswith(CLASSES[detail.labels[0]][:7] + ": ")
-    assert first.font.color == ("#15803d" if detail.pred_after[0] == detail.labels[0] else "#b91c1c")
+    assert detail.batch_size == 40 and len(detail.labels) == 40  # 64 kept at most; this batch has 40
+
+    # The issue saw three counts that disagreed: "(first 32)", "58 of the batch's 64 images", a batch of 256. The
+    # words count the images the panel shows (BATCH_SHOWN of them), and name the batch's size beside it.
+    shown = detail.__dict__ | {"batch_size": 256}
+    right = sum(p == t for p, t in zip(detail.pred_after[:24], detail.labels[:24]))
+    assert batch_text(shown) == (f"Step 7: of the 24 images shown, the first of the batch's 256, {right} were "
+                                 f"predicted right before the step and {right} after it.")
+    # Every caption holds the full names (the panel cut "Ankle b", "Pullove"), true class first.
+    for i in range(24):
+        caption = batch_caption(detail.__dict__, i)
+        name = CLASSES[detail.labels[i]]
+        good = detail.pred_after[i] == detail.labels[i]
+        assert caption.startswith(":green[:material/check: " if good else ":red[:material/close: ")
+        assert f"**{name}**  \n{CLASSES[detail.pred_before[i]]} → {CLASSES[detail.pred_after[i]]}]" in caption
+
+
+def test_every_class_name_is_shown_whole_in_a_batch_caption():
+    labels = list(range(10))
+    detail = {"step": 1, "labels": labels, "pred_before": labels[::-1], "pred_after": labels}
+    for i, name in enumerate(CLASSES):
+        assert f"**{name}**" in batch_caption(detail, i) and CLASSES[9 - i] in batch_caption(detail, i)

@@ -13,7 +13,6 @@ from fmnist.playground import Playground, Setup
 from ui.playground.charts import (
     BLUE,
     CLASS_COLORS,
-    NODE,
     ORANGE,
     THUMB_PIXELS,
     diverging_rgb,
@@ -22,6 +21,7 @@ from ui.playground.charts import (
     network_figure,
     network_text,
     node_positions,
+    node_side,
     png_uri,
     surface_figure,
     surface_text,
@@ -80,8 +80,8 @@ def test_network_draws_every_unit_and_every_weight(trained):
     fig = network_figure(trained, grid)
     [image] = fig.layout.images  # all thumbnails on one sheet
     sheet = np.flipud(decode(image.source))  # row 0 at the bottom again, like the grid
-    pos = node_positions([3, 3, 2, 1])
-    assert (image.x, image.y) == (-NODE / 2, pos[1][-1][1] - NODE / 2)  # left of the inputs, under the lowest unit
+    pos, node = node_positions([3, 3, 2, 1]), node_side([3, 3, 2, 1])
+    assert (image.x, image.y) == (-node / 2, pos[1][-1][1] - node / 2)  # left of the inputs, under the lowest unit
     px = sheet.shape[1] / image.sizex
     assert sheet.shape[0] == round(image.sizey * px) and int((sheet[..., 3] == 255).sum()) == 9 * THUMB_PIXELS ** 2
 

@@ -166,8 +166,8 @@ def test_network_charts_state_their_key_figures_in_words():
     assert network_charts.top_images_text([1, 1, 3]) == \
         "The 3 images that excite it most, by class: Trouser 2, Dress 1."
     detail = {"step": 12, "labels": [0, 1, 2, 3], "pred_before": [0, 0, 0, 0], "pred_after": [0, 1, 2, 0]}
-    assert network_charts.batch_text(detail) == ("Step 12: 1 of the batch's 4 images were predicted right before the "
-                                                 "step, 3 after it.")
+    assert network_charts.batch_text(detail) == ("Step 12: of the 4 images shown, the first of the batch's 4, 1 were "
+                                                 "predicted right before the step and 3 after it.")
     assert network_charts.weight_change_text(np.array([0.1, -0.2, 0.0]), "input") == (
         "1 weights grew and 1 shrank in this step; the largest change was 2.00e-01.")
 

@@ -118,6 +118,7 @@ class StepDetailEvent(Message):
     loss_before: float  # on the whole batch, in eval mode (no dropout), before and after the step
     loss_after: float
     weight_change: list[np.ndarray] = field(default_factory=list)  # per Linear: after minus before, (out, in)
+    batch_size: int = 0  # the whole batch's, of which `images` are the first (0: not told)
     kind: ClassVar[str] = "step_detail"
 
 

@@ -34,4 +34,5 @@ def after_step(state: dict, model: nn.Module, step: int, epoch: int) -> StepDeta
     change = [(m.weight.detach() - w).float().cpu().numpy() for m, w in zip(linears, state["weights"])]
     images = ((state["xb"][:SHOWN_IMAGES].float().cpu() * 0.5 + 0.5).clamp(0, 1) * 255).round()
     return StepDetailEvent(step, epoch, images.to(torch.uint8).reshape(-1, 28, 28).numpy(),
-                           state["yb"][:SHOWN_IMAGES].cpu().tolist(), state["pred"], pred, state["loss"], loss, change)
+                           state["yb"][:SHOWN_IMAGES].cpu().tolist(), state["pred"], pred, state["loss"], loss, change,
+                           batch_size=len(state["yb"]))

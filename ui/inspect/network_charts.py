@@ -253,19 +253,22 @@ def images_figure(images: np.ndarray, captions: Sequence[str], title: str, cols:
     return fig
 
 
-def batch_figure(detail: Mapping, cols: int = 8, shown: int = 32) -> go.Figure:
-    """The images of one trained batch with their labels and the predictions before -> after the step (green
-    when the prediction after the step is right)."""
-    k = min(shown, len(detail["labels"]))
-    captions, colors = [], []
-    for i in range(k):
-        before, after, true = detail["pred_before"][i], detail["pred_after"][i], detail["labels"][i]
-        captions.append(f"{class_name(CLASSES[true])[:7]}: {class_name(CLASSES[before])[:5]}→"
-                        f"{class_name(CLASSES[after])[:5]}")
-        colors.append("#15803d" if after == true else "#b91c1c")
-    return images_figure(np.asarray(detail["images"][:k]), captions,
-                         _("The batch of step {step} (first {k}): true class, prediction before→after",
-                           step=detail["step"], k=k), cols, height=130 + 75 * -(-k // cols), colors=colors)
+BATCH_SHOWN, BATCH_COLUMNS = 24, 6  # the trained batch's first images on the Step panel, in rows of this many
+
+
+def batch_size(detail: Mapping) -> int:
+    """The whole batch's size (the detail keeps only its first images); a detail from before it was sent counts
+    what it kept."""
+    return int(detail.get("batch_size") or len(detail["labels"]))
+
+
+def batch_caption(detail: Mapping, i: int) -> str:
+    """Markdown under the batch's i-th image: its true class, then the prediction before → after the step, in full
+    (a tile's column wraps them, nothing is cut); green with a check when the prediction after the step is right,
+    red with a cross when it is wrong."""
+    true, before, after = (int(detail[key][i]) for key in ("labels", "pred_before", "pred_after"))
+    text = f"**{class_name(CLASSES[true])}**  \n{class_name(CLASSES[before])} → {class_name(CLASSES[after])}"
+    return f":green[:material/check: {text}]" if after == true else f":red[:material/close: {text}]"
 
 
 def weight_change_figure(change: np.ndarray, source: str, height: int = 300) -> go.Figure:
@@ -346,13 +349,16 @@ def top_images_text(labels: Sequence[int]) -> str:
     return _("The {n} images that excite it most, by class: {classes}.", n=int(counts.sum()), classes=parts)
 
 
-def batch_text(detail: Mapping) -> str:
-    """One step's batch in words: how many of its images were predicted right before and after the step."""
-    labels = np.asarray(detail["labels"])
-    before = int((np.asarray(detail["pred_before"]) == labels).sum())
-    after = int((np.asarray(detail["pred_after"]) == labels).sum())
-    return _("Step {step}: {before} of the batch's {n} images were predicted right before the step, {after} after "
-             "it.", step=detail["step"], before=before, after=after, n=len(labels))
+def batch_text(detail: Mapping, shown: int = BATCH_SHOWN) -> str:
+    """One step's batch in words: of the images shown (the batch's first), how many were predicted right before and
+    after the step; the same count as the tiles above, and the batch's size beside it."""
+    k = min(shown, len(detail["labels"]))
+    labels = np.asarray(detail["labels"][:k])
+    before = int((np.asarray(detail["pred_before"][:k]) == labels).sum())
+    after = int((np.asarray(detail["pred_after"][:k]) == labels).sum())
+    return _("Step {step}: of the {k} images shown, the first of the batch's {n}, {before} were predicted right "
+             "before the step and {after} after it.", step=detail["step"], k=k, n=format(batch_size(detail), ","),
+             before=before, after=after)
 
 
 def weight_change_text(change: np.ndarray, source: str) -> str:

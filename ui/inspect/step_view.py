@@ -9,8 +9,18 @@ import numpy as np
 import streamlit as st
 
 from ui.i18n import _
-from ui.inspect.network_charts import batch_figure, batch_text, layer_name, weight_change_figure, weight_change_text
+from ui.inspect.network_charts import (
+    BATCH_COLUMNS,
+    BATCH_SHOWN,
+    batch_caption,
+    batch_size,
+    batch_text,
+    layer_name,
+    weight_change_figure,
+    weight_change_text,
+)
 from ui.inspect.network_view import picked_unit
+from ui.inspect.prediction_charts import upscale
 
 STEP_WAIT_S = 5.0  # how long the Step click waits for its step, so the rerun after it already shows the batch
 SHOWN_KEY = "train_step_shown"  # the step whose batch the panel last drew
@@ -59,12 +69,25 @@ def show_step(job) -> None:
     cols[2].metric(_("Batch loss after"), f"{detail.loss_after:.4f}", delta=f"{change:+.4f}", delta_color="inverse",
                    help=_("The loss on the same batch after the step. A step usually lowers it; a learning rate "
                           "that is too high can raise it."))
-    st.caption(_("**The trained batch**"),
-               help=_("The batch's first images: under each, its true class, then the prediction before → after "
-                      "the step; green when the prediction after the step is right, red when it is wrong."))
-    st.plotly_chart(batch_figure(detail.__dict__), key="train_step_batch")
-    st.caption(batch_text(detail.__dict__))
+    _batch(detail.__dict__)
     _unit_change(snap, detail)
+
+
+def _batch(detail: dict) -> None:
+    """The batch's first images in rows, each with its caption in its own column (which wraps it, so no label is
+    cut or runs into the image below), and the same count in words."""
+    k = min(BATCH_SHOWN, len(detail["labels"]))
+    st.caption(_("**The trained batch**: its first {k} of {n} images", k=k, n=format(batch_size(detail), ",")),
+               help=_("Under each image, its true class, then the prediction before → after the step; green with a "
+                      "check when the prediction after the step is right, red with a cross when it is wrong. The "
+                      "losses above are over the whole batch."))
+    with st.container(key="train_step_batch"):
+        for start in range(0, k, BATCH_COLUMNS):
+            for col, i in zip(st.columns(BATCH_COLUMNS), range(start, min(k, start + BATCH_COLUMNS)), strict=False):
+                col.image(upscale(detail["images"][i], 6), width="stretch",
+                          alt=_("Batch image {n}", n=i + 1))
+                col.caption(batch_caption(detail, i))
+    st.caption(batch_text(detail))
 
 
 def _unit_change(snap, detail) -> None:

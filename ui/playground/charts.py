@@ -25,8 +25,13 @@ CLASS_COLORS = ("#ea580c", "#2563eb")
 TRAIN_COLOR, TEST_COLOR = "#4f46e5", "#ea580c"  # the loss curves, as on the Train page (ui/train/charts.py)
 SCALE = [[0.0, "#ea580c"], [0.5, "#ffffff"], [1.0, "#2563eb"]]
 THUMB_PIXELS = 20  # a thumbnail: every 4th point of the 80 x 80 grid, enough for a unit's shape
-NODE = 0.45  # a thumbnail's side, in the diagram's units (one layer column apart = 1)
+# The diagram's units: one row of units apart = 1. Columns are further apart in a deep, narrow network (3 layers of
+# 8 were five columns squeezed into a square), and the thumbnails fill most of the room they have: they are what the
+# story asks the learner to watch, so the edges pass under them and stay thinner than a tenth of a thumbnail.
+ASPECT = 1.3  # the diagram's width over its height that columns are spread to (the right half of a wide page)
+NODE_MAX, NODE_OF_COLUMN = 0.8, 0.55  # a thumbnail's side: at most this, and at most this share of a column's pitch
 EDGE_BUCKETS = 8  # edges are drawn in this many widths per sign: a few traces, however many edges
+EDGE_WIDTH = (0.5, 0.3)  # the thinnest edge's width in pixels, and what each stronger bucket adds (0.5 to 2.6)
 
 
 def diverging_rgb(values: np.ndarray) -> np.ndarray:
@@ -81,12 +86,30 @@ def layer_sizes(pg: Playground) -> list[int]:
     return [len(pg.setup.features), *pg.setup.hidden, 1]
 
 
+def column_pitch(sizes: Sequence[int]) -> float:
+    """How far apart the layers' columns are: one unit, or more where the tallest layer leaves room to spread them
+    to about ASPECT times as wide as tall."""
+    return max(1.0, ASPECT * (max(sizes) - 1) / max(1, len(sizes) - 1))
+
+
+def node_side(sizes: Sequence[int]) -> float:
+    """A thumbnail's side in the diagram's units."""
+    return min(NODE_MAX, NODE_OF_COLUMN * column_pitch(sizes))
+
+
 def node_positions(sizes: Sequence[int]) -> list[list[tuple[float, float]]]:
-    """(x, y) of every node, layer by layer: layers one unit apart, each layer's nodes centred on y = 0."""
-    return [[(float(layer), (n - 1) / 2 - i) for i in range(n)] for layer, n in enumerate(sizes)]
+    """(x, y) of every node, layer by layer: layers column_pitch apart, each layer's nodes one unit apart and
+    centred on y = 0."""
+    pitch = column_pitch(sizes)
+    return [[(layer * pitch, (n - 1) / 2 - i) for i in range(n)] for layer, n in enumerate(sizes)]
 
 
-def _thumbnails(pg: Playground, grid: Grid) -> list[list[np.ndarray]]:
+def column_names(pg: Playground) -> list[str]:
+    layer = _("layer")  # not "layer {n}": as a template it would catch the engine's "layer 2: ..." health notes
+    return [_("inputs"), *(f"{layer} {i + 1}" for i in range(len(pg.setup.hidden))), _("output")]
+
+
+def thumbnails(pg: Playground, grid: Grid) -> list[list[np.ndarray]]:
     """Per layer, each node's picture as values in [-1, 1]: input features, hidden units, then the output."""
     step = max(1, len(grid.axis) // THUMB_PIXELS)
     inputs = [f / (np.abs(f).max() or 1) for f in grid.inputs]
@@ -95,15 +118,15 @@ def _thumbnails(pg: Playground, grid: Grid) -> list[list[np.ndarray]]:
     return [[v[::step, ::step] for v in layer] for layer in layers]
 
 
-def thumbnail_sheet(pos, thumbs) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+def thumbnail_sheet(pos, thumbs, node: float) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """Every node's thumbnail on one transparent RGBA sheet (row 0 at the bottom, like the plane), and where the
     sheet goes in the diagram: (left, bottom, width, height). One image, not one per node: fifty small PNGs and
     their layout entries cost the server and the browser several times more at every redraw."""
-    px = THUMB_PIXELS / NODE  # pixels per diagram unit
+    px = THUMB_PIXELS / node  # pixels per diagram unit
     xs = [x for layer in pos for x, _ in layer]
     ys = [y for layer in pos for _, y in layer]
-    left, bottom = min(xs) - NODE / 2, min(ys) - NODE / 2
-    width, height = max(xs) - min(xs) + NODE, max(ys) - min(ys) + NODE
+    left, bottom = min(xs) - node / 2, min(ys) - node / 2
+    width, height = max(xs) - min(xs) + node, max(ys) - min(ys) + node
     sheet = np.zeros((round(height * px), round(width * px), 4), dtype=np.uint8)
     for layer, pictures in zip(pos, thumbs):
         for (x, y), values in zip(layer, pictures):
@@ -116,45 +139,55 @@ def thumbnail_sheet(pos, thumbs) -> tuple[np.ndarray, tuple[float, float, float,
 
 def network_figure(pg: Playground, grid: Grid) -> go.Figure:
     """The network as in Playground: every node a thumbnail of its output over the plane, every edge coloured by
-    its weight's sign and as thick as its magnitude; hover over an edge's middle for its weight."""
+    its weight's sign and as wide as its magnitude, under the thumbnails; hover over an edge's middle for its
+    weight."""
     sizes = layer_sizes(pg)
-    pos = node_positions(sizes)
-    sheet, box = thumbnail_sheet(pos, _thumbnails(pg, grid))
+    pos, node = node_positions(sizes), node_side(sizes)
+    sheet, box = thumbnail_sheet(pos, thumbnails(pg, grid), node)
     images = [{"source": png_uri(sheet), "xref": "x", "yref": "y", "x": box[0], "y": box[1], "sizex": box[2],
                "sizey": box[3], "xanchor": "left", "yanchor": "bottom", "layer": "above", "sizing": "stretch"}]
-    labels = [{"x": x - NODE / 2 - 0.04, "y": y, "text": name, "showarrow": False, "xanchor": "right",
+    labels = [{"x": x - node / 2 - 0.04, "y": y, "text": name, "showarrow": False, "xanchor": "right",
                "font": {"size": 11}} for (x, y), name in zip(pos[0], pg.setup.features)]
-    layer = _("layer")  # not "layer {n}": as a template it would catch the engine's "layer 2: ..." health notes
-    columns = [_("inputs"), *(f"{layer} {i + 1}" for i in range(len(pg.setup.hidden))), _("output")]
-    ticks = {"tickvals": list(range(len(sizes))), "ticktext": columns}
-    top = max(sizes) / 2
+    ticks = {"tickvals": [layer[0][0] for layer in pos], "ticktext": column_names(pg)}
+    top, right = max(sizes) / 2, pos[-1][0][0]
     fig = go.Figure(_edges(pos, pg.net.weights))
     fig.update_layout(images=images, annotations=labels,
-        xaxis={"range": [-0.75, len(sizes) - 0.6], "showgrid": False, "zeroline": False, "side": "top", **ticks},
+        xaxis={"range": [-0.75, right + 0.6], "showgrid": False, "zeroline": False, "side": "top", **ticks},
         yaxis={"range": [-top, top], "visible": False, "scaleanchor": "x", "constrain": "domain"},  # square nodes
         height=max(260, 58 * max(sizes)), margin={"l": 0, "r": 0, "t": 30, "b": 0}, showlegend=False,
         plot_bgcolor="white", uirevision="network")
     return fig
 
 
-def _edges(pos, weights: Sequence[np.ndarray]) -> list[go.Scatter]:
+def edge_width(bucket: int) -> float:
+    return EDGE_WIDTH[0] + EDGE_WIDTH[1] * bucket
+
+
+def edge_buckets(pos, weights: Sequence[np.ndarray]) -> dict[tuple[bool, int], list]:
+    """Every edge's two ends, grouped by (positive, width bucket): the bucket is its weight's share of the largest
+    weight (of 1 at least, so a young network's small weights stay thin)."""
     edges = [(pos[layer][i], pos[layer + 1][j], float(w[i, j]))
              for layer, w in enumerate(weights) for i in range(w.shape[0]) for j in range(w.shape[1])]
-    if not edges:
-        return []
-    top = max(1.0, max(abs(e[2]) for e in edges))
+    top = max([1.0, *(abs(e[2]) for e in edges)])
     groups: dict[tuple[bool, int], list] = {}
     for a, b, w in edges:
         bucket = min(EDGE_BUCKETS - 1, int(abs(w) / top * EDGE_BUCKETS))
-        groups.setdefault((w >= 0, bucket), []).append((a, b))
+        groups.setdefault((w >= 0, bucket), []).append((a, b, w))
+    return dict(sorted(groups.items()))
+
+
+def _edges(pos, weights: Sequence[np.ndarray]) -> list[go.Scatter]:
+    groups = edge_buckets(pos, weights)
+    if not groups:
+        return []
     traces = []
-    for (positive, bucket), segs in sorted(groups.items()):
+    for (positive, bucket), segs in groups.items():
         # numpy arrays with NaN gaps (sent as null): plotly checks a list of floats item by item, an array at once.
-        xy = np.array([(a[0], a[1], b[0], b[1], np.nan, np.nan) for a, b in segs]).reshape(-1, 2)
+        xy = np.array([(a[0], a[1], b[0], b[1], np.nan, np.nan) for a, b, _w in segs]).reshape(-1, 2)
         traces.append(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="lines", hoverinfo="skip",
                                  name=_("positive") if positive else _("negative"),
-                                 line={"color": CLASS_COLORS[int(positive)], "width": 0.6 + bucket}))
-    mid = np.array([((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, w) for a, b, w in edges])
+                                 line={"color": CLASS_COLORS[int(positive)], "width": edge_width(bucket)}))
+    mid = np.array([((a[0] + b[0]) / 2, (a[1] + b[1]) / 2, w) for segs in groups.values() for a, b, w in segs])
     return [*traces, go.Scatter(x=mid[:, 0], y=mid[:, 1], customdata=mid[:, 2], mode="markers", name=_("weights"),
                                 marker={"size": 6, "opacity": 0},
                                 hovertemplate=_("weight") + " %{customdata:+.3f}<extra></extra>")]

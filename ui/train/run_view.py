@@ -67,10 +67,21 @@ def show_outcome(snap) -> None:
         if snap.status != "stopped":  # a finished run was made the active model (pages/train.py)
             st.success(_("Saved as **{name}** ({acc}% test accuracy), now the active model.", name=snap.checkpoint,
                          acc=acc))
+            what_next()
         else:
             show_stopped(snap.checkpoint, acc, active_model_name())
     for note in snap.notes:
         st.caption(engine_text(note))
+
+
+def what_next() -> None:
+    """The way on from a model just made active: the pages that look at it."""
+    cols = st.columns(2)
+    cols[0].page_link("pages/explore.py", label=_("Explore its predictions"), icon=":material/search:",
+                      help=_("Browse the test images as this model sees them: its mistakes, its surest answers, "
+                             "and why it chose each."))
+    cols[1].page_link("pages/evaluate.py", label=_("Evaluate it on the test set"), icon=":material/bar_chart:",
+                      help=_("Accuracy per class and the confusion matrix of this model on the 10,000 test images."))
 
 
 def show_discarded(active: str | None) -> None:
@@ -88,6 +99,7 @@ def show_stopped(name: str, acc: str, active: str | None) -> None:
     if active == name:
         st.success(_("Stopped early and saved as **{name}** ({acc}% test accuracy), now the active model.",
                      name=name, acc=acc))
+        what_next()
         return
     st.success(_("Stopped early and saved as **{name}** ({acc}% test accuracy). The active model is still "
                  "**{active}**: a stopped run replaces it only when you say so.", name=name, acc=acc,
