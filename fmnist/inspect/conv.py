@@ -216,3 +216,10 @@ def class_examples(y: torch.Tensor) -> list[int]:
     """The index of the first image of each class in y: the images whose feature maps a run records."""
     y = y.cpu()
     return [int(torch.nonzero(y == c)[0]) for c in range(10) if bool((y == c).any())]
+
+
+def views(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor) -> dict:
+    """What the Filters and Feature maps tabs show of a model now: every block's kernel images, and every block's
+    maps of one test image per class (`images`, their indices in x)."""
+    images = class_examples(y)
+    return {"kernels": kernel_images(model), "images": images, "maps": feature_maps(model, x[images])}

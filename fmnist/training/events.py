@@ -118,6 +118,7 @@ class StepDetailEvent(Message):
     loss_before: float  # on the whole batch, in eval mode (no dropout), before and after the step
     loss_after: float
     weight_change: list[np.ndarray] = field(default_factory=list)  # per Linear: after minus before, (out, in)
+    conv: dict | None = None  # a CNN's kernels and feature maps after the step (fmnist.inspect.conv.views)
     kind: ClassVar[str] = "step_detail"
 
 
