@@ -4,11 +4,14 @@ app's worker and shows its filters, feature maps, blocks and a channel's inspect
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from fmnist.config import CNN
-from tests.helpers import APP, array, run, specs, texts, title
+from fmnist.store import checkpoints
+from tests.helpers import APP, ROOT, array, run, specs, texts, title
 
 TINY_CNN_LINK = {"conv": "4", "hidden": "16", "optimizer": "adam", "lr": "0.003", "batch_size": "512", "epochs": "1",
                  "device": "cpu", "drop_last": "false", "eval_train": "false"}
@@ -68,3 +71,20 @@ def test_a_tiny_cnn_trains_in_the_worker_and_shows_its_filters_maps_and_blocks(c
     run(at)
     assert "Channel 0 of convolution 1" in texts(at.markdown)
     assert "The 9 test images that excite it most" in [title(s) for s in specs(at)]
+
+
+def test_models_shows_a_cnn_checkpoint_s_kernels_and_blocks(ckpt_dir):
+    shutil.copy(ROOT / "checkpoints" / "cnn.safetensors", ckpt_dir)
+    at = run(AppTest.from_file(APP, default_timeout=120))
+    at.switch_page("pages/models.py")
+    run(at)
+    at.selectbox(key="models_pick").set_value("cnn")
+    run(at)
+    (chart,) = [s for s in specs(at) if title(s) == "cnn, convolution 1: 32 kernels"]
+    weights = checkpoints.load(ckpt_dir / "cnn.safetensors").model().convolutions[0].weight.detach().float().numpy()
+    z = array(chart["data"][0]["z"])
+    assert np.allclose(z[:3, :3], weights[0, 0], atol=1e-6)  # the first tile is channel 0's kernel
+    at.selectbox(key="models_filters_block").set_value(1)
+    run(at)
+    assert "cnn, convolution 2: 64 kernels" in [title(s) for s in specs(at)]
+    assert "Convolution blocks: the maps each block hands on" in [title(s) for s in specs(at)]

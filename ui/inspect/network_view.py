@@ -35,6 +35,11 @@ DIAGRAM_CAPTION = N_("Columns of units: 16 of the 784 input pixels, each hidden 
                       "weights are drawn, red positive and blue negative, thicker when larger; a unit's colour is its "
                       "mean activation on 2,000 test images (yellow high, purple low, per column). Click a unit to "
                       "inspect it.")
+CNN_DIAGRAM_CAPTION = N_("Columns of units: 16 of the features the convolution blocks hand to the dense layers, each "
+                         "hidden layer and the 10 classes; a wide layer shows its 16 units with the largest outgoing "
+                         "weights. Each unit's 3 strongest incoming weights are drawn, red positive and blue negative, "
+                         "thicker when larger; a unit's colour is its mean activation on 2,000 test images (yellow "
+                         "high, purple low, per column). Click a unit to inspect it.")
 HEALTH_CAPTION = N_("Per hidden layer, measured every epoch on 2,000 test images: dead units never fire, saturated "
                      "ones sit at their limits (sigmoid, tanh) where gradients vanish; the gradient norm is averaged "
                      "over the epoch's last 50 steps; the update ratio is log10 of one step's weight change over the "
@@ -79,7 +84,7 @@ def show_network(net: dict | None, epochs: list[dict], prefix: str, title: str) 
                       "weights. Click a unit (or choose one below) to see what it learned and what excites it."))
     st.plotly_chart(network_figure(net, title, selected=picked), key=f"{prefix}_diagram",
                     on_select=lambda: _on_click(prefix), selection_mode="points")
-    st.caption(_(DIAGRAM_CAPTION))
+    st.caption(_(CNN_DIAGRAM_CAPTION if net.get("blocks") else DIAGRAM_CAPTION))
     st.caption(network_text(net))
     _unit_picker(cols, prefix)
     picked = picked_unit(prefix)
