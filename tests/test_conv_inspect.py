@@ -3,6 +3,8 @@ fields, channel health and the channel inspector's data, each against a hand com
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,10 @@ from fmnist.config import SEED
 from fmnist.data.dataset import BLACK
 from fmnist.inspect import conv
 from fmnist.model.mlp import MLP
+from fmnist.training.control import RunControl
+from fmnist.training.loop import train
+from fmnist.training.notebook import seeded_init
+from tests.helpers import TINY_CNN
 
 CONFIG = SEED.replace(conv=(2, 3), kernel=3, pool="max", head="flatten", hidden=(4,), batch_norm=False, dropout=0.0,
                       activation="relu")
@@ -147,3 +153,30 @@ def test_conv_insight_health_class_means_and_top_images_by_hand():
 
 def test_class_examples_are_each_class_s_first_image():
     assert conv.class_examples(torch.tensor([3, 1, 3, 0, 1])) == [3, 1, 0]
+
+
+def test_a_step_while_paused_carries_the_kernels_and_maps_after_it(dataset):
+    """A CNN run asked for insight sends its kernels and feature maps with each Step, so the tabs redraw while
+    paused; they are the weights after the step, not the initial ones."""
+    config = TINY_CNN.replace(epochs=1)
+    control = RunControl()
+    control.pause()
+    events = []
+    worker = threading.Thread(target=lambda: events.extend(train(config, dataset, control, insight=True)))
+    worker.start()
+    try:
+        control.request_step()
+        for _ in range(1200):
+            if any(e.kind == "step_detail" for e in events):
+                break
+            threading.Event().wait(0.05)
+        (detail,) = [e for e in events if e.kind == "step_detail"]
+    finally:
+        control.stop()
+        control.resume()
+        worker.join(120)
+    views = detail.conv
+    assert [k.shape for k in views["kernels"]] == [(4, 3, 3)] and [m.shape for m in views["maps"]] == [(10, 4, 14, 14)]
+    assert views["images"] == conv.class_examples(dataset.test_labels[:2000])
+    start = conv.kernel_images(seeded_init(config)[0])[0]
+    assert not np.allclose(views["kernels"][0], start)  # one Adam step moved every kernel
