@@ -94,7 +94,10 @@ def blocks_figure(blocks: Sequence[Mapping], features: int, height: int = 300) -
     fig = go.Figure()
     x = 0.0
     x = _stack(fig, x, 2.0, 1, "#9ca3af", _("image") + "<br>1 × 28 × 28") + 0.8
+    centres, hovers = [], []
     for b in blocks:
+        centres.append(x + 0.3 + 0.7 * float(b["shape"][1]) / 28)
+        hovers.append(f"{layer_name(b['name'])}: {shape_text(b['shape'])}")
         shape = b["shape"]
         side = 0.6 + 1.4 * float(shape[1]) / 28
         dead = float(np.mean(b["dead"])) if len(b["dead"]) else 0.0
@@ -105,6 +108,9 @@ def blocks_figure(blocks: Sequence[Mapping], features: int, height: int = 300) -
                   fillcolor="#fde68a")
     fig.add_annotation(x=x + 0.12, y=-1.45, text=layer_name("head") + f"<br>{features:,}", showarrow=False,
                        yanchor="top", font={"size": 11})
+    # hover over each stack names its block and shape (the squares themselves are layout shapes, without hover)
+    fig.add_trace(go.Scatter(x=centres, y=[0.0] * len(centres), mode="markers", hovertext=hovers,
+                             hovertemplate="%{hovertext}<extra></extra>", marker={"size": 24, "opacity": 0}))
     fig.update_layout(title=_("Convolution blocks: the maps each block hands on"), height=height,
                       margin={"l": 10, "r": 10, "t": 40, "b": 10}, plot_bgcolor="white", showlegend=False,
                       xaxis={"visible": False, "range": [-0.3, x + 1.2]},
