@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import assert_no_exception, goto, shot, wait_idle
+from tests.browser.conftest import assert_no_exception, choose, goto, shot, wait_idle
 from tests.browser.test_insight import PLOT, SAVED, SUCCESS, expect_plot, open_tab
 
 RUN_TIMEOUT_MS = 1_200_000
@@ -65,10 +65,7 @@ def test_a_cnn_run_shows_its_filters_feature_maps_and_blocks_also_in_korean(page
 
     open_tab(page, "Network")
     expect_plot(page, "train_net_blocks")
-    block = page.locator(".st-key-train_net_channel_block")
-    block.click()
-    page.get_by_role("option", name="convolution 1").click()
-    wait_idle(page)
+    choose(page, "train_net_channel_block", "convolution 1")
     expect(page.get_by_text("Channel 0 of convolution 1")).to_be_visible()
     assert_no_exception(page)
     shot(page, "cnn-channel-inspector")
