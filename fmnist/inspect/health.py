@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from fmnist.inspect import conv
 from fmnist.messages import N_
 
 PROBE_IMAGES = 2000  # test images every figure is measured on: the same ones every epoch
@@ -24,7 +25,7 @@ VANISHING = 100.0  # first hidden layer's gradient norm this many times below th
 SHOWN = 16  # units a wide layer shows in the network diagram
 TOP_IMAGES = 9
 BINS = 30
-HEALTH_KEYS = ("dead", "saturated", "act_mean", "act_std", "grad_norm", "update_ratio", "weight_norm")
+HEALTH_KEYS = ("name", "dead", "saturated", "act_mean", "act_std", "grad_norm", "update_ratio", "weight_norm")
 SATURATING = ("tanh", "sigmoid")
 
 
@@ -82,11 +83,17 @@ class HealthTracker:
     """Watches the last WINDOW steps of each epoch: before(i) keeps the weights, after(i) adds the gradient norms
     and the norms of the weights' change, both on the device (no sync); epoch_end() reads them once."""
 
-    def __init__(self, model: nn.Sequential, x_probe: torch.Tensor, steps_per_epoch: int, window: int = WINDOW):
+    def __init__(self, model: nn.Sequential, x_probe: torch.Tensor, steps_per_epoch: int, window: int = WINDOW,
+                 y_probe: torch.Tensor | None = None):
         self.model, self.x_probe = model, x_probe[:PROBE_IMAGES]
+        # labels only sort the conv insight's per-class means, which the health itself does not use
+        self.probe_labels = torch.zeros(len(self.x_probe), dtype=torch.long) if y_probe is None \
+            else y_probe[:PROBE_IMAGES]
         self.first = max(0, steps_per_epoch - window)
-        self.linears = [lin for lin, _ in hidden_layers(model)]
+        # A CNN's convolutions first, each block one row of the health like a hidden layer, then the dense layers.
+        self.linears = [m for m in model if isinstance(m, nn.Conv2d)] + [lin for lin, _ in hidden_layers(model)]
         self.activation = _activation_name(model)
+        self.blocks: list[dict] = []  # the last epoch's conv.conv_insight, which the run's insight reuses
         self._reset()
 
     def _reset(self) -> None:
@@ -121,14 +128,18 @@ class HealthTracker:
         watched = self.watched
         self._reset()
         rows = []
-        for k, (pre, act) in enumerate(probe_activations(self.model, self.x_probe)):
+        if conv.spans(self.model):
+            self.blocks = conv.conv_insight(self.model, self.x_probe, self.probe_labels)
+            rows = conv.health_rows(self.blocks)
+        for pre, act in probe_activations(self.model, self.x_probe):
             dead, sat = unit_states(pre, act, self.activation)
             saturated = float((sat >= SATURATED_SHARE).float().mean())
-            rows.append({"dead": float(dead.float().mean()), "saturated": saturated,
-                         "act_mean": float(act.mean()), "act_std": float(act.std()),
-                         "grad_norm": grads[k] if watched else None,
-                         "update_ratio": math.log10(ratios[k]) if watched and ratios[k] > 0 else None,
-                         "weight_norm": float(self.linears[k].weight.detach().float().norm())})
+            rows.append({"name": f"hidden {len(rows) - len(self.blocks) + 1}", "dead": float(dead.float().mean()),
+                         "saturated": saturated, "act_mean": float(act.mean()), "act_std": float(act.std())})
+        for k, row in enumerate(rows):
+            row.update(grad_norm=grads[k] if watched else None,
+                       update_ratio=math.log10(ratios[k]) if watched and ratios[k] > 0 else None,
+                       weight_norm=float(self.linears[k].weight.detach().float().norm()))
         return rows, warnings(rows, lr_share)
 
 
@@ -163,12 +174,21 @@ def warnings(health: list[dict], lr_share: float = 1.0) -> list[str]:
     return out
 
 
+def layer_names(model: nn.Module) -> list[str]:
+    """The names of the layers with weights, in order: "conv 1"... for a CNN's convolutions, then "hidden 1"...
+    and "output"."""
+    convs = sum(isinstance(m, nn.Conv2d) for m in model.modules())
+    dense = sum(isinstance(m, nn.Linear) for m in model.modules())
+    return [f"conv {k}" for k in range(1, convs + 1)] + [f"hidden {k}" for k in range(1, dense)] + ["output"]
+
+
 def histograms(model: nn.Module, bins: int = BINS) -> list[dict]:
-    """Per Linear layer: weight, bias and weight-gradient histograms ({"lo", "hi", "counts"}), small enough to
-    keep one per epoch. The gradient is the last step's."""
+    """Per convolution and Linear layer: its name, weight, bias and weight-gradient histograms ({"lo", "hi",
+    "counts"}), small enough to keep one per epoch. The gradient is the last step's."""
     out = []
-    for lin in (m for m in model.modules() if isinstance(m, nn.Linear)):
-        row = {}
+    weighted = (m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
+    for name, lin in zip(layer_names(model), weighted):
+        row = {"name": name}
         for name, t in (("weight", lin.weight), ("bias", lin.bias), ("grad", lin.weight.grad)):
             row[name] = None if t is None else _histogram(t.detach().float(), bins)
         out.append(row)
@@ -192,11 +212,30 @@ def _shown(norms: torch.Tensor, k: int = SHOWN) -> torch.Tensor:
 
 
 @torch.no_grad()
-def network_insight(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor) -> dict:
+def _features(model: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """What the first dense layer takes: a CNN's flattened (or globally pooled) last maps, in eval mode."""
+    end = conv.spans(model)[-1].end
+    head = next(i for i in range(end, len(model)) if isinstance(model[i], nn.Flatten))
+    was_training = model.training
+    model.eval()
+    out = torch.cat([nn.Sequential(*list(model)[:head + 1])(x[i:i + conv.CHUNK]) for i in range(0, len(x),
+                                                                                             conv.CHUNK)])
+    model.train(was_training)
+    return out
+
+
+@torch.no_grad()
+def network_insight(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor, blocks: list[dict] | None = None) -> dict:
     """What the network diagram and the unit inspector show, for the shown units of each column (input pixels,
     hidden layers, output classes): their indices, mean activations, full incoming weights, mean activation per
-    class, the probe images that excite them most and their health. Plain numpy, from x (the probe batch)."""
+    class, the probe images that excite them most and their health. Plain numpy, from x (the probe batch).
+    A CNN's first column is the features its blocks hand to the dense layers ("head"), and "blocks" holds its
+    convolution blocks (fmnist.inspect.conv.conv_insight, or `blocks` when the run has just measured them)."""
     x, y = x[:PROBE_IMAGES], y[:PROBE_IMAGES].cpu()
+    cnn = bool(conv.spans(model))
+    if cnn and blocks is None:
+        blocks = conv.conv_insight(model, x, y)
+    inputs = _features(model, x) if cnn else x
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     states = probe_activations(model, x)
     activation = _activation_name(model)
@@ -207,8 +246,8 @@ def network_insight(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor) -> d
     outs = [a for _, a in states] + [logits]
     outgoing = [lin.weight.detach().float().cpu().norm(dim=0) for lin in linears]
     input_shown = _shown(outgoing[0])
-    columns = [{"name": "input", "units": 784, "shown": input_shown.numpy(),
-                "mean": (x.float().cpu().mean(0)[input_shown]).numpy()}]
+    columns = [{"name": "head" if cnn else "input", "units": inputs.shape[1], "shown": input_shown.numpy(),
+                "mean": (inputs.float().cpu().mean(0)[input_shown]).numpy()}]
     for k, (lin, act) in enumerate(zip(linears, outs)):
         last = k == len(linears) - 1
         act = act.cpu()
@@ -224,4 +263,4 @@ def network_insight(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor) -> d
             dead, sat = unit_states(pre, a, activation)
             col.update(dead=dead.numpy(), saturated=sat.numpy(), std=a.std(0).numpy())
         columns.append(col)
-    return {"columns": columns, "activation": activation}
+    return {"columns": columns, "activation": activation, **({"blocks": blocks} if cnn else {})}

@@ -119,6 +119,7 @@ class StepDetailEvent(Message):
     loss_after: float
     weight_change: list[np.ndarray] = field(default_factory=list)  # per Linear: after minus before, (out, in)
     batch_size: int = 0  # the whole batch's, of which `images` are the first (0: not told)
+    conv: dict | None = None  # a CNN's kernels and feature maps after the step (fmnist.inspect.conv.views)
     kind: ClassVar[str] = "step_detail"
 
 

@@ -18,6 +18,7 @@ from torch.nn import functional as F
 
 from fmnist.config import TrainConfig
 from fmnist.data.dataset import Dataset, device_tensors
+from fmnist.inspect import conv
 from fmnist.inspect.evaluate import evaluate_logits, predict_logits
 from fmnist.inspect.explain import first_layer_filters, hidden_features, pca_2d, starts_with_pixels
 from fmnist.inspect.health import HealthTracker, histograms, network_insight
@@ -41,15 +42,20 @@ def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float
 INSIGHT_IMAGES = 2000  # test images projected each epoch: enough to see the classes, cheap on a CPU
 
 
-def _insight(model: nn.Module, x_test: torch.Tensor, previous: np.ndarray | None, y_test: torch.Tensor) -> dict:
-    """The epoch's look inside. The first-layer images and the unit diagram describe an MLP, whose first layer sees
-    the 784 pixels: a network with convolution blocks has None there, and the pages say why."""
+def _insight(model: nn.Module, x_test: torch.Tensor, previous: np.ndarray | None, y_test: torch.Tensor,
+             blocks: list[dict] | None = None) -> dict:
+    """The epoch's look inside. The first-layer images describe an MLP, whose first layer sees the 784 pixels: a
+    network with convolution blocks has None there and its kernels and feature maps under "conv" instead; its
+    diagram's blocks are `blocks` when the health tracker has just measured them on this model."""
     mlp = starts_with_pixels(model)
     filters = first_layer_filters(model)[1] if mlp else None
     projection = pca_2d(hidden_features(model, x_test[:INSIGHT_IMAGES]), previous)
+    out = {"filters": filters, "projection": projection, "histograms": histograms(model),
+           "network": network_insight(model, x_test, y_test, blocks)}
+    if not mlp:
+        out["conv"] = conv.views(model, x_test[:INSIGHT_IMAGES], y_test[:INSIGHT_IMAGES])
     model.train()
-    return {"filters": filters, "projection": projection, "histograms": histograms(model),
-            "network": network_insight(model, x_test, y_test) if mlp else None}
+    return out
 
 
 def warm_up(device: str = "cpu") -> None:
@@ -139,7 +145,7 @@ class _Run:
         self.ep_correct = torch.zeros((), dtype=torch.long, device=device)
         self.ep_seen = 0
         self.previous_projection = None
-        self.tracker = HealthTracker(model, self.x_test, self.steps_per_epoch)
+        self.tracker = HealthTracker(model, self.x_test, self.steps_per_epoch, y_probe=self.y_test)
 
     def _count_steps(self) -> None:
         config = self.config
@@ -194,7 +200,10 @@ class _Run:
                 if self.diverged:
                     return
             if single:
-                yield after_step(single, self.model, self.step, self.epoch)
+                detail = after_step(single, self.model, self.step, self.epoch)
+                if self.insight and config.conv:  # the Filters and Feature maps tabs redraw after a Step too
+                    detail.conv = conv.views(self.model, self.x_test[:INSIGHT_IMAGES], self.y_test[:INSIGHT_IMAGES])
+                yield detail
 
     def _log_point(self) -> StepEvent | FailedEvent:
         loss_sum, correct, seen = self.stepper.take()
@@ -230,7 +239,8 @@ class _Run:
                 self.best = (val_acc, epoch, weights)
         lr_share = lr_at(self.step - 1, self.total, config.lr, config.schedule) / config.lr
         health, warnings = self.tracker.epoch_end(lr_share)
-        extra = _insight(scored, self.x_test, self.previous_projection, self.y_test) if self.insight else None
+        blocks = self.tracker.blocks if scored is self.model else None  # EMA's average is another model
+        extra = _insight(scored, self.x_test, self.previous_projection, self.y_test, blocks) if self.insight else None
         self.previous_projection = extra["projection"] if extra else None
         ev = EpochEvent(epoch, config.epochs, self.ep_loss.item() / self.ep_seen,
                         100.0 * self.ep_correct.item() / self.ep_seen, test_loss, test_acc, class_acc, val_loss,

@@ -10,6 +10,7 @@ from fmnist.data.dataset import CLASSES
 from fmnist.store import checkpoints
 from ui import session
 from ui.i18n import N_, _, engine
+from ui.inspect.conv_view import show_checkpoint_kernels, show_feature_maps, show_filters
 from ui.inspect.explain_charts import (
     class_curves_figure,
     class_curves_text,
@@ -27,6 +28,7 @@ from ui.inspect.prediction_charts import upscale
 from ui.names import class_name
 
 TABS = (N_("Per class"), N_("First layer"), N_("Learned space"), N_("Network"), N_("Health"))
+CNN_TABS = (N_("Per class"), N_("Filters"), N_("Feature maps"), N_("Learned space"), N_("Network"), N_("Health"))
 TAB_KEY = "train_insight_tab"
 _REPLAY = "train_insight_replay"  # (first frame, frame count, figure): rebuilt only when an epoch is added
 
@@ -38,8 +40,12 @@ def show_insight(snap) -> None:
         st.caption(_("Per-class accuracy, the first layer's filters and the learned space appear after the first "
                      "epoch."))
         return
-    tabs = st.tabs([_(t) for t in TABS], key=TAB_KEY, on_change="rerun")
-    for tab, show in zip(tabs, (_per_class, _first_layer, _learned_space, _network, _health)):
+    if snap.config.conv:  # a CNN's first layer is its kernels, and its maps show what each block sees
+        names, views = CNN_TABS, (_per_class, show_filters, show_feature_maps, _learned_space, _network, _health)
+    else:
+        names, views = TABS, (_per_class, _first_layer, _learned_space, _network, _health)
+    tabs = st.tabs([_(t) for t in names], key=TAB_KEY, on_change="rerun")
+    for tab, show in zip(tabs, views):
         if tab.open:
             with tab:
                 show(snap)
@@ -56,20 +62,12 @@ def _per_class(snap) -> None:
                  "that look alike (shirt, T-shirt, pullover, coat) late or never as well."))
 
 
-CNN_FILTERS = N_("This network starts with convolution blocks: its first layer is a set of small filters (3 x 3 or "
-                 "5 x 5) that slide over the image, not 28 x 28 patterns of the whole garment like an MLP's first "
-                 "layer. These images show an MLP's first layer only.")
-
-
 def _first_layer(snap) -> None:
     if not snap.insight:
         st.caption(_("The first layer's filters were not recorded for this run."))
         return
     epoch = snap.epochs[len(snap.insight) - 1]["epoch"]
     filters = snap.insight[-1]["filters"]
-    if filters is None:
-        st.info(_(CNN_FILTERS), icon=":material/info:")
-        return
     _filters_help()
     st.plotly_chart(filters_figure(filters, _("First layer after epoch {epoch}: the {count} strongest units",
                                               epoch=epoch, count=len(filters))), key="train_insight_filters")
@@ -126,8 +124,7 @@ def _learned_space(snap) -> None:
 def _network(snap) -> None:
     net = snap.insight[-1].get("network") if snap.insight else None
     epoch = snap.epochs[len(snap.insight) - 1]["epoch"] if snap.insight else None
-    show_network(net, snap.epochs, "train_net", _("The network after epoch {epoch}", epoch=epoch),
-                 bool(snap.config.conv))
+    show_network(net, snap.epochs, "train_net", _("The network after epoch {epoch}", epoch=epoch))
 
 
 def _health(snap) -> None:
@@ -145,7 +142,7 @@ def show_checkpoint_filters(name: str) -> None:
     """The first-layer filters of a saved model (Models page)."""
     try:
         if session.load_checkpoint(name).config.conv:
-            st.info(_(CNN_FILTERS), icon=":material/info:")
+            show_checkpoint_kernels(name)
             return
         path = session.store().path_for(name)
         filters = _checkpoint_filters(str(path), path.stat().st_mtime, name)

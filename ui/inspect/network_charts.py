@@ -176,7 +176,9 @@ def health_figure(epochs: Sequence[Mapping], height: int = 480) -> go.Figure:
     for k in range(layers):
         for p, (key, _title, scale) in enumerate(HEALTH_PANELS):
             y = [None if e["health"][k][key] is None else e["health"][k][key] * scale for e in rows]
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=_("layer {n}", n=k + 1),
+            name = rows[-1]["health"][k].get("name")
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers",
+                                     name=layer_name(name) if name else _("layer {n}", n=k + 1),
                                      legendgroup=str(k),
                                      showlegend=p == 0, line={"color": LAYER_COLORS[k % len(LAYER_COLORS)]}),
                           row=p // 3 + 1, col=p % 3 + 1)
@@ -195,7 +197,7 @@ def _fmt(value, pattern: str) -> str:
 
 def health_rows(health: Sequence[Mapping]) -> list[dict]:
     """The table of one epoch's health: one row per hidden layer, as text."""
-    return [{_("layer"): _("hidden {n}", n=k), _("dead"): _fmt(h["dead"], ".0%"),
+    return [{_("layer"): layer_name(h.get("name") or f"hidden {k}"), _("dead"): _fmt(h["dead"], ".0%"),
              _("saturated"): _fmt(h["saturated"], ".0%"), _("activation mean"): _fmt(h["act_mean"], ".3g"),
              _("activation std"): _fmt(h["act_std"], ".3g"), _("gradient norm"): _fmt(h["grad_norm"], ".2e"),
              _("update ratio (log10)"): _fmt(h["update_ratio"], ".2f"),

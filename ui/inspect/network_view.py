@@ -10,6 +10,7 @@ from fmnist.data.dataset import CLASSES
 from fmnist.store import checkpoints
 from ui import session
 from ui.i18n import N_, _, engine
+from ui.inspect.conv_view import show_blocks
 from ui.inspect.network_charts import (
     class_activation_figure,
     class_activation_text,
@@ -34,6 +35,11 @@ DIAGRAM_CAPTION = N_("Columns of units: 16 of the 784 input pixels, each hidden 
                       "weights are drawn, red positive and blue negative, thicker when larger; a unit's colour is its "
                       "mean activation on 2,000 test images (yellow high, purple low, per column). Click a unit to "
                       "inspect it.")
+CNN_DIAGRAM_CAPTION = N_("Columns of units: 16 of the features the convolution blocks hand to the dense layers, each "
+                         "hidden layer and the 10 classes; a wide layer shows its 16 units with the largest outgoing "
+                         "weights. Each unit's 3 strongest incoming weights are drawn, red positive and blue negative, "
+                         "thicker when larger; a unit's colour is its mean activation on 2,000 test images (yellow "
+                         "high, purple low, per column). Click a unit to inspect it.")
 HEALTH_CAPTION = N_("Per hidden layer, measured every epoch on 2,000 test images: dead units never fire, saturated "
                      "ones sit at their limits (sigmoid, tanh) where gradients vanish; the gradient norm is averaged "
                      "over the epoch's last 50 steps; the update ratio is log10 of one step's weight change over the "
@@ -61,18 +67,14 @@ def _on_click(prefix: str) -> None:
         st.session_state[_layer_key(prefix)], st.session_state[_unit_key(prefix)] = picked
 
 
-CNN_DIAGRAM = N_("The diagram draws an MLP unit by unit, from the 784 pixels on; a network with convolution blocks "
-                 "is not drawn here. Its dense layers' health is in the Health tab.")
-
-
-def show_network(net: dict | None, epochs: list[dict], prefix: str, title: str, conv: bool = False) -> None:
-    """The diagram and, once a unit is clicked or picked, its inspector."""
-    if conv:
-        st.info(_(CNN_DIAGRAM), icon=":material/info:")
-        return
+def show_network(net: dict | None, epochs: list[dict], prefix: str, title: str) -> None:
+    """The diagram and, once a unit is clicked or picked, its inspector; a CNN's blocks and their channel inspector
+    first."""
     if net is None:
         st.caption(_("The network diagram was not recorded for this run."))
         return
+    if net.get("blocks"):
+        show_blocks(net, prefix)
     cols = net["columns"]
     picked = picked_unit(prefix)
     if picked is not None and (picked[0] >= len(cols) or picked[1] >= len(cols[picked[0]]["shown"])):
@@ -82,7 +84,7 @@ def show_network(net: dict | None, epochs: list[dict], prefix: str, title: str, 
                       "weights. Click a unit (or choose one below) to see what it learned and what excites it."))
     st.plotly_chart(network_figure(net, title, selected=picked), key=f"{prefix}_diagram",
                     on_select=lambda: _on_click(prefix), selection_mode="points")
-    st.caption(_(DIAGRAM_CAPTION))
+    st.caption(_(CNN_DIAGRAM_CAPTION if net.get("blocks") else DIAGRAM_CAPTION))
     st.caption(network_text(net))
     _unit_picker(cols, prefix)
     picked = picked_unit(prefix)
@@ -114,6 +116,10 @@ def show_inspector(net: dict, picked: tuple[int, int], epochs: list[dict]) -> No
     cols = net["columns"]
     c, j = picked
     col = cols[c]
+    if c == 0 and col["name"] == "head":
+        st.info(_("Feature {unit} of the last block's maps, flattened (or averaged) for the dense layers. Pick a "
+                  "channel of a block above to see what the maps find.", unit=int(col["shown"][j])))
+        return
     if c == 0:
         st.info(_("Input pixel ({row}, {col}): its value is the image's brightness there. Pick a hidden or output "
                   "unit to see what it learned.", row=int(col["shown"][j]) // 28, col=int(col["shown"][j]) % 28))
@@ -149,9 +155,10 @@ def show_inspector(net: dict, picked: tuple[int, int], epochs: list[dict]) -> No
                                      _("The 9 test images that excite it most")), key=f"inspect_top_{c}_{j}")
     right.caption(top_images_text(labels[top]))
     if epochs and epochs[-1].get("health") and col["name"] != "output":
-        layer = int(col["name"].split()[-1])
-        figures = ", ".join(f"{k} {v}" for k, v in health_rows(epochs[-1]["health"])[layer - 1].items()
-                            if k != _("layer"))
+        health = epochs[-1]["health"]
+        layer = next((k for k, h in enumerate(health) if h.get("name") == col["name"]),
+                     int(col["name"].split()[-1]) - 1)  # histories from before the rows were named
+        figures = ", ".join(f"{k} {v}" for k, v in health_rows(health)[layer].items() if k != _("layer"))
         st.caption(_("Its layer's health after the last epoch: {figures}", figures=figures))
 
 
@@ -181,7 +188,8 @@ def show_health(epochs: list[dict], insight: list[dict], prefix: str) -> None:
 
 
 def _distributions(hists: list[list[dict]], epochs: list[dict], prefix: str) -> None:
-    names = [layer_name(f"hidden {k + 1}") for k in range(len(hists[-1]) - 1)] + [layer_name("output")]
+    names = [layer_name(h.get("name") or (f"hidden {k + 1}" if k < len(hists[-1]) - 1 else "output"))
+             for k, h in enumerate(hists[-1])]
     layer = st.selectbox(_("Distributions of layer"), range(len(names)), key=f"{prefix}_dist_layer",
                          format_func=lambda k: names[k],
                          help=_("The layer whose weights, biases and gradients the three charts below show, epoch "
@@ -215,9 +223,8 @@ def show_checkpoint_network(name: str) -> None:
     try:
         path = session.store().path_for(name)
         ckpt = session.load_checkpoint(name)
-        conv = bool(ckpt.config.conv)
         with st.spinner(_("Measuring the network on 2,000 test images ...")):
-            net = None if conv else _checkpoint_network(str(path), path.stat().st_mtime, name)
+            net = _checkpoint_network(str(path), path.stat().st_mtime, name)
         meta = ckpt.meta
     except (checkpoints.CheckpointError, OSError) as exc:
         st.caption(_("Cannot show the network of {name}: {error}", name=name, error=engine(str(exc))))
@@ -226,7 +233,7 @@ def show_checkpoint_network(name: str) -> None:
     network, health = st.tabs([_("Network"), _("Health")], key="models_network_tab", on_change="rerun")
     if network.open:
         with network:
-            show_network(net, epochs, "models_net", _("{name}: the network", name=name), conv)
+            show_network(net, epochs, "models_net", _("{name}: the network", name=name))
     if health.open:
         with health:
             show_health(epochs, [], "models_net")

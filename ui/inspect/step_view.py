@@ -92,18 +92,20 @@ def _batch(detail: dict) -> None:
 
 def _unit_change(snap, detail) -> None:
     """The inspected unit's incoming-weight change; without one inspected, the first-layer unit that moved most."""
-    if detail.weight_change and detail.weight_change[0].shape[1] != 784:
+    net = snap.insight[-1].get("network") if snap.insight else None
+    cnn = bool(detail.weight_change) and detail.weight_change[0].shape[1] != 784
+    if cnn and net is None:  # a CNN's dense columns are named by its recorded diagram
         st.caption(_("A network with convolution blocks: the change of one unit's weights is drawn for an MLP's "
                      "first layer only."))
         return
-    net = snap.insight[-1].get("network") if snap.insight else None
     picked = picked_unit("train_net")
     if net is not None and picked is not None and picked[0] >= 1:
         c, j = picked
         unit, name = int(net["columns"][c]["shown"][j]), net["columns"][c]["name"]
         source = net["columns"][c - 1]["name"]
-    else:
-        c, unit, name, source = 1, int(np.abs(detail.weight_change[0]).sum(1).argmax()), "hidden 1", "input"
+    else:  # a CNN's first dense layer takes the blocks' features ("head"), an MLP's the pixels
+        c, unit = 1, int(np.abs(detail.weight_change[0]).sum(1).argmax())
+        name, source = (net["columns"][1]["name"], "head") if cnn else ("hidden 1", "input")
     change = detail.weight_change[c - 1][unit]
     st.caption(_("**How one unit's weights changed**"),
                help=_("Each incoming weight of one unit after the step minus before: the step moves every weight a "

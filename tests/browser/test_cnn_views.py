@@ -1,0 +1,83 @@
+"""A CNN run in a real browser (#36): its Filters and Feature maps tabs change from epoch to epoch, the Network tab
+draws the blocks and inspects a channel, and the tabs read in Korean. Screenshots for the README."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import assert_no_exception, choose, goto, shot, wait_idle
+from tests.browser.test_insight import PLOT, SAVED, SUCCESS, expect_plot, open_tab
+
+RUN_TIMEOUT_MS = 1_200_000
+# Two small blocks (2 and 4 channels) and a 16-unit dense layer, 2 epochs on the CPU: a minute or two here.
+CNN_QUERY = "conv=2,4&hidden=16&optimizer=adam&lr=0.003&batch_size=512&epochs=2&device=cpu&eval_train=false"
+
+
+def heat_data(page: Page, key: str) -> str:
+    """The first heatmap's values in the chart with the given key, as the page holds them (plain lists or Plotly's
+    base64 arrays), as text to compare."""
+    return page.evaluate("sel => JSON.stringify(document.querySelector(sel).data[0].z)", f".st-key-{key} {PLOT}")
+
+
+def replay_to_first(page: Page) -> None:
+    """Moves the open tab's replay slider from epoch 2 back to epoch 1 with the keyboard."""
+    slider = page.get_by_role("slider", name="Replay")
+    expect(slider).to_have_attribute("aria-valuetext", "epoch 2")
+    slider.focus()
+    slider.press("Home")
+    expect(slider).to_have_attribute("aria-valuetext", "epoch 1")
+    wait_idle(page)
+
+
+def test_a_cnn_run_shows_its_filters_feature_maps_and_blocks_also_in_korean(page: Page, server):
+    goto(page, f"{server.page_url('Train')}?{CNN_QUERY}")
+    start = page.locator(".st-key-train_start button")
+    expect(start).to_be_enabled()
+    start.click()
+    # Its 470 steps take a minute on a quiet machine and many on a busy one: the run is waited for, not timed.
+    expect(page.locator(SUCCESS).filter(has_text=SAVED).first).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    tabs = page.get_by_role("tab")
+    for label in ("Filters", "Feature maps"):
+        expect(tabs.filter(has_text=label)).to_have_count(1)
+    expect(tabs.filter(has_text="First layer")).to_have_count(0)
+
+    open_tab(page, "Filters")
+    expect_plot(page, "train_filters_0")
+    last = heat_data(page, "train_filters_0")
+    shot(page, "cnn-filters")
+    replay_to_first(page)
+    page.wait_for_function("""([sel, v]) => JSON.stringify(document.querySelector(sel).data[0].z) !== v""",
+                           arg=[f".st-key-train_filters_0 {PLOT}", last], timeout=30_000)
+    assert heat_data(page, "train_filters_0") != last  # the kernels after epoch 1 are not those after epoch 2
+
+    open_tab(page, "Feature maps")
+    for block in (0, 1):
+        expect_plot(page, f"train_maps_{block}")
+    titles = str(page.evaluate("""() => [...document.querySelectorAll(".js-plotly-plot")].map(
+        gd => gd.layout.title && gd.layout.title.text)"""))  # the page wraps titles in <b>
+    assert "convolution 1: 2 × 14 × 14" in titles and "convolution 2: 4 × 7 × 7" in titles, titles
+    before = heat_data(page, "train_maps_0")
+    replay_to_first(page)
+    page.wait_for_function("""([sel, v]) => JSON.stringify(document.querySelector(sel).data[0].z) !== v""",
+                           arg=[f".st-key-train_maps_0 {PLOT}", before], timeout=30_000)
+    shot(page, "cnn-feature-maps")
+
+    open_tab(page, "Network")
+    expect_plot(page, "train_net_blocks")
+    choose(page, "train_net_channel_block", "convolution 1")
+    expect(page.get_by_text("Channel 0 of convolution 1")).to_be_visible()
+    assert_no_exception(page)
+    shot(page, "cnn-channel-inspector")
+
+    # The same session in Korean, through the language switch: the run's tabs and charts are redrawn in Korean.
+    page.locator(".st-key-lang_switch button", has_text="한국어").click()
+    wait_idle(page)
+    expect(page.get_by_role("tab", name="필터", exact=True)).to_be_visible()
+    expect(page.get_by_role("tab", name="특징 맵", exact=True)).to_be_visible()
+    open_tab(page, "필터")
+    expect_plot(page, "train_filters_0")
+    titles = str(page.evaluate("""() => [...document.querySelectorAll(".js-plotly-plot")].map(
+        gd => gd.layout.title && gd.layout.title.text)"""))
+    assert "합성곱 1: 커널 2개" in titles, titles
+    assert_no_exception(page)
