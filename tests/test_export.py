@@ -318,3 +318,19 @@ def test_downloads_are_made_once_per_file_version(tmp_path, tiny_ckpt):
     assert again == first and again is not first
     weights = torch.load(io.BytesIO(export_bytes(path, "weights")), weights_only=True)
     assert set(weights) == {f"layers.{k}" for k in checkpoints.load(path).state}
+
+
+def test_a_challenge_runs_script_holds_out_the_challenges_images(tmp_path):
+    """A run of a class challenge is scored on the challenge's split (val_seed), not on its own seed's: the exported
+    script draws the same hold-out."""
+    from fmnist.training.recipe import split_validation
+
+    for config, split_seed in ((QUICK.replace(val_size=5000, seed=5, val_seed=37), 37),
+                               (QUICK.replace(val_size=5000, seed=5), 5)):
+        path = tmp_path / f"split{split_seed}.py"
+        path.write_text(render_script({"command": "tests"}, config, "split", path.name, "split.pt"))
+        text = path.read_text()
+        mod = load_script(path)
+        assert mod.VALIDATION_SEED == split_seed and "manual_seed(VALIDATION_SEED + 1)" in text
+        order = torch.randperm(60_000, generator=torch.Generator().manual_seed(mod.VALIDATION_SEED + 1))
+        assert torch.equal(order[:5000], split_validation(60_000, 5000, split_seed)[1])

@@ -277,8 +277,8 @@ _TRAIN_EVAL = '''\
 '''
 
 _SPLIT = '''\
-    # A fixed hold-out, drawn from a generator of its own (seed + 1), so the same images every run.
-    order = torch.randperm(len(train_dataset), generator=torch.Generator().manual_seed(RANDOM_SEED + 1)).tolist()
+    # A fixed hold-out, drawn from a generator of its own (its seed + 1), so the same images every run.
+    order = torch.randperm(len(train_dataset), generator=torch.Generator().manual_seed(VALIDATION_SEED + 1)).tolist()
     val_loader = DataLoader(Subset(train_dataset, order[:VALIDATION_SIZE]), batch_size=1000)
     train_dataset = Subset(train_dataset, order[VALIDATION_SIZE:])
 
@@ -400,6 +400,9 @@ def _constants(config: TrainConfig) -> str:
     if config.val_size:
         extra.append(f"VALIDATION_SIZE = {config.val_size}  # training images held out"
                      + (" to choose the epoch kept" if config.keep_best else ""))
+        extra.append(f"VALIDATION_SEED = {config.seed if config.val_seed is None else config.val_seed}"
+                     + ("  # the class challenge's split, the same for every student" if config.val_seed is not None
+                        else "  # the run's seed: its split"))
     note = {"constant": "", "cosine": "  # at the first step; cosine decay to 0 over the run",
             "onecycle": "  # the peak of a one-cycle schedule"}[config.schedule]
     (ti, _, _), (tl, _, _), (si, _, _), (sl, _, _) = FILES.values()
