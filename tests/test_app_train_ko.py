@@ -25,7 +25,7 @@ def test_the_train_page_reads_in_korean_from_start_to_finish(ckpt_dir, started):
     assert at.button(key="train_start").label == "시작"
     controls = next(c for c in at.main.caption if c.value == "**학습 실행 조작**")
     assert "**시작**은" in controls.help and "**스텝**" in controls.help  # the buttons' "?"
-    assert [at.button(key=f"train_{k}").label for k in ("pause", "resume", "stop")] == ["일시정지", "재개", "중지"]
+    assert [at.button(key=f"train_{k}").label for k in ("pause", "resume", "stop")] == ["멈춤", "재개", "중지"]
     assert "학습 실행이 없습니다" in " ".join(i.value for i in at.info)
     assert any(m.value.startswith("| 층 | 모양 | 다음 처리 | 파라미터 |") for m in at.main.markdown)
 
