@@ -16,8 +16,9 @@ from tests.browser.test_training_run import RUN_TIMEOUT_MS, SUCCESS, TINY_QUERY
 # Words that are names, not English sentences: the dataset, the model family, libraries, hardware, number formats,
 # and the technical values of options (activation and optimizer names as PyTorch spells them).
 PROPER = {
-    "fashion-mnist", "mnist", "fmnist", "mlp", "cnn", "relu", "gelu", "tanh", "sigmoid", "leaky_relu", "sgd", "adam", "adamw",
-    "pytorch", "torch", "onnx", "onnxruntime", "optuna", "cpu", "gpu", "cuda", "mps", "ema", "bf16", "fp32", "xor",
+    "fashion-mnist", "mnist", "fmnist", "mlp", "cnn", "relu", "gelu", "tanh", "sigmoid", "leaky_relu", "sgd", "adam",
+    "adamw", "pytorch", "torch", "onnx", "onnxruntime", "optuna", "cpu", "gpu", "cuda", "mps", "ema", "bf16", "fp32",
+    "xor",
     "safetensors", "python", "streamlit", "plotly", "sqlite", "postgresql", "url", "png", "jpg", "jpeg", "svg", "csv",
     "json", "idx", "nesterov", "softmax", "logits", "logit", "tensorflow", "playground", "avx512", "numpy",
     "netron", "english", "tpe",  # the ONNX viewer; the language switch names English in English; Optuna's sampler

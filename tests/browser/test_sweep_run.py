@@ -36,6 +36,8 @@ def fill(page: Page, key: str, text: str) -> None:
 def pick_only(page: Page, key: str, value: str) -> None:
     """Empties a multiselect and picks one value, typed (a value that is not listed is added)."""
     box = page.locator(f".st-key-{key}")
+    expect(box.locator("input")).to_be_visible()  # drawn, with its chips and "Clear all", before it is read
+    wait_idle(page)
     clear = box.get_by_role("button", name="Clear all")
     if clear.count():
         clear.click()
