@@ -132,3 +132,10 @@ def test_every_class_name_is_shown_whole_in_a_batch_caption():
     detail = {"step": 1, "labels": labels, "pred_before": labels[::-1], "pred_after": labels}
     for i, name in enumerate(CLASSES):
         assert f"**{name}**" in batch_caption(detail, i) and CLASSES[9 - i] in batch_caption(detail, i)
+
+
+def test_top_images_titles_name_the_index_and_the_class_cut_to_a_tile():
+    from ui.inspect.network_charts import top_images_titles
+
+    labels = [0, 9, 6]  # T-shirt/top, Ankle boot, Shirt
+    assert top_images_titles([2, 1, 0], labels) == ["#2 Shirt", "#1 Ankle boo", "#0 T-shirt/t"]

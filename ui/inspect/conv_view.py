@@ -21,7 +21,13 @@ from ui.inspect.conv_charts import (
     shape_text,
     top_images_figure,
 )
-from ui.inspect.network_charts import class_activation_figure, class_activation_text, layer_name, top_images_text
+from ui.inspect.network_charts import (
+    class_activation_figure,
+    class_activation_text,
+    layer_name,
+    top_images_text,
+    top_images_titles,
+)
 from ui.inspect.prediction_charts import upscale
 from ui.names import class_name
 
@@ -171,8 +177,7 @@ def show_channel(block: dict, c: int, key: str) -> None:
     right.caption(_("**What excites it most**"),
                   help=_("The test images where the channel's strongest response is highest; the orange box is the "
                          "region of the image that response looks at (its receptive field)."))
-    right.plotly_chart(top_images_figure(images[top], block["box"][c],
-                                         [f"#{i} {class_name(CLASSES[labels[i]])[:9]}" for i in top],
+    right.plotly_chart(top_images_figure(images[top], block["box"][c], top_images_titles(top, labels),
                                          _("The 9 test images that excite it most")), key=f"{key}_top")
     right.caption(top_images_text(labels[top]))
 

@@ -343,6 +343,11 @@ def class_activation_text(class_mean: Sequence[float]) -> str:
              low_value=f"{values[lo]:.3g}")
 
 
+def top_images_titles(top: Sequence[int], labels: Sequence[int]) -> list[str]:
+    """Each image's title over its thumbnail: its index in the test set and its class, cut to fit the tile."""
+    return [f"#{i} {class_name(CLASSES[labels[i]])[:9]}" for i in top]
+
+
 def top_images_text(labels: Sequence[int]) -> str:
     """The images that excite a unit most, in words: how many of each class."""
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(CLASSES))

@@ -26,6 +26,7 @@ from ui.inspect.network_charts import (
     network_figure,
     network_text,
     top_images_text,
+    top_images_titles,
     unit_from_selection,
 )
 from ui.names import class_name
@@ -151,7 +152,7 @@ def show_inspector(net: dict, picked: tuple[int, int], epochs: list[dict]) -> No
     top = list(col["top"][j])
     right.caption(_("**What excites it most**"),
                   help=_("The test images on which this unit's activation is highest, with their true class."))
-    right.plotly_chart(images_figure(images[top], [f"#{i} {class_name(CLASSES[labels[i]])[:9]}" for i in top],
+    right.plotly_chart(images_figure(images[top], top_images_titles(top, labels),
                                      _("The 9 test images that excite it most")), key=f"inspect_top_{c}_{j}")
     right.caption(top_images_text(labels[top]))
     if epochs and epochs[-1].get("health") and col["name"] != "output":
