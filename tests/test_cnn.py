@@ -122,15 +122,15 @@ def test_the_cli_trains_a_cnn_and_prints_its_epoch(tmp_path, capsys, monkeypatch
     assert checkpoints.load(tmp_path / "c.safetensors").config.conv == (4,)
 
 
-def test_a_recovered_cnn_run_equals_the_uninterrupted_one(dataset, tmp_path):
+def test_a_recovered_cnn_run_equals_the_uninterrupted_one(small_dataset, tmp_path):
     config = TINY_CNN.replace(epochs=2, batch_norm=True, dropout=0.1, flip=True)
-    uninterrupted = train_to_done(config, dataset)[1].model
+    uninterrupted = train_to_done(config, small_dataset)[1].model
     live = recovery.RecoveryFile(tmp_path / "run.safetensors")
-    for ev in train(config, dataset, log_every=10_000, recovery=live):
+    for ev in train(config, small_dataset, log_every=10_000, recovery=live):
         if ev.kind == "epoch":
             break  # the process dies after epoch 1: its file holds that epoch
     live.release()
-    resumed = train_to_done(config, dataset, recovery=recovery.RecoveryFile(live.path, continuing=True))[1].model
+    resumed = train_to_done(config, small_dataset, recovery=recovery.RecoveryFile(live.path, continuing=True))[1].model
     for a, b in itertools.zip_longest(uninterrupted.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(a, b)
 
