@@ -115,16 +115,39 @@ def show_feature_maps(snap) -> None:
     left.image(upscale(images[index], 4), width="stretch", alt=_("Test image {index}, enlarged", index=index),
                caption=choices[j])
     with right:
-        st.caption(_("**Feature maps**"), help=_("What each block's channels see in the chosen image, from the "
-                                                  "first block (strokes and edges at full size) to the last (coarse "
-                                                  "maps of garment parts)."))
-        for b, maps in enumerate(views["maps"]):
-            one = np.asarray(maps[j], dtype=np.float32)
-            name = f"conv {b + 1}"
-            st.plotly_chart(maps_figure(one, f"{layer_name(name)}: {shape_text(one.shape)}"),
-                            key=f"train_maps_{b}")
-            st.caption(maps_text(one, name))
+        _block_maps([maps[j] for maps in views["maps"]], "train_maps")
     st.caption(_(MAPS_CAPTION))
+
+
+def _block_maps(maps: list[np.ndarray], key: str) -> None:
+    """Every block's maps of one image, (channels, side, side) each: a grid titled with the block and its shape."""
+    st.caption(_("**Feature maps**"), help=_("What each block's channels see in the chosen image, from the "
+                                              "first block (strokes and edges at full size) to the last (coarse "
+                                              "maps of garment parts)."))
+    for b, one in enumerate(maps):
+        one = np.asarray(one, dtype=np.float32)
+        name = f"conv {b + 1}"
+        st.plotly_chart(maps_figure(one, f"{layer_name(name)}: {shape_text(one.shape)}"), key=f"{key}_{b}")
+        st.caption(maps_text(one, name))
+
+
+def show_image_maps(model, img28: np.ndarray, key: str) -> None:
+    """A CNN's feature maps of one uint8 28 x 28 image (the test image selected on Explore, the drawing or the upload
+    on Classify), computed here on the page's own model; nothing for an MLP, which makes no maps."""
+    from fmnist.data.images import model_input
+    from fmnist.inspect.conv import feature_maps, spans
+
+    if not spans(model):
+        return
+    _block_maps([m[0] for m in feature_maps(model, model_input(img28[None]))], key)
+    st.caption(_(MAPS_CAPTION))
+
+
+def show_outcome_maps(model, outcome: dict, key: str) -> None:
+    """Under Classify's prediction (prediction_view.classify_image's outcome): the image's feature maps, for a CNN;
+    nothing when there was nothing to classify."""
+    if "image" in outcome:
+        show_image_maps(model, outcome["image"], key)
 
 
 def show_blocks(net: dict, prefix: str) -> None:
