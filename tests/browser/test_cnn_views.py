@@ -3,10 +3,13 @@ draws the blocks and inspects a channel, and the tabs read in Korean. Screenshot
 
 from __future__ import annotations
 
+import shutil
+
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import assert_no_exception, choose, goto, shot, wait_idle
 from tests.browser.test_insight import PLOT, SAVED, SUCCESS, expect_plot, open_tab
+from tests.helpers import ROOT
 
 RUN_TIMEOUT_MS = 1_200_000
 # Two small blocks (2 and 4 channels) and a 16-unit dense layer, 2 epochs on the CPU: a minute or two here.
@@ -81,3 +84,30 @@ def test_a_cnn_run_shows_its_filters_feature_maps_and_blocks_also_in_korean(page
         gd => gd.layout.title && gd.layout.title.text)"""))
     assert "합성곱 1: 커널 2개" in titles, titles
     assert_no_exception(page)
+
+
+def dot_position(page: Page, key: str, block: int, channel: int) -> tuple[float, float]:
+    """Where on the page the blocks diagram draws a channel's dot (the trace whose customdata holds it), from
+    Plotly's own axes."""
+    return tuple(page.evaluate("""([sel, b, c]) => { const gd = document.querySelector(sel);
+        const t = gd.data.findIndex(d => d.customdata && d.customdata.some(p => p[0] === b && p[1] === c));
+        const i = gd.data[t].customdata.findIndex(p => p[0] === b && p[1] === c);
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+        return [box.left + xa._offset + xa.l2p(gd.data[t].x[i]), box.top + ya._offset + ya.l2p(gd.data[t].y[i])];
+    }""", [f".st-key-{key} {PLOT}", block, channel]))
+
+
+def test_a_click_on_a_channel_of_the_blocks_diagram_opens_it_in_the_inspector(page: Page, server):
+    shutil.copy2(ROOT / "checkpoints" / "cnn.safetensors", server.checkpoint_dir / "cnn.safetensors")
+    goto(page, server.page_url("Models"))
+    choose(page, "models_pick", "cnn")
+    expect_plot(page, "models_net_blocks", min_traces=2)
+    page.locator(".st-key-models_net_blocks").scroll_into_view_if_needed()
+    wait_idle(page)
+    x, y = dot_position(page, "models_net_blocks", 1, 37)
+    page.mouse.click(x, y)
+    wait_idle(page)
+    expect(page.get_by_text("Channel 37 of convolution 2")).to_be_visible()
+    expect(page.locator(".st-key-models_net_channel input")).to_have_value("channel 37")
+    assert_no_exception(page)
+    shot(page, "cnn-blocks-click")

@@ -4,6 +4,8 @@ and a checkpoint's kernels (Models page)."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import streamlit as st
 
@@ -18,6 +20,7 @@ from ui.inspect.conv_charts import (
     kernels_text,
     maps_figure,
     maps_text,
+    picked_channel,
     shape_text,
     top_images_figure,
 )
@@ -157,8 +160,11 @@ def show_blocks(net: dict, prefix: str) -> None:
     st.caption(_("**The convolution blocks**"),
                help=_("Each stack is one block's output: as many maps as the block has channels, each the side "
                       "shown. Pooling halves the side from block to block; the last maps are flattened (or averaged) "
-                      "into the features the dense layers take. A red stack has many dead channels."))
-    st.plotly_chart(blocks_figure(blocks, features), key=f"{prefix}_blocks")
+                      "into the features the dense layers take. A red stack has many dead channels. Each dot under "
+                      "a stack is one of its channels (red: dead): click one to inspect it below."))
+    # The click sets the inspector's block and channel in a callback: before the script draws their selectboxes.
+    st.plotly_chart(blocks_figure(blocks, features), key=f"{prefix}_blocks", selection_mode="points",
+                    on_select=functools.partial(_clicked, prefix))
     st.caption(blocks_text(blocks, features))
     names = _block_names(len(blocks))
     left, right = st.columns(2)
@@ -175,6 +181,18 @@ def show_blocks(net: dict, prefix: str) -> None:
                         format_func=[_("channel {n}", n=n) for n in range(count)].__getitem__,
                         help=_("One of the block's channels: its kernel, what it responds to and where."))
     show_channel(block, c, f"{prefix}_{b}_{c}")
+
+
+def _clicked(prefix: str) -> None:
+    """A click on the blocks diagram: its channel (or its stack's block) into the inspector's selectboxes."""
+    event = st.session_state.get(f"{prefix}_blocks")
+    picked = picked_channel((event or {}).get("selection", {}).get("points", []))
+    if picked is None:
+        return
+    block, channel = picked
+    st.session_state[f"{prefix}_channel_block"] = block
+    if channel is not None:
+        st.session_state[f"{prefix}_channel"] = channel
 
 
 def show_channel(block: dict, c: int, key: str) -> None:
