@@ -207,9 +207,10 @@ def _block_result(b: int, st: dict, kernels: np.ndarray, rf: Field) -> dict:
 
 def health_rows(blocks: list[dict]) -> list[dict]:
     """Each block's line of the epoch's health (fmnist.inspect.health.HEALTH_KEYS but the gradient figures, which
-    the tracker adds): the share of dead and of mostly saturated channels, the activation's mean and spread."""
+    the tracker adds): the share of dead and of mostly saturated channels, the activation's mean and spread, and the
+    block's channel count, so a warning can say "3 of 64 channels"."""
     return [{"name": b["name"], "dead": float(b["dead"].mean()), "saturated": float((b["saturated"] >= 0.95).mean()),
-             "act_mean": b["act_mean"], "act_std": b["act_std"]} for b in blocks]
+             "act_mean": b["act_mean"], "act_std": b["act_std"], "channels": len(b["dead"])} for b in blocks]
 
 
 def class_examples(y: torch.Tensor) -> list[int]:

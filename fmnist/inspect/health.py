@@ -149,28 +149,72 @@ ANNEALED = 0.1  # below this share of its peak, a schedule's learning rate moves
 def warnings(health: list[dict], lr_share: float = 1.0) -> list[str]:
     """Plain-language warnings, each with what to try, on the issue's thresholds. A small update ratio is not
     warned about while a schedule has brought the learning rate below ANNEALED of its peak (the last epochs of a
-    one-cycle or cosine run): there "try a higher learning rate" would be wrong."""
+    one-cycle or cosine run): there "try a higher learning rate" would be wrong. A convolution block's row speaks of
+    the block and its channels (conv.health_rows), a dense layer's of the layer and its units."""
     out = []
     for k, h in enumerate(health, start=1):
-        if h["dead"] > DEAD_WARN:
-            out.append(N_("layer {k}: {share} of its units never fire on the test images; try a lower learning rate, "
-                          "batch norm or leaky_relu").format(k=k, share=f"{h['dead']:.0%}"))
-        if h["saturated"] > SATURATED_WARN:
-            out.append(N_("layer {k}: {share} of its units are saturated (stuck near their limits, where the gradient "
-                          "vanishes); try a lower learning rate, batch norm or relu").format(
-                k=k, share=f"{h['saturated']:.0%}"))
-        r = h["update_ratio"]
-        if r is not None and r > UPDATE_RANGE[1]:
-            out.append(N_("layer {k}: each step changes its weights by 10^{ratio} of their size (healthy: near "
-                          "10^-3); the learning rate is too high, try a lower one").format(k=k, ratio=f"{r:.1f}"))
-        elif r is not None and r < UPDATE_RANGE[0] and lr_share >= ANNEALED:
-            out.append(N_("layer {k}: each step changes its weights by only 10^{ratio} of their size (healthy: near "
-                          "10^-3); it barely learns, try a higher learning rate or adam").format(k=k, ratio=f"{r:.1f}"))
+        name = h.get("name") or ""
+        if name.startswith("conv "):
+            out += _block_warnings(int(name.split()[-1]), h, lr_share)
+        else:
+            out += _layer_warnings(int(name.split()[-1]) if name.startswith("hidden ") else k, h, lr_share)
     first, last = health[0]["grad_norm"] if health else None, health[-1]["grad_norm"] if health else None
     if len(health) > 1 and first is not None and last and first < last / VANISHING:
-        out.append(N_("vanishing gradients: layer 1's gradient ({first}) is {times}x smaller than layer {deepest}'s "
-                      "({last}), so the first layers hardly learn; try relu, batch norm, adam or fewer layers").format(
-            first=f"{first:.1e}", times=f"{last / max(first, 1e-30):,.0f}", deepest=len(health), last=f"{last:.1e}"))
+        figures = {"first": f"{first:.1e}", "times": f"{last / max(first, 1e-30):,.0f}", "last": f"{last:.1e}"}
+        if (health[0].get("name") or "").startswith("conv "):
+            out.append(N_("vanishing gradients: block 1's gradient ({first}) is {times}x smaller than the deepest "
+                          "layer's ({last}), so the first blocks hardly learn; try relu, batch norm, adam or fewer "
+                          "blocks").format(**figures))
+        else:
+            out.append(N_("vanishing gradients: layer 1's gradient ({first}) is {times}x smaller than layer "
+                          "{deepest}'s ({last}), so the first layers hardly learn; try relu, batch norm, adam or "
+                          "fewer layers").format(deepest=len(health), **figures))
+    return out
+
+
+def _update_too_slow(r: float | None, lr_share: float) -> bool:
+    return r is not None and r < UPDATE_RANGE[0] and lr_share >= ANNEALED
+
+
+def _layer_warnings(k: int, h: dict, lr_share: float) -> list[str]:
+    """A dense hidden layer's warnings, the layer named by its number among the hidden layers."""
+    out = []
+    if h["dead"] > DEAD_WARN:
+        out.append(N_("layer {k}: {share} of its units never fire on the test images; try a lower learning rate, "
+                      "batch norm or leaky_relu").format(k=k, share=f"{h['dead']:.0%}"))
+    if h["saturated"] > SATURATED_WARN:
+        out.append(N_("layer {k}: {share} of its units are saturated (stuck near their limits, where the gradient "
+                      "vanishes); try a lower learning rate, batch norm or relu").format(
+            k=k, share=f"{h['saturated']:.0%}"))
+    r = h["update_ratio"]
+    if r is not None and r > UPDATE_RANGE[1]:
+        out.append(N_("layer {k}: each step changes its weights by 10^{ratio} of their size (healthy: near "
+                      "10^-3); the learning rate is too high, try a lower one").format(k=k, ratio=f"{r:.1f}"))
+    elif _update_too_slow(r, lr_share):
+        out.append(N_("layer {k}: each step changes its weights by only 10^{ratio} of their size (healthy: near "
+                      "10^-3); it barely learns, try a higher learning rate or adam").format(k=k, ratio=f"{r:.1f}"))
+    return out
+
+
+def _block_warnings(b: int, h: dict, lr_share: float) -> list[str]:
+    """A convolution block's warnings: how many of its channels are dead or saturated, and its kernels' update."""
+    out = []
+    channels = int(h.get("channels") or 0)
+    if h["dead"] > DEAD_WARN:
+        out.append(N_("block {b}: {count} of {channels} channels are never positive on the probe images (dead); "
+                      "try a lower learning rate, batch norm or leaky_relu").format(
+            b=b, count=round(h["dead"] * channels), channels=channels))
+    if h["saturated"] > SATURATED_WARN:
+        out.append(N_("block {b}: {count} of {channels} channels are saturated (stuck near their limits, where the "
+                      "gradient vanishes); try a lower learning rate, batch norm or relu").format(
+            b=b, count=round(h["saturated"] * channels), channels=channels))
+    r = h["update_ratio"]
+    if r is not None and r > UPDATE_RANGE[1]:
+        out.append(N_("block {b}: each step changes its kernels by 10^{ratio} of their size (healthy: near "
+                      "10^-3); the learning rate is too high, try a lower one").format(b=b, ratio=f"{r:.1f}"))
+    elif _update_too_slow(r, lr_share):
+        out.append(N_("block {b}: each step changes its kernels by only 10^{ratio} of their size (healthy: near "
+                      "10^-3); it barely learns, try a higher learning rate or adam").format(b=b, ratio=f"{r:.1f}"))
     return out
 
 

@@ -3,10 +3,13 @@ draws the blocks and inspects a channel, and the tabs read in Korean. Screenshot
 
 from __future__ import annotations
 
+import shutil
+
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import assert_no_exception, choose, goto, shot, wait_idle
+from tests.browser.conftest import assert_no_exception, choose, goto, navigate, shot, wait_idle
 from tests.browser.test_insight import PLOT, SAVED, SUCCESS, expect_plot, open_tab
+from tests.helpers import ROOT
 
 RUN_TIMEOUT_MS = 1_200_000
 # Two small blocks (2 and 4 channels) and a 16-unit dense layer, 2 epochs on the CPU: a minute or two here.
@@ -81,3 +84,62 @@ def test_a_cnn_run_shows_its_filters_feature_maps_and_blocks_also_in_korean(page
         gd => gd.layout.title && gd.layout.title.text)"""))
     assert "합성곱 1: 커널 2개" in titles, titles
     assert_no_exception(page)
+
+
+def dot_position(page: Page, key: str, block: int, channel: int) -> tuple[float, float]:
+    """Where on the page the blocks diagram draws a channel's dot (the trace whose customdata holds it), from
+    Plotly's own axes."""
+    return tuple(page.evaluate("""([sel, b, c]) => { const gd = document.querySelector(sel);
+        const t = gd.data.findIndex(d => d.customdata && d.customdata.some(p => p[0] === b && p[1] === c));
+        const i = gd.data[t].customdata.findIndex(p => p[0] === b && p[1] === c);
+        const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+        return [box.left + xa._offset + xa.l2p(gd.data[t].x[i]), box.top + ya._offset + ya.l2p(gd.data[t].y[i])];
+    }""", [f".st-key-{key} {PLOT}", block, channel]))
+
+
+def test_a_click_on_a_channel_of_the_blocks_diagram_opens_it_in_the_inspector(page: Page, server):
+    shutil.copy2(ROOT / "checkpoints" / "cnn.safetensors", server.checkpoint_dir / "cnn.safetensors")
+    goto(page, server.page_url("Models"))
+    choose(page, "models_pick", "cnn")
+    expect_plot(page, "models_net_blocks", min_traces=2)
+    page.locator(".st-key-models_net_blocks").scroll_into_view_if_needed()
+    wait_idle(page)
+    x, y = dot_position(page, "models_net_blocks", 1, 37)
+    page.mouse.click(x, y)
+    wait_idle(page)
+    expect(page.get_by_text("Channel 37 of convolution 2")).to_be_visible()
+    expect(page.locator(".st-key-models_net_channel input")).to_have_value("channel 37")
+    assert_no_exception(page)
+    shot(page, "cnn-blocks-click")
+
+
+def test_explore_and_classify_show_the_cnn_s_maps_of_the_image_in_view(page: Page, server):
+    shutil.copy2(ROOT / "checkpoints" / "cnn.safetensors", server.checkpoint_dir / "cnn.safetensors")
+    goto(page, server.page_url("Models"))
+    choose(page, "models_pick", "cnn")
+    page.locator(".st-key-models_activate button").first.click()  # help= draws a hidden second copy
+    wait_idle(page)
+    navigate(page, "Explore")
+    for block in (0, 1):
+        expect_plot(page, f"explore_maps_{block}")
+    titles = str(page.evaluate("""() => [...document.querySelectorAll(".js-plotly-plot")].map(
+        gd => gd.layout.title && gd.layout.title.text)"""))
+    assert "convolution 1: 32 × 14 × 14" in titles and "convolution 2: 64 × 7 × 7" in titles, titles
+    assert_no_exception(page)
+    shot(page, "cnn-explore-maps")
+
+    navigate(page, "Classify")
+    panel = page.get_by_role("tabpanel")
+    canvas = panel.locator("canvas.upper-canvas")
+    expect(panel.get_by_role("button", name="Reset canvas & history")).to_be_visible()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 0.35 * box["width"], box["y"] + 0.1 * box["height"])
+    page.mouse.down()
+    for i in range(1, 25):  # a trouser-like zigzag down the middle, as tests/browser/test_pages.py draws
+        page.mouse.move(box["x"] + (0.35 + 0.3 * (i % 2)) * box["width"],
+                        box["y"] + (0.1 + 0.8 * i / 24) * box["height"], steps=4)
+    page.mouse.up()
+    expect_plot(page, "classify_draw_maps_1")
+    wait_idle(page)
+    assert_no_exception(page)
+    shot(page, "cnn-classify-maps")

@@ -88,21 +88,52 @@ def _stack(fig: go.Figure, x: float, side: float, count: int, fill: str, label: 
     return x + side + (shown - 1) * step
 
 
-def blocks_figure(blocks: Sequence[Mapping], features: int, height: int = 300) -> go.Figure:
+CHANNEL_DOT = 0.3  # the widest spacing of the channel dots under a stack, in the diagram's units
+DOTS_TOP = -2.75  # where the dots start: under the stack's three-line label
+PX_PER_UNIT = 54  # the diagram's scale at its height: 300 px for the 4.6 units of a diagram without dots
+
+
+def _channel_dots(block: Mapping, centre: float) -> tuple[list[float], list[float], float]:
+    """The (x, y) of a block's channel dots, a square-ish grid centred under its stack, and their spacing."""
+    count = int(block["shape"][0])
+    cols = int(np.ceil(np.sqrt(count)))
+    step = min(CHANNEL_DOT, 2.0 / cols)
+    cs = np.arange(count)
+    xs = centre + (cs % cols - (cols - 1) / 2) * step
+    ys = DOTS_TOP - (cs // cols) * step
+    return xs.tolist(), ys.tolist(), step
+
+
+def blocks_figure(blocks: Sequence[Mapping], features: int) -> go.Figure:
     """The CNN's overview: the image, each block's output maps as a stack with its shape and its dead channels, then
-    the features handed to the dense layers. A square's size follows its maps' side."""
+    the features handed to the dense layers. A square's size follows its maps' side. Under each stack, one dot per
+    channel (red when dead), whose customdata (block, channel) picked_channel reads when it is clicked."""
     fig = go.Figure()
     x = 0.0
     x = _stack(fig, x, 2.0, 1, "#9ca3af", _("image") + "<br>1 × 28 × 28") + 0.8
     centres, hovers = [], []
-    for b in blocks:
-        centres.append(x + 0.3 + 0.7 * float(b["shape"][1]) / 28)
-        hovers.append(f"{layer_name(b['name'])}: {shape_text(b['shape'])}")
-        shape = b["shape"]
+    dots: dict[str, list] = {"x": [], "y": [], "custom": [], "hover": [], "color": []}
+    size, bottom = 10.0, DOTS_TOP
+    for b, block in enumerate(blocks):
+        centres.append(x + 0.3 + 0.7 * float(block["shape"][1]) / 28)
+        name = layer_name(block["name"])
+        hovers.append(f"{name}: {shape_text(block['shape'])}")
+        shape = block["shape"]
         side = 0.6 + 1.4 * float(shape[1]) / 28
-        dead = float(np.mean(b["dead"])) if len(b["dead"]) else 0.0
-        label = f"{layer_name(b['name'])}<br>{shape_text(shape)}<br>" + _("{share} dead", share=f"{dead:.0%}")
+        dead = float(np.mean(block["dead"])) if len(block["dead"]) else 0.0
+        label = f"{name}<br>{shape_text(shape)}<br>" + _("{share} dead", share=f"{dead:.0%}")
+        start = x
         x = _stack(fig, x, side, int(shape[0]), "#fca5a5" if dead > 0.3 else "#a5b4fc", label) + 0.8
+        xs, ys, step = _channel_dots(block, (start + x - 0.8) / 2)
+        size, bottom = min(size, step * PX_PER_UNIT * 0.55), min(bottom, min(ys))
+        for c in range(len(xs)):
+            off = bool(block["dead"][c])
+            dots["custom"].append([b, c])
+            dots["hover"].append(_("{layer}, channel {channel}: click to inspect it", layer=name, channel=c)
+                                 + ("<br>" + _("never fires") if off else ""))
+            dots["color"].append("#dc2626" if off else "#4f46e5")
+        dots["x"] += xs
+        dots["y"] += ys
         fig.add_annotation(x=x - 0.4, y=0, text="→", showarrow=False, font={"size": 18})
     fig.add_shape(type="rect", x0=x, x1=x + 0.25, y0=-1.2, y1=1.2, line={"color": "#374151", "width": 1},
                   fillcolor="#fde68a")
@@ -110,12 +141,28 @@ def blocks_figure(blocks: Sequence[Mapping], features: int, height: int = 300) -
                        yanchor="top", font={"size": 11})
     # hover over each stack names its block and shape (the squares themselves are layout shapes, without hover)
     fig.add_trace(go.Scatter(x=centres, y=[0.0] * len(centres), mode="markers", hovertext=hovers,
+                             customdata=[[b, None] for b in range(len(blocks))],
                              hovertemplate="%{hovertext}<extra></extra>", marker={"size": 24, "opacity": 0}))
-    fig.update_layout(title=_("Convolution blocks: the maps each block hands on"), height=height,
-                      margin={"l": 10, "r": 10, "t": 40, "b": 10}, plot_bgcolor="white", showlegend=False,
+    fig.add_trace(go.Scatter(x=dots["x"], y=dots["y"], mode="markers", customdata=dots["custom"],
+                             hovertext=dots["hover"], hovertemplate="%{hovertext}<extra></extra>",
+                             marker={"size": max(size, 4.0), "color": dots["color"]}))
+    low = bottom - 0.35
+    fig.update_layout(title=_("Convolution blocks: the maps each block hands on"),
+                      height=int(50 + PX_PER_UNIT * (1.8 - low)), margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      plot_bgcolor="white", showlegend=False, clickmode="event+select",
                       xaxis={"visible": False, "range": [-0.3, x + 1.2]},
-                      yaxis={"visible": False, "range": [-2.8, 1.8], "scaleanchor": "x"})
+                      yaxis={"visible": False, "range": [low, 1.8], "scaleanchor": "x"})
     return fig
+
+
+def picked_channel(points: Sequence[Mapping]) -> tuple[int, int | None] | None:
+    """What a click on blocks_figure picked: (block, channel) for a channel's dot, (block, None) for a stack, None
+    for nothing (Streamlit's selection points, each with the customdata of the point)."""
+    for point in reversed(points):
+        data = point.get("customdata")
+        if isinstance(data, (list, tuple)) and len(data) == 2 and data[0] is not None:
+            return int(data[0]), None if data[1] is None else int(data[1])
+    return None
 
 
 # Text alternatives: the key figures in words.

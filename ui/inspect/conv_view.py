@@ -4,6 +4,8 @@ and a checkpoint's kernels (Models page)."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import streamlit as st
 
@@ -18,6 +20,7 @@ from ui.inspect.conv_charts import (
     kernels_text,
     maps_figure,
     maps_text,
+    picked_channel,
     shape_text,
     top_images_figure,
 )
@@ -115,16 +118,39 @@ def show_feature_maps(snap) -> None:
     left.image(upscale(images[index], 4), width="stretch", alt=_("Test image {index}, enlarged", index=index),
                caption=choices[j])
     with right:
-        st.caption(_("**Feature maps**"), help=_("What each block's channels see in the chosen image, from the "
-                                                  "first block (strokes and edges at full size) to the last (coarse "
-                                                  "maps of garment parts)."))
-        for b, maps in enumerate(views["maps"]):
-            one = np.asarray(maps[j], dtype=np.float32)
-            name = f"conv {b + 1}"
-            st.plotly_chart(maps_figure(one, f"{layer_name(name)}: {shape_text(one.shape)}"),
-                            key=f"train_maps_{b}")
-            st.caption(maps_text(one, name))
+        _block_maps([maps[j] for maps in views["maps"]], "train_maps")
     st.caption(_(MAPS_CAPTION))
+
+
+def _block_maps(maps: list[np.ndarray], key: str) -> None:
+    """Every block's maps of one image, (channels, side, side) each: a grid titled with the block and its shape."""
+    st.caption(_("**Feature maps**"), help=_("What each block's channels see in the chosen image, from the "
+                                              "first block (strokes and edges at full size) to the last (coarse "
+                                              "maps of garment parts)."))
+    for b, one in enumerate(maps):
+        one = np.asarray(one, dtype=np.float32)
+        name = f"conv {b + 1}"
+        st.plotly_chart(maps_figure(one, f"{layer_name(name)}: {shape_text(one.shape)}"), key=f"{key}_{b}")
+        st.caption(maps_text(one, name))
+
+
+def show_image_maps(model, img28: np.ndarray, key: str) -> None:
+    """A CNN's feature maps of one uint8 28 x 28 image (the test image selected on Explore, the drawing or the upload
+    on Classify), computed here on the page's own model; nothing for an MLP, which makes no maps."""
+    from fmnist.data.images import model_input
+    from fmnist.inspect.conv import feature_maps, spans
+
+    if not spans(model):
+        return
+    _block_maps([m[0] for m in feature_maps(model, model_input(img28[None]))], key)
+    st.caption(_(MAPS_CAPTION))
+
+
+def show_outcome_maps(model, outcome: dict, key: str) -> None:
+    """Under Classify's prediction (prediction_view.classify_image's outcome): the image's feature maps, for a CNN;
+    nothing when there was nothing to classify."""
+    if "image" in outcome:
+        show_image_maps(model, outcome["image"], key)
 
 
 def show_blocks(net: dict, prefix: str) -> None:
@@ -134,8 +160,11 @@ def show_blocks(net: dict, prefix: str) -> None:
     st.caption(_("**The convolution blocks**"),
                help=_("Each stack is one block's output: as many maps as the block has channels, each the side "
                       "shown. Pooling halves the side from block to block; the last maps are flattened (or averaged) "
-                      "into the features the dense layers take. A red stack has many dead channels."))
-    st.plotly_chart(blocks_figure(blocks, features), key=f"{prefix}_blocks")
+                      "into the features the dense layers take. A red stack has many dead channels. Each dot under "
+                      "a stack is one of its channels (red: dead): click one to inspect it below."))
+    # The click sets the inspector's block and channel in a callback: before the script draws their selectboxes.
+    st.plotly_chart(blocks_figure(blocks, features), key=f"{prefix}_blocks", selection_mode="points",
+                    on_select=functools.partial(_clicked, prefix))
     st.caption(blocks_text(blocks, features))
     names = _block_names(len(blocks))
     left, right = st.columns(2)
@@ -152,6 +181,18 @@ def show_blocks(net: dict, prefix: str) -> None:
                         format_func=[_("channel {n}", n=n) for n in range(count)].__getitem__,
                         help=_("One of the block's channels: its kernel, what it responds to and where."))
     show_channel(block, c, f"{prefix}_{b}_{c}")
+
+
+def _clicked(prefix: str) -> None:
+    """A click on the blocks diagram: its channel (or its stack's block) into the inspector's selectboxes."""
+    event = st.session_state.get(f"{prefix}_blocks")
+    picked = picked_channel((event or {}).get("selection", {}).get("points", []))
+    if picked is None:
+        return
+    block, channel = picked
+    st.session_state[f"{prefix}_channel_block"] = block
+    if channel is not None:
+        st.session_state[f"{prefix}_channel"] = channel
 
 
 def show_channel(block: dict, c: int, key: str) -> None:

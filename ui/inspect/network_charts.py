@@ -297,13 +297,15 @@ def network_text(net: Mapping) -> str:
 
 
 def health_text(epochs: Sequence[Mapping]) -> str:
-    """The health charts in words: per hidden layer, the last epoch's dead share, gradient norm and update ratio."""
+    """The health charts in words: per hidden layer (and convolution block), the last epoch's dead share, gradient
+    norm and update ratio."""
     rows = [e for e in epochs if e.get("health")]
     if not rows:
         return _("No layer health recorded.")
     last = rows[-1]
-    parts = [_("layer {n}: {dead} dead, gradient norm {grad}, update ratio {ratio}", n=k,
-               dead=_fmt(h["dead"], ".0%"), grad=_fmt(h["grad_norm"], ".2e"), ratio=_fmt(h["update_ratio"], ".2f"))
+    parts = [_("{layer}: {dead} dead, gradient norm {grad}, update ratio {ratio}",
+               layer=layer_name(h["name"]) if h.get("name") else _("layer {n}", n=k), dead=_fmt(h["dead"], ".0%"),
+               grad=_fmt(h["grad_norm"], ".2e"), ratio=_fmt(h["update_ratio"], ".2f"))
              for k, h in enumerate(last["health"], start=1)]
     return _("After epoch {epoch}: {text}", epoch=last["epoch"], text="; ".join(parts) + ".")
 

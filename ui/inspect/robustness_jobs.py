@@ -3,12 +3,16 @@ rotation of one model file at a time, and keeps every result for every session u
 
 A whole measurement is 39 passes over the 10,000 test images (shifts 0-4 in 8 directions, rotations of 5, 10 and 15
 degrees both ways): minutes for a CNN on one core. So a page asks and polls; it never waits in its script run, and a
-second session asking for the same model gets the figures the first one paid for. Nothing here imports Streamlit, and
-torch only in the thread.
+second session asking for the same model gets the figures the first one paid for. Each model's figures are also kept
+on disk (a small JSON file a checkpoint in the checkpoints folder's hidden .robustness folder, stamped with the
+checkpoint file's name, size and modification time), so a restarted server shows them without measuring again, and a
+model saved again under the same name is measured again. Nothing here imports Streamlit, and torch only in the thread.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -16,6 +20,7 @@ from pathlib import Path
 
 Key = tuple[str, float]  # (checkpoint path, its modification time): a file saved again is measured again
 Item = tuple[str, float]  # ("shift", pixels) or ("rotation", degrees)
+STORE_DIR = ".robustness"  # in the checkpoints folder, hidden from its listing as recovery files are
 
 
 def items(shifts=None, rotations=None) -> list[Item]:
@@ -36,10 +41,20 @@ class Measurements:
     lock: threading.Lock = field(default_factory=threading.Lock)
     thread: threading.Thread | None = None
 
+    read: set = field(default_factory=set)  # the keys whose stored figures have been looked for on disk
+
+    def _stored(self, key: Key) -> None:
+        """The figures a server measured earlier for this very file, read once per key (under the lock)."""
+        if key not in self.read:
+            self.read.add(key)
+            if stored := load(key):
+                self.results[key] = {**stored, **self.results.get(key, {})}
+
     def request(self, key: Key, wanted: list[Item]) -> None:
         """Queues what is not measured or queued yet, and starts the thread if it is not running."""
         with self.lock:
             self.errors.pop(key, None)
+            self._stored(key)
             done = self.results.get(key, {})
             for item in wanted:
                 if item not in done and (key, item) not in self.queue:
@@ -50,6 +65,7 @@ class Measurements:
 
     def result(self, key: Key) -> dict[Item, float]:
         with self.lock:
+            self._stored(key)
             return dict(self.results.get(key, {}))
 
     def error(self, key: Key) -> str | None:
@@ -85,8 +101,55 @@ class Measurements:
                 continue
             with self.lock:
                 self.results.setdefault(key, {})[item] = accuracy
+                done = dict(self.results[key])
                 if self.queue and self.queue[0] == (key, item):
                     self.queue.popleft()
+            save(key, done)
+
+
+def store_path(key: Key) -> Path:
+    """Where a checkpoint's figures are kept: beside it, in the checkpoints folder's hidden STORE_DIR."""
+    path = Path(key[0])
+    return path.parent / STORE_DIR / f"{path.name}.json"
+
+
+def _stamp(key: Key) -> dict | None:
+    """The checkpoint file's name, size and modification time, if it is still the file the key names (not saved again
+    since the page listed it)."""
+    try:
+        st = os.stat(key[0])
+    except OSError:
+        return None
+    return {"file": Path(key[0]).name, "size": st.st_size, "mtime_ns": st.st_mtime_ns} if st.st_mtime == key[1] \
+        else None
+
+
+def load(key: Key) -> dict[Item, float]:
+    """The figures stored for this very file; none when there are none, they belong to an earlier file of the same
+    name, or the store cannot be read (it is only a cache: they are measured again)."""
+    stamp = _stamp(key)
+    try:
+        stored = json.loads(store_path(key).read_text())
+        if stamp is None or stored.get("checkpoint") != stamp:
+            return {}
+        return {(r["kind"], float(r["amount"])): float(r["accuracy"]) for r in stored["results"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def save(key: Key, results: dict[Item, float]) -> None:
+    """Stores a file's figures so far, atomically (a server stopped mid-write leaves the previous file whole). Not
+    stored when the file has changed meanwhile; a folder that cannot be written only costs a later measurement."""
+    from fmnist.store.checkpoints import CheckpointError, write_atomic
+
+    stamp = _stamp(key)
+    if stamp is None:
+        return
+    rows = [{"kind": kind, "amount": amount, "accuracy": acc} for (kind, amount), acc in sorted(results.items())]
+    try:
+        write_atomic(store_path(key), json.dumps({"checkpoint": stamp, "results": rows}).encode())
+    except (CheckpointError, OSError):
+        pass
 
 
 def _model(key: Key):

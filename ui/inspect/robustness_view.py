@@ -33,8 +33,8 @@ def pick_models(active: str) -> list[str]:
         st.session_state[PICKED] = [n for n in SHIPPED if n in others]
     st.session_state[PICKED] = [n for n in st.session_state[PICKED] if n in others]  # a model deleted meanwhile
     picked = st.multiselect(_("Compare with"), others, key=PICKED,
-                            help=_("Checkpoints to draw beside the active model; each is measured once on this "
-                                   "server and kept until its file changes."))
+                            help=_("Checkpoints to draw beside the active model; each is measured once and "
+                                   "kept, across server restarts too, until its file changes."))
     return [active, *picked]
 
 
