@@ -139,3 +139,11 @@ def test_top_images_titles_name_the_index_and_the_class_cut_to_a_tile():
 
     labels = [0, 9, 6]  # T-shirt/top, Ankle boot, Shirt
     assert top_images_titles([2, 1, 0], labels) == ["#2 Shirt", "#1 Ankle boo", "#0 T-shirt/t"]
+
+
+def test_the_health_figure_counts_channels_for_a_cnn_and_units_for_an_mlp():
+    mlp = [{"epoch": 1, "health": [health(0.1, -3.0)]}]
+    cnn = [{"epoch": 1, "health": [{**health(0.25, -3.0), "name": "conv 1", "channels": 8}, health(0.0, -3.0)]}]
+    titles = [[a.text for a in health_figure(e).layout.annotations][:2] for e in (mlp, cnn)]
+    assert titles == [["dead units (%)", "saturated units (%)"],
+                      ["dead units or channels (%)", "saturated units or channels (%)"]]

@@ -166,10 +166,16 @@ HEALTH_PANELS = (("dead", N_("dead units (%)"), 100), ("saturated", N_("saturate
                  ("update_ratio", N_("update ratio (log10)"), 1), ("weight_norm", N_("weight norm"), 1))
 
 
+CONV_HEALTH_TITLES = (N_("dead units or channels (%)"), N_("saturated units or channels (%)"))
+
+
 def health_figure(epochs: Sequence[Mapping], height: int = 480) -> go.Figure:
     """Each health figure over the epochs, one line per hidden layer; the update ratio with its healthy band."""
     rows = [e for e in epochs if e.get("health")]
-    fig = make_subplots(rows=2, cols=3, subplot_titles=[_(p[1]) for p in HEALTH_PANELS],
+    titles = [_(p[1]) for p in HEALTH_PANELS]
+    if rows and any("channels" in h for h in rows[-1]["health"]):  # a CNN: its blocks count channels, not units
+        titles[:2] = [_(CONV_HEALTH_TITLES[0]), _(CONV_HEALTH_TITLES[1])]
+    fig = make_subplots(rows=2, cols=3, subplot_titles=titles,
                         horizontal_spacing=0.08, vertical_spacing=0.18)
     layers = len(rows[0]["health"]) if rows else 0
     x = [e["epoch"] for e in rows]

@@ -47,6 +47,11 @@ HEALTH_CAPTION = N_("Per hidden layer, measured every epoch on 2,000 test images
                      "weights' size, healthy near -3 (green band: -5 to -1).")
 
 
+CONV_HEALTH_CAPTION = N_("For a convolution block the units are its channels: a channel is dead when it is never "
+                         "positive anywhere on any of the probe images, and saturated when it sits at its limits at "
+                         "95% or more of the positions of its maps.")
+
+
 def _layer_key(prefix: str) -> str:
     return f"{prefix}_unit_layer"
 
@@ -182,6 +187,8 @@ def show_health(epochs: list[dict], insight: list[dict], prefix: str) -> None:
                           "the layer learns badly."))
         st.plotly_chart(health_figure(recorded), key=f"{prefix}_health_figure")
         st.caption(_(HEALTH_CAPTION))
+        if any("channels" in h for h in last["health"]):
+            st.caption(_(CONV_HEALTH_CAPTION))
         st.caption(health_text(recorded))
     hists = [i.get("histograms") for i in insight if i.get("histograms")]
     if hists:
