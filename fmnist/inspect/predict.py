@@ -39,3 +39,19 @@ def predict_files(model: nn.Module, paths: list[str]) -> list[dict]:
         except OSError as exc:
             out.append({"file": p, "error": f"{Path(p).name}: cannot read the file ({exc.strerror or exc})"})
     return out
+
+
+class LocalModel:
+    """A model as the Classify and Explore pages use it, computed in this process (the CLI, tests, timings); the app's
+    server asks a worker instead (fmnist.runs.inference.WorkerModel, the same two methods)."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+
+    def probabilities(self, img28: np.ndarray) -> np.ndarray:
+        return probabilities(self.model, img28)
+
+    def saliency(self, img28: np.ndarray, target: int | None = None) -> np.ndarray:
+        from fmnist.inspect.explain import saliency
+
+        return saliency(self.model, model_input(img28), target)
