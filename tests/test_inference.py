@@ -16,11 +16,13 @@ import torch
 
 from fmnist.data.dataset import device_tensors
 from fmnist.inspect.evaluate import evaluate
+from fmnist.inspect.evaluation import Evaluation
 from fmnist.inspect.predict import LocalModel
 from fmnist.runs import inference
 from fmnist.runs.inference import InferenceError
 from fmnist.runs.jobs import TrainingJob, WorkerPool
 from fmnist.store import checkpoints
+from fmnist.store import predictions as kept
 from fmnist.store.checkpoints import CheckpointStore
 from tests.helpers import ROOT, wait_finished, wait_for
 
@@ -40,7 +42,7 @@ def model(tiny_checkpoint):
 def test_the_worker_s_predictions_are_those_computed_here(workers, tiny_checkpoint, model, dataset):
     _, _, x, y = device_tensors(dataset, torch.device("cpu"))
     here = evaluate(model, x, y)
-    there = inference.predictions(workers.inference, str(tiny_checkpoint))
+    there = Evaluation(**workers.inference.ask("predictions", str(tiny_checkpoint)))  # not the copy kept on disk
     assert isinstance(there.predictions, np.ndarray) and there.predictions.shape == (10_000,)
     np.testing.assert_array_equal(there.predictions, here.predictions)
     np.testing.assert_array_equal(there.confusion, here.confusion)
@@ -68,7 +70,7 @@ def test_a_damaged_checkpoint_is_a_checkpoint_error_and_the_worker_goes_on(worke
     with pytest.raises(checkpoints.CheckpointError) as there:
         inference.predictions(workers.inference, str(damaged))
     assert str(there.value) == str(here.value)
-    assert inference.predictions(workers.inference, str(tiny_checkpoint)).accuracy > 50  # the same spare answers
+    assert workers.inference.ask("predictions", str(tiny_checkpoint))["accuracy"] > 50  # the same spare answers
 
 
 def test_a_worker_that_dies_before_answering_is_an_error_naming_how(tiny_checkpoint):
@@ -77,7 +79,7 @@ def test_a_worker_that_dies_before_answering_is_an_error_naming_how(tiny_checkpo
 
     def ask():
         try:
-            inference.predictions(pool.inference, str(tiny_checkpoint))
+            pool.inference.ask("predictions", str(tiny_checkpoint))
         except InferenceError as exc:
             errors.append(str(exc))
 
@@ -93,11 +95,38 @@ def test_a_worker_that_dies_before_answering_is_an_error_naming_how(tiny_checkpo
 
 
 def test_the_spare_that_answered_then_trains_a_run(workers, tiny_checkpoint, tiny_config, tmp_path):
-    inference.predictions(workers.inference, str(tiny_checkpoint))
+    workers.inference.ask("probabilities", str(tiny_checkpoint), image=np.zeros((28, 28), np.uint8))
     (answered,) = workers.pids()
     job = TrainingJob(tiny_config, CheckpointStore(tmp_path), workers=workers).start()
     snap = wait_finished(job)
     assert snap.status == "done" and job.pid == answered and snap.checkpoint is not None
+
+
+def test_predictions_are_kept_on_disk_for_the_file_s_bytes(workers, tiny_checkpoint, tmp_path, monkeypatch):
+    """Computed by the worker once; then read from disk, for a copy of the file too (a fresh server's folder), and
+    computed again for a file whose bytes differ."""
+    monkeypatch.setattr(kept, "CACHE_DIR", tmp_path / "cache")
+    asked = []
+    counting = inference.Inference(lambda request: (asked.append(request["task"]), workers.to_spare(request)))
+    workers.inference = counting  # the worker's replies go to the Inference that asked
+    try:
+        first = inference.predictions(counting, str(tiny_checkpoint))
+        copy = tmp_path / "copy.safetensors"
+        shutil.copy(tiny_checkpoint, copy)
+        again = inference.predictions(counting, str(copy))
+        assert asked == ["predictions"]
+        np.testing.assert_array_equal(again.probabilities, first.probabilities)
+        assert again.per_class() == first.per_class() and again.loss == first.loss
+        ckpt = checkpoints.load(tiny_checkpoint)
+        changed = ckpt.model()
+        with torch.no_grad():
+            next(changed.parameters())[0, 0] += 1  # another model, however alike
+        other = CheckpointStore(tmp_path / "other").save("other", changed, ckpt.meta)
+        inference.predictions(counting, str(other))
+        assert asked == ["predictions", "predictions"]
+        assert len(list((tmp_path / "cache").glob("predictions-*.npz"))) == 2
+    finally:
+        workers.inference = inference.Inference(workers.to_spare)
 
 
 SHOW_PAGES = textwrap.dedent("""

@@ -13,11 +13,13 @@ import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from fmnist.inspect.evaluation import Evaluation
 from fmnist.messages import N_
+from fmnist.store import predictions as kept
 from fmnist.store.checkpoints import CheckpointError
 
 ANSWER_TIMEOUT_S = 600.0  # a fresh worker's torch import on a loaded machine, then a CNN over 10,000 images
@@ -42,6 +44,7 @@ class Inference:
         self._lock = threading.Lock()
         self._pending: dict[int, _Pending] = {}
         self._ids = itertools.count(1)
+        self._files: dict[str, threading.Lock] = {}  # one computation of a file's predictions at a time
 
     def ask(self, task: str, path: str, timeout: float = ANSWER_TIMEOUT_S, **args):
         """The result of `task` for the checkpoint file at `path`: raises CheckpointError when the worker could not
@@ -79,9 +82,30 @@ class Inference:
             self.answered({"id": rid, "error": error, "checkpoint": False})
 
 
+    def file_lock(self, path: str) -> threading.Lock:
+        with self._lock:
+            return self._files.setdefault(str(path), threading.Lock())
+
+
 def predictions(inference: Inference, path: str) -> Evaluation:
-    """The test set's accuracy, loss, confusion matrix and per-image predictions of a checkpoint file, as NumPy."""
-    return Evaluation(**inference.ask("predictions", path))
+    """The test set's accuracy, loss, confusion matrix and per-image predictions of a checkpoint file, as NumPy: those
+    kept on disk for the file (fmnist.store.predictions), else computed by a worker and kept. A second caller for the
+    same file (another session, the server's prefetch) waits for the first and reads what it kept."""
+    with inference.file_lock(path):
+        ev = kept.load(Path(path))
+        if ev is None:
+            ev = Evaluation(**inference.ask("predictions", path))
+            kept.save(Path(path), ev)
+        return ev
+
+
+def prefetch(inference: Inference, path: str) -> None:
+    """predictions(), for a file a visitor is likely to ask about (the default model, at a server's start), so that
+    the first Evaluate finds them kept; any failure is left for that visitor's page to report."""
+    try:
+        predictions(inference, path)
+    except Exception:  # noqa: BLE001 - nobody is waiting for this answer
+        pass
 
 
 class WorkerModel:
