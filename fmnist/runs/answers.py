@@ -1,7 +1,7 @@
 """What a worker (fmnist.runs.worker) answers while it waits for a run: the inference the app's pages ask for, so the
 server itself never imports torch to show them (fmnist.runs.inference is the server's side).
 
-    server -> worker   {"op": "infer", "id": n, "task": t, "path": checkpoint file, "threads": k, ...}
+    server -> worker   {"op": "infer", "id": n, "task": t, "path": checkpoint file, ...}
                        t = "predictions" (the test set), "probabilities" or "saliency" (with "image": uint8 (28, 28),
                        and "target" for saliency)
     worker -> server   {"kind": "inferred", "id": n, "result": ...}, or {"kind": "inferred", "id": n, "error": why,
@@ -54,7 +54,10 @@ def compute(request: dict):
 
     from fmnist.data.images import model_input
 
-    torch.set_num_threads(max(1, int(request.get("threads") or 1)))
+    # One thread, as the server's own inference had: on a busy machine a second OpenMP thread waiting at a barrier for
+    # a core made a saliency map 10 times slower (250 ms instead of 19 for the best preset's model at load 6); a run
+    # that takes this worker sets its own.
+    torch.set_num_threads(1)
     model = _model(request["path"])
     task = request["task"]
     if task == "predictions":

@@ -259,13 +259,13 @@ class WorkerPool:
 
     def to_spare(self, request: dict) -> None:
         """Sends a page's inference request (fmnist.runs.inference) to the spare, made now if there is none: the
-        spare has torch imported and waits for a run. On as many threads as a run would get beside those training.
-        Under the pool's lock, so a run that takes this spare is sent its start after the request."""
+        spare has torch imported and waits for a run. Under the pool's lock, so a run that takes this spare is sent
+        its start after the request."""
         with self._lock:
             spare = self._spare or self._new_spare()
             spare.idle_since = time.monotonic()
             spare.asked.add(request["id"])
-            spare.send({**request, "threads": self._threads(len(self._running) + 1)})
+            spare.send(request)
 
     def ensure_spare_after(self, seconds: float) -> None:
         """ensure_spare, `seconds` from now: what the server's start and its first page ask for (ui/)."""
