@@ -95,9 +95,9 @@ def _load(path: str, mtime: float) -> checkpoints.Checkpoint:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _model(path: str, mtime: float):
-    """The model of a checkpoint file in eval mode, built once and shared by every page and session. The server's own
-    inference (one image at a time, or the test set once per model) runs on one torch thread, so it never waits at
-    an OpenMP barrier for a core that a training worker holds."""
+    """The model of a checkpoint file in eval mode, built once and shared by every session: the Models page's views of
+    its layers (filters, kernels, units), the one place left where the server imports torch. On one torch thread, so
+    it never waits at an OpenMP barrier for a core that a training worker holds."""
     import torch
 
     torch.set_num_threads(1)
