@@ -153,3 +153,34 @@ def test_a_server_process_shows_evaluate_and_explore_without_torch(checkpoint_di
                          timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().splitlines()[-1] == "torch imported: False", out.stdout
+
+
+class _Holder(torch.nn.Module):
+    """A module whose state_dict is the given tensors, so checkpoints.save writes them as they are."""
+
+    def __init__(self, state):
+        super().__init__()
+        self._state = state
+
+    def state_dict(self, *args, **kwargs):
+        return dict(self._state)
+
+
+@pytest.mark.parametrize("page", ["pages/evaluate.py", "pages/explore.py"])
+def test_a_damaged_active_model_is_a_message_on_the_page_not_a_traceback(ckpt_dir, page):
+    """A file whose header reads well (so it is listed) but whose weights do not fit its model: the worker finds
+    out, and the page says why in the words the server's own loading used."""
+    from streamlit.testing.v1 import AppTest
+
+    path = ckpt_dir / "default.safetensors"
+    ckpt = checkpoints.load(path)
+    state = dict(ckpt.state)
+    state[next(iter(state))] = torch.zeros(3, 3)
+    checkpoints.save(path, _Holder(state), ckpt.meta)
+    with pytest.raises(checkpoints.CheckpointError) as here:
+        checkpoints.load(path).model()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.switch_page(page)
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [f"The active model cannot be used: {here.value}. Pick or train another one."]
