@@ -4,7 +4,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from ui.i18n import _
-from ui.inspect import conv_view, prediction_view
+from ui.inspect import prediction_view
 from ui.router import ensure_router
 
 ensure_router()  # first: a first visit straight to this page must still go through app.py
@@ -42,7 +42,7 @@ with draw_tab:
         outcome = prediction_view.classify_canvas(model, canvas.image_data)
         prediction_view.show_outcome(outcome, key="classify_draw_probs", model=model,
                              blank_hint=_("draw an item on the black canvas."))
-        conv_view.show_outcome_maps(model, outcome, key="classify_draw_maps")
+        prediction_view.show_outcome_maps(model, outcome, key="classify_draw_maps")
 
 with upload_tab:
     upload = st.file_uploader(_("An image of one clothing item"), type=UPLOAD_TYPES, key="classify_upload",
@@ -60,4 +60,4 @@ with upload_tab:
         prediction_view.show_outcome(outcome, key="classify_upload_probs", model=model, original=data,
                              original_caption=upload.name,
                              blank_hint=_("{name} is blank or a single colour.", name=upload.name))
-        conv_view.show_outcome_maps(model, outcome, key="classify_upload_maps")
+        prediction_view.show_outcome_maps(model, outcome, key="classify_upload_maps")

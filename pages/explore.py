@@ -4,7 +4,7 @@ import streamlit as st
 
 from fmnist.data.dataset import CLASSES
 from ui.i18n import N_, _
-from ui.inspect import conv_view, prediction_view
+from ui.inspect import prediction_view
 from ui.inspect.prediction_charts import (
     CORRECTNESS,
     MOST_CONFIDENT,
@@ -93,4 +93,4 @@ with detail_col:
                                help=_("Which of the 10,000 test images to show up close (0 to 9,999). Or press "
                                       "Inspect under a tile."))
     prediction_view.image_detail(int(selected), ev, model, key="explore_probs")
-    conv_view.show_image_maps(model, prediction_view.held_out_images()[0][int(selected)], key="explore_maps")
+    prediction_view.show_feature_maps(model, prediction_view.held_out_images()[0][int(selected)], key="explore_maps")

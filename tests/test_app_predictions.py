@@ -20,7 +20,7 @@ from fmnist.data.dataset import CLASSES, device_tensors
 from fmnist.data.images import model_input
 from fmnist.inspect.evaluate import evaluate
 from fmnist.inspect.explain import saliency
-from fmnist.inspect.predict import probabilities
+from fmnist.inspect.predict import LocalModel, probabilities
 from fmnist.model.mlp import MLP
 from fmnist.store import checkpoints
 from tests.helpers import APP
@@ -191,7 +191,7 @@ def confident_test_images(expected, dataset, count: int = 5) -> list[int]:
 def test_classify_bytes_matches_prediction_on_raw_test_image(model, expected, dataset):
     for i in confident_test_images(expected, dataset):
         raw = dataset.test_images[i].numpy()
-        out = classify_bytes(model, png_bytes(raw), f"test{i}.png")
+        out = classify_bytes(LocalModel(model), png_bytes(raw), f"test{i}.png")
         assert "error" not in out, out
         assert out["label_index"] == int(np.argmax(probabilities(model, raw)))
         assert out["image"].shape == (28, 28) and out["image"].dtype == np.uint8
@@ -199,15 +199,15 @@ def test_classify_bytes_matches_prediction_on_raw_test_image(model, expected, da
 
 
 def test_classify_bytes_and_canvas_report_bad_input(model):
-    assert classify_bytes(model, b"hello, not an image", "notes.png") == {
+    assert classify_bytes(LocalModel(model), b"hello, not an image", "notes.png") == {
         "error": "notes.png: this is a text file, not an image", "blank": False}
-    blank = classify_bytes(model, png_bytes(np.zeros((40, 40), np.uint8)), "black.png")
+    blank = classify_bytes(LocalModel(model), png_bytes(np.zeros((40, 40), np.uint8)), "black.png")
     assert blank["blank"] is True
-    assert classify_canvas(model, None)["blank"] is True
+    assert classify_canvas(LocalModel(model), None)["blank"] is True
     drawing = np.zeros((280, 280, 4), np.uint8)
     drawing[..., 3] = 255
     drawing[60:220, 100:180, :3] = 255  # a white block: something to classify
-    out = classify_canvas(model, drawing)
+    out = classify_canvas(LocalModel(model), drawing)
     assert out["label"] in CLASSES and out["image"].max() == 255
 
 
@@ -221,7 +221,7 @@ def test_classifying_a_drawing_is_fast(model):
     drawing = np.zeros((280, 280, 4), np.uint8)
     drawing[..., 3] = 255
     drawing[40:240, 100:180, :3] = 255
-    assert median_seconds(lambda: classify_canvas(model, drawing)) < 0.1
+    assert median_seconds(lambda: classify_canvas(LocalModel(model), drawing)) < 0.1
 
 
 def test_classify_upload_through_the_page(ckpt_dir, model, expected, dataset):
@@ -291,7 +291,7 @@ def test_classify_upload_shows_saliency_of_the_prediction(ckpt_dir, model, expec
     at.run()
     assert not at.exception
     (spec,) = saliency_charts(at)
-    out = classify_bytes(model, png_bytes(raw), f"test{i}.png")
+    out = classify_bytes(LocalModel(model), png_bytes(raw), f"test{i}.png")
     assert_explains(spec, model, out["image"], out["label_index"])
 
 
@@ -300,4 +300,4 @@ def test_saliency_is_fast(model, dataset, which):
     """Classify and Explore compute it on every run, uncached: it must stay well under 100 ms on a CPU."""
     net = model if which == "tiny" else MLP(BEST).eval()  # the best preset's layers, weights untrained
     img = dataset.test_images[0].numpy()
-    assert median_seconds(lambda: explain(net, img)) < 0.1
+    assert median_seconds(lambda: explain(LocalModel(net), img)) < 0.1

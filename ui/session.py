@@ -2,7 +2,9 @@
 read-only (the dataset, loaded checkpoints and models, cached test-set predictions).
 
 Nothing here imports torch at module level: the Train page renders without it, and runs train in worker processes
-(fmnist.runs.jobs). The pages that classify import it the first time they need a model.
+(fmnist.runs.jobs). Evaluate, Explore and Classify ask a worker for their predictions (fmnist.runs.inference), so
+showing them imports no torch either; the Train and Models pages' views of a model's insides (model(), test_set())
+import it the first time they need a model.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import streamlit as st
 
 from fmnist import env
 from fmnist.config import TrainConfig
+from fmnist.runs import inference
 from fmnist.runs.jobs import JobSnapshot, TrainingJob, pool, running_jobs
 from fmnist.store import checkpoints
 from ui.i18n import N_, _, engine
@@ -28,7 +31,7 @@ SPARE_AFTER_PAGE_S = 1.5
 if TYPE_CHECKING:
     import torch
 
-    from fmnist.inspect.evaluate import Evaluation
+    from fmnist.inspect.evaluation import Evaluation
 
 
 def checkpoint_dir() -> Path:
@@ -92,9 +95,9 @@ def _load(path: str, mtime: float) -> checkpoints.Checkpoint:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _model(path: str, mtime: float):
-    """The model of a checkpoint file in eval mode, built once and shared by every page and session. The server's own
-    inference (one image at a time, or the test set once per model) runs on one torch thread, so it never waits at
-    an OpenMP barrier for a core that a training worker holds."""
+    """The model of a checkpoint file in eval mode, built once and shared by every session: the Models page's views of
+    its layers (filters, kernels, units), the one place left where the server imports torch. On one torch thread, so
+    it never waits at an OpenMP barrier for a core that a training worker holds."""
     import torch
 
     torch.set_num_threads(1)
@@ -119,16 +122,20 @@ def model(name: str):
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _predictions(path: str, mtime: float) -> Evaluation:
-    from fmnist.inspect.evaluate import evaluate
-
-    x, y = test_set()
-    return evaluate(_model(path, mtime), x, y)
+    return inference.predictions(pool().inference, path)
 
 
 def predictions(name: str) -> Evaluation:
-    """Test-set predictions, computed once per model file and shared by Explore and Evaluate."""
+    """Test-set predictions (NumPy), computed once per model file in a worker and shared by Explore and Evaluate:
+    raises CheckpointError, OSError or InferenceError when they cannot be had."""
     file = _file(name)
     return _first_time(file, _("Classifying the 10,000 test images ..."), lambda: _predictions(*file))
+
+
+def worker_model(name: str) -> inference.WorkerModel:
+    """The checkpoint's model as Classify and Explore use it (probabilities and saliency of one image), computed in a
+    worker: raises CheckpointError when the file is gone; its calls raise what predictions() does."""
+    return inference.WorkerModel(pool().inference, _file(name)[0])
 
 
 @dataclass

@@ -22,11 +22,10 @@ from torch.nn import functional as F
 
 from fmnist.data.dataset import BLACK
 from fmnist.inspect.evaluate import predict_logits
+from fmnist.inspect.robustness_amounts import ROTATIONS, SHIFTS
 from fmnist.messages import N_
 
 SIDE = 28
-SHIFTS = (0, 1, 2, 3, 4)
-ROTATIONS = (0, 5, 10, 15)
 MAX_SHIFT = SIDE - 1  # a shift of 28 leaves nothing of the image
 MAX_ROTATION = 180
 

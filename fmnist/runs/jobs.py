@@ -24,6 +24,7 @@ from fmnist import env
 from fmnist.config import TrainConfig
 from fmnist.messages import N_
 from fmnist.runs import messages
+from fmnist.runs.inference import Inference
 from fmnist.runs.messages import RunSaved, RunStarted
 from fmnist.store import checkpoints
 from fmnist.training.events import EpochEvent, FailedEvent, NoteEvent, StepDetailEvent, StepEvent
@@ -87,6 +88,7 @@ class Worker:
         self.devices: dict | None = None
         self.ready = threading.Event()
         self.idle_since = time.monotonic()
+        self.asked: set[int] = set()  # inference requests sent and not answered (fmnist.runs.inference)
         to_worker, from_server = os.pipe()
         to_server, from_worker = os.pipe()
         environ = os.environ if pool.environ is None else pool.environ
@@ -121,6 +123,9 @@ class Worker:
             if message["kind"] == "ready":
                 self.devices = self.pool.devices_seen = message["devices"]
                 self.ready.set()
+            elif message["kind"] == "inferred":
+                self.asked.discard(message["id"])
+                self.pool.inference.answered(message)
             elif self.job is not None:
                 self.job._apply(message)
         code = self.proc.wait()
@@ -129,7 +134,8 @@ class Worker:
         self.close()
         if self.job is not None:
             self.job._ended(exit_reason(code))
-        self.pool._exited(self)
+        self.pool._exited(self)  # first: no request is sent to this worker after it
+        self.pool.inference.ended(self.asked, exit_reason(code))
 
     def close(self) -> None:
         """Closing the server's end of the pipe is what ends a worker: it exits as soon as it sees that."""
@@ -153,6 +159,7 @@ class WorkerPool:
         self._spare: Worker | None = None
         self._workers: set[Worker] = set()
         self.devices_seen: dict | None = None  # what the first worker to start found
+        self.inference = Inference(self.to_spare)
 
     # What the pages read.
     def running(self) -> int:
@@ -243,19 +250,37 @@ class WorkerPool:
                     # it would slow that run's start on a 2-core machine. Look again in a second.
                     self._later(1.0, self.ensure_spare)
                     return
-                self._spare = self._spawn()
-                self._later(self.idle_s, self._release_idle_spare)
+                self._new_spare()
+
+    def _new_spare(self) -> Worker:
+        self._spare = spare = self._spawn()
+        self._later(self.idle_s, lambda: self._release_idle_spare(spare))
+        return spare
+
+    def to_spare(self, request: dict) -> None:
+        """Sends a page's inference request (fmnist.runs.inference) to the spare, made now if there is none: the
+        spare has torch imported and waits for a run. Under the pool's lock, so a run that takes this spare is sent
+        its start after the request."""
+        with self._lock:
+            spare = self._spare or self._new_spare()
+            spare.idle_since = time.monotonic()
+            spare.asked.add(request["id"])
+            spare.send(request)
 
     def ensure_spare_after(self, seconds: float) -> None:
         """ensure_spare, `seconds` from now: what the server's start and its first page ask for (ui/)."""
         self._later(seconds, self.ensure_spare)
 
-    def _release_idle_spare(self) -> None:
+    def _release_idle_spare(self, spare: Worker) -> None:
         with self._lock:
-            spare = self._spare
-            if spare is not None and time.monotonic() - spare.idle_since >= self.idle_s - 0.5:
+            if self._spare is not spare:
+                return
+            idle = time.monotonic() - spare.idle_since
+            if idle >= self.idle_s - 0.5:
                 self._spare = None
                 spare.close()
+            else:  # it answered a page meanwhile: let it go once it has idled that long since
+                self._later(self.idle_s - idle, lambda: self._release_idle_spare(spare))
 
     def _later(self, seconds: float, fn) -> None:
         timer = threading.Timer(seconds, fn)

@@ -13,6 +13,9 @@ multiprocessing.connection over two pipes:
     server -> worker   {"op": "start", "job": {...}} once; then pause, resume, step (one batch while paused), stop,
                        {"op": "lr", "scale": x} and {"op": "threads", "n": k} at any time.
 
+Before its start message a waiting spare also answers the pages' inference requests ({"op": "infer", ...}: the test
+set's predictions, one image's probabilities or saliency), described in fmnist/runs/answers.py.
+
 A worker runs one job and exits, which hands its memory back to the OS. When the server goes away its end of the
 pipes closes, and the worker exits at once: no training process outlives the server.
 """
@@ -83,10 +86,7 @@ def main(argv: list[str]) -> None:
     except Exception:  # noqa: BLE001 - a missing dataset is the run's to report, with its message
         pass
     outbox.send({"kind": "ready", "devices": devices.available(), "pid": os.getpid()})
-    try:
-        message = inbox.recv()
-    except (EOFError, OSError):
-        os._exit(0)  # the server went away before giving this spare a run
+    message = wait_for_run(inbox, outbox)
     if message.get("op") != "start":
         os._exit(0)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -94,6 +94,22 @@ def main(argv: list[str]) -> None:
     run(message["job"], inbox, outbox)
     outbox.close()
     os._exit(0)  # skip interpreter teardown: the results are sent, and a finished run should free its slot now
+
+
+def wait_for_run(inbox: Connection, outbox: Connection) -> dict:
+    """Answers the pages' inference requests (fmnist.runs.answers) until the server gives this spare a run; its
+    start message."""
+    from fmnist.runs import answers
+
+    while True:
+        try:
+            message = inbox.recv()
+        except (EOFError, OSError):
+            os._exit(0)  # the server went away before giving this spare a run
+        if message.get("op") != "infer":
+            answers.forget()
+            return message
+        outbox.send(answers.answer(message))
 
 
 def run(job: dict, inbox: Connection, outbox: Connection) -> None:

@@ -8,7 +8,8 @@ own holding a copy of the shipped default model, and drives it with Debian's Chr
 1. the server's memory once it answers (VmRSS, and its anonymous part: what the process allocated, not the shared
    libraries and files it maps);
 2. a first visitor opens /evaluate: seconds from the address to the confusion matrix drawn and the script finished,
-   and the memory after;
+   and the memory after; then a second visitor (a new session) does the same, which measures what any visit costs
+   (the browser loading the app and Plotly, the server's script run) apart from the first visit's own work;
 3. a class: --students browsers, one after another, each opening Evaluate, Explore and Classify (with an upload); then
    every browser leaves, the server drops their sessions (--server.disconnectedSessionTTL 2 here, 120 s by
    default), and the memory is read again after a settle.
@@ -51,6 +52,18 @@ def memory_mb(pid: int) -> dict:
 def wait_idle(page) -> None:
     page.wait_for_timeout(150)
     page.wait_for_selector(IDLE, timeout=TIMEOUT_MS)
+
+
+def open_evaluate(browser, url: str) -> float:
+    """Seconds from a new tab's address to Evaluate's confusion matrix drawn and its script finished."""
+    page = browser.new_page(viewport=VIEWPORT)
+    start = time.perf_counter()
+    page.goto(f"{url}/evaluate")
+    page.wait_for_selector(CONFUSION, state="visible", timeout=TIMEOUT_MS)
+    wait_idle(page)
+    seconds = time.perf_counter() - start
+    page.close()
+    return seconds
 
 
 def student(browser, url: str) -> None:
@@ -97,15 +110,11 @@ def main() -> None:
             time.sleep(SETTLE_S)  # the server idles a moment, as one a teacher started before class does
             before = memory_mb(proc.pid)
             print(f"server up:                    {before['VmRSS']:5d} MB ({before['RssAnon']} MB anonymous)")
-            page = browser.new_page(viewport=VIEWPORT)
-            start = time.perf_counter()
-            page.goto(f"{url}/evaluate")
-            page.wait_for_selector(CONFUSION, state="visible", timeout=TIMEOUT_MS)
-            wait_idle(page)
-            first = time.perf_counter() - start
-            page.close()
+            first = open_evaluate(browser, url)
             after_first = memory_mb(proc.pid)
             print(f"first Evaluate:               {first:5.2f} s")
+            second = open_evaluate(browser, url)
+            print(f"second Evaluate (new session): {second:4.2f} s  (what any visit costs the browser and server)")
             print(f"after the first Evaluate:     {after_first['VmRSS']:5d} MB ({after_first['RssAnon']} MB anonymous)")
             for _ in range(args.students):
                 student(browser, url)

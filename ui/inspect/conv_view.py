@@ -134,23 +134,12 @@ def _block_maps(maps: list[np.ndarray], key: str) -> None:
         st.caption(maps_text(one, name))
 
 
-def show_image_maps(model, img28: np.ndarray, key: str) -> None:
-    """A CNN's feature maps of one uint8 28 x 28 image (the test image selected on Explore, the drawing or the upload
-    on Classify), computed here on the page's own model; nothing for an MLP, which makes no maps."""
-    from fmnist.data.images import model_input
-    from fmnist.inspect.conv import feature_maps, spans
-
-    if not spans(model):
-        return
-    _block_maps([m[0] for m in feature_maps(model, model_input(img28[None]))], key)
-    st.caption(_(MAPS_CAPTION))
-
-
-def show_outcome_maps(model, outcome: dict, key: str) -> None:
-    """Under Classify's prediction (prediction_view.classify_image's outcome): the image's feature maps, for a CNN;
-    nothing when there was nothing to classify."""
-    if "image" in outcome:
-        show_image_maps(model, outcome["image"], key)
+def show_image_maps(maps: list[np.ndarray], key: str) -> None:
+    """A CNN's feature maps of one image (the test image selected on Explore, the drawing or the upload on Classify:
+    prediction_view.feature_maps, computed where the page's model is); nothing for an MLP, which makes no maps."""
+    if maps:
+        _block_maps(maps, key)
+        st.caption(_(MAPS_CAPTION))
 
 
 def show_blocks(net: dict, prefix: str) -> None:

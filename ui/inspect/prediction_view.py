@@ -1,22 +1,25 @@
-"""Streamlit pieces shared by the Explore, Evaluate and Classify pages, and Classify's image -> prediction flow."""
+"""Streamlit pieces shared by the Explore, Evaluate and Classify pages, and Classify's image -> prediction flow.
+
+No torch here: the predictions, probabilities and saliency maps come from a worker (ui.session.predictions and
+worker_model), or from any object with the same two methods (fmnist.inspect.predict.LocalModel).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 import numpy as np
 import streamlit as st
-from torch import nn
 
 from fmnist.data.dataset import CLASSES
-from fmnist.data.images import BlankImageError, ImageError, model_input, prepare_canvas, prepare_image
-from fmnist.inspect.evaluate import Evaluation
-from fmnist.inspect.explain import saliency
-from fmnist.inspect.predict import probabilities
+from fmnist.data.images import BlankImageError, ImageError, prepare_canvas, prepare_image
+from fmnist.inspect.evaluation import Evaluation
+from fmnist.runs.inference import InferenceError
 from fmnist.store import checkpoints
 from ui import session
 from ui.i18n import N_, _, engine, gettext
+from ui.inspect import conv_view
 from ui.inspect.prediction_charts import (
     confidences,
     probability_figure,
@@ -31,6 +34,17 @@ from ui.inspect.prediction_charts import (
 from ui.names import class_name
 
 TRAIN_PAGE = "pages/train.py"
+UNUSABLE = (checkpoints.CheckpointError, OSError, InferenceError)  # a model file gone or damaged, a worker failing
+
+
+class Model(Protocol):
+    """What these pages ask of a model: ui.session.worker_model's answers, or fmnist.inspect.predict.LocalModel's."""
+
+    def probabilities(self, img28: np.ndarray) -> np.ndarray: ...
+
+    def saliency(self, img28: np.ndarray, target: int | None = None) -> np.ndarray: ...
+
+    def feature_maps(self, img28: np.ndarray) -> list[np.ndarray]: ...
 
 
 def engine_message(text: str, lang: str | None = None) -> str:
@@ -64,14 +78,23 @@ def evaluation(name: str) -> Evaluation:
     """Test-set predictions of a model, cached per model file for every session."""
     try:
         return session.predictions(name)
-    except (checkpoints.CheckpointError, OSError) as exc:  # deleted or damaged since it was listed
+    except UNUSABLE as exc:  # deleted or damaged since it was listed, or the worker failed
         _stop_on(exc)
 
 
-def active_model(name: str) -> nn.Module:
+def active_model(name: str) -> Model:
+    """The model, computed in a worker; the page stops with the reason when its file is gone (or, at the model's
+    first use, when the worker cannot read it)."""
     try:
-        return session.model(name)
-    except (checkpoints.CheckpointError, OSError) as exc:
+        return session.worker_model(name)
+    except UNUSABLE as exc:
+        _stop_on(exc)
+
+
+def _asked(compute: Callable[[], np.ndarray]) -> np.ndarray:
+    try:
+        return compute()
+    except UNUSABLE as exc:
         _stop_on(exc)
 
 
@@ -80,13 +103,13 @@ def held_out_images() -> tuple[np.ndarray, np.ndarray]:
     return session.test_images()
 
 
-def classify_image(model: nn.Module, img28: np.ndarray) -> dict:
-    probs = probabilities(model, img28)
+def classify_image(model: Model, img28: np.ndarray) -> dict:
+    probs = _asked(lambda: model.probabilities(img28))
     top = int(np.argmax(probs))
     return {"image": img28, "probabilities": probs, "label": CLASSES[top], "label_index": top, "top3": top_k(probs)}
 
 
-def _guarded(prepare: Callable[[], np.ndarray], model: nn.Module) -> dict:
+def _guarded(prepare: Callable[[], np.ndarray], model: Model) -> dict:
     # An unusable input is a message for the user, never a traceback; "blank" tells a hint from an error.
     try:
         img28 = prepare()
@@ -97,24 +120,37 @@ def _guarded(prepare: Callable[[], np.ndarray], model: nn.Module) -> dict:
     return classify_image(model, img28)
 
 
-def classify_bytes(model: nn.Module, data: bytes, name: str) -> dict:
+def classify_bytes(model: Model, data: bytes, name: str) -> dict:
     """Prediction for an uploaded file, or {"error": message, "blank": bool}."""
     return _guarded(lambda: prepare_image(data, name), model)
 
 
-def classify_canvas(model: nn.Module, rgba: np.ndarray | None) -> dict:
+def classify_canvas(model: Model, rgba: np.ndarray | None) -> dict:
     """Prediction for a canvas drawing (RGBA), or {"error": message, "blank": bool}."""
     return _guarded(lambda: prepare_canvas(rgba), model)
 
 
-def explain(model: nn.Module, img28: np.ndarray, target: int | None = None) -> np.ndarray:
+def explain(model: Model, img28: np.ndarray, target: int | None = None) -> np.ndarray:
     """Signed (28, 28) integrated-gradients saliency of a uint8 image for `target` (default: the prediction).
     A few milliseconds on CPU even for the best preset's 2 x 2048 model (4.8 ms, 2026-12-07), so it is computed on
     every run rather than cached."""
-    return saliency(model, model_input(img28), target)
+    return _asked(lambda: model.saliency(img28, target))
 
 
-def show_saliency(model: nn.Module, img28: np.ndarray, target: int, key: str) -> None:
+def show_feature_maps(model: Model, img28: np.ndarray, key: str) -> None:
+    """A CNN's feature maps of one image, computed where the model is (a worker); nothing for an MLP. The page
+    stops with the reason on a failure."""
+    conv_view.show_image_maps(_asked(lambda: model.feature_maps(img28)), key)
+
+
+def show_outcome_maps(model: Model, outcome: dict, key: str) -> None:
+    """Under Classify's prediction (classify_image's outcome): the image's feature maps, for a CNN; nothing when
+    there was nothing to classify."""
+    if "image" in outcome:
+        show_feature_maps(model, outcome["image"], key)
+
+
+def show_saliency(model: Model, img28: np.ndarray, target: int, key: str) -> None:
     """"Why this answer": the image with the pixels that raised (red) or lowered (blue) `target`'s score."""
     attribution = explain(model, img28, target)
     st.plotly_chart(saliency_figure(img28, attribution, height=280), key=key, config={"displayModeBar": False})
@@ -126,7 +162,7 @@ def show_saliency(model: nn.Module, img28: np.ndarray, target: int, key: str) ->
     st.caption(saliency_summary(attribution))
 
 
-def show_outcome(outcome: dict, key: str, blank_hint: str, model: nn.Module | None = None, original=None,
+def show_outcome(outcome: dict, key: str, blank_hint: str, model: Model | None = None, original=None,
                  original_caption: str = "") -> None:
     """The input (unless it is already on screen, like the canvas) beside the 28x28 image the model sees with,
     given the model, the saliency of the prediction below it, the probability bars and the top 3; or the reason
@@ -186,7 +222,7 @@ def image_grid(indices: Sequence[int], ev: Evaluation, columns: int = 6, pick: C
 WHY_PREDICTED, WHY_TRUE = N_("Predicted class"), N_("True class")  # option values; shown through _()
 
 
-def image_detail(index: int, ev: Evaluation, model: nn.Module, key: str) -> None:
+def image_detail(index: int, ev: Evaluation, model: Model, key: str) -> None:
     """One test image large with its labels and top 3 beside it; below, at the column's width, its saliency map
     (for a mistake, of the true class on request) and the probability bars. Fits a narrow column."""
     images, labels = held_out_images()

@@ -24,10 +24,10 @@ STORE_DIR = ".robustness"  # in the checkpoints folder, hidden from its listing 
 
 
 def items(shifts=None, rotations=None) -> list[Item]:
-    """The measurements a page asks for; by default the whole test (fmnist.inspect.robustness's amounts). The engine
-    module is imported only for those defaults: it imports torch, which the Train page must not."""
+    """The measurements a page asks for; by default the whole test (fmnist.inspect.robustness_amounts, without
+    torch: the Evaluate page lists them in a server that imports no torch to show it)."""
     if shifts is None or rotations is None:
-        from fmnist.inspect.robustness import ROTATIONS, SHIFTS
+        from fmnist.inspect.robustness_amounts import ROTATIONS, SHIFTS
 
         shifts, rotations = SHIFTS if shifts is None else shifts, ROTATIONS if rotations is None else rotations
     return [("shift", float(k)) for k in shifts] + [("rotation", float(r)) for r in rotations]
