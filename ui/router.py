@@ -1,6 +1,12 @@
 """Keeps every visit going through app.py's st.navigation."""
 
+import dataclasses
+
 import streamlit as st
+
+from fmnist.config.settings import BY_NAME
+from fmnist.playground import Setup
+from ui.train.story import PARAM as STORY
 
 
 def ensure_router() -> None:
@@ -15,3 +21,13 @@ def ensure_router() -> None:
     if getattr(PagesManager, "uses_pages_directory", False):
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+TRAIN_ONLY = frozenset({*BY_NAME, "preset", "lock", "hide", STORY}) - {f.name for f in dataclasses.fields(Setup)}
+
+
+def for_train(params: dict) -> bool:
+    """Whether an address at the root was written for the Train page: until the Playground became the root, Train's
+    shared links and lesson links were /?optimizer=adam&lock=lr... A parameter that only Train reads says so; one
+    both pages read (hidden, lr, seed) leaves the visitor on the Playground."""
+    return not TRAIN_ONLY.isdisjoint(params)
