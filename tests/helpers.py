@@ -118,7 +118,12 @@ TRAIN_PAGE = "pages/train.py"
 
 
 def train_page(timeout: int = 60):
-    """The app opened on its Train page, not yet run (the app's root opens the Playground)."""
+    """The app opened on its Train page, not yet run (the app's root opens the Playground).
+
+    AppTest turns Streamlit's old pages/-folder mode back on before every run, so each run of a page whose url_path
+    is its file's name runs that file alone first, and ui/router.py's ensure_router() reruns it through app.py: a
+    press of a plain `if st.button(...)`, true for one run, is gone by then. The app's buttons act in their on_click
+    callbacks, which run before the script (a served app is in that mode only for its first run after a start)."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(APP, default_timeout=timeout)
