@@ -6,6 +6,7 @@ import streamlit as st
 
 from fmnist.config.settings import BY_NAME
 from fmnist.playground import Setup
+from ui.train import lesson
 from ui.train.story import PARAM as STORY
 
 
@@ -23,11 +24,13 @@ def ensure_router() -> None:
         st.rerun()
 
 
-TRAIN_ONLY = frozenset({*BY_NAME, "preset", "lock", "hide", STORY}) - {f.name for f in dataclasses.fields(Setup)}
+# What only Train reads: its settings, its preset and the lesson step, less the Playground's (hidden, lr, seed).
+TRAIN_ONLY = frozenset({*BY_NAME, "preset", STORY}) - {f.name for f in dataclasses.fields(Setup)}
 
 
 def for_train(params: dict) -> bool:
     """Whether an address at the root was written for the Train page: until the Playground became the root, Train's
-    shared links and lesson links were /?optimizer=adam&lock=lr... A parameter that only Train reads says so; one
-    both pages read (hidden, lr, seed) leaves the visitor on the Playground."""
-    return not TRAIN_ONLY.isdisjoint(params)
+    shared links and lesson links were /?optimizer=adam&lock=lr... A parameter that only Train reads says so, and so
+    does a lock or hide naming a setting only Train has (?lock=optimizer); one both pages read (hidden, lr, seed,
+    lock=lr) leaves the visitor on the Playground."""
+    return not TRAIN_ONLY.isdisjoint({*params, *lesson.named(params)})
