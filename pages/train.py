@@ -84,15 +84,19 @@ def controls_help() -> str:
 
 def lr_control(job) -> None:
     left, right = st.columns([3, 1], vertical_alignment="bottom")
-    factor = left.select_slider(_("Learning-rate factor from the next step"), LR_FACTORS, value=1.0,
-                                key="train_lr_scale", format_func=lambda f: f"×{f:g}",
-                                help=_("Multiplies the run's learning rate (its step size along the gradient) while "
-                                       "it trains. A higher factor learns faster but can make the loss jump or "
-                                       "diverge; a lower one settles it more gently. Apply sets it from the next "
-                                       "step on; the charts mark the change with a dotted line."))
-    if right.button(_("Apply"), key="train_lr_apply"):
-        job.set_lr_scale(factor)
-        st.toast(_("Learning rate ×{factor} from the next step", factor=f"{factor:g}"))
+    left.select_slider(_("Learning-rate factor from the next step"), LR_FACTORS, value=1.0, key="train_lr_scale",
+                       format_func=lambda f: f"×{f:g}",
+                       help=_("Multiplies the run's learning rate (its step size along the gradient) while it trains. "
+                              "A higher factor learns faster but can make the loss jump or diverge; a lower one "
+                              "settles it more gently. Apply sets it from the next step on; the charts mark the "
+                              "change with a dotted line."))
+    right.button(_("Apply"), key="train_lr_apply", on_click=apply_lr, args=(job,))  # a callback, as Make it active
+
+
+def apply_lr(job) -> None:
+    factor = st.session_state["train_lr_scale"]
+    job.set_lr_scale(factor)
+    st.toast(_("Learning rate ×{factor} from the next step", factor=f"{factor:g}"))
 
 
 runs = session_runs()

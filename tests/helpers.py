@@ -114,6 +114,23 @@ def tiny_form(at, epochs: int = 1) -> None:
     run(at)
 
 
+TRAIN_PAGE = "pages/train.py"
+
+
+def train_page(timeout: int = 60):
+    """The app opened on its Train page, not yet run (the app's root opens the Playground).
+
+    AppTest turns Streamlit's old pages/-folder mode back on before every run, so each run of a page whose url_path
+    is its file's name runs that file alone first, and ui/router.py's ensure_router() reruns it through app.py: a
+    press of a plain `if st.button(...)`, true for one run, is gone by then. The app's buttons act in their on_click
+    callbacks, which run before the script (a served app is in that mode only for its first run after a start)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.switch_page(TRAIN_PAGE)
+    return at
+
+
 def run_in_korean(page: str, state: dict | None = None, **query):
     """The page opened at ?lang=ko. AppTest can change no widget after that: it formats a selectbox's value with
     its format_func outside the session, in English, and then cannot find it among the Korean options; so a value

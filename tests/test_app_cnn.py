@@ -11,14 +11,14 @@ from streamlit.testing.v1 import AppTest
 
 from fmnist.config import CNN
 from fmnist.store import checkpoints
-from tests.helpers import APP, ROOT, array, run, specs, texts, title
+from tests.helpers import APP, ROOT, array, run, specs, texts, title, train_page
 
 TINY_CNN_LINK = {"conv": "4", "hidden": "16", "optimizer": "adam", "lr": "0.003", "batch_size": "512", "epochs": "1",
                  "device": "cpu", "drop_last": "false", "eval_train": "false"}
 
 
 def test_the_cnn_preset_fills_the_convolution_section_and_the_summary(ckpt_dir):
-    at = run(AppTest.from_file(APP, default_timeout=60))
+    at = run(train_page())
     assert at.number_input(key="cfg_blocks").value == 0  # the seed preset: the notebook's MLP
     at.selectbox(key="cfg_preset").set_value("cnn")
     run(at)
@@ -31,7 +31,7 @@ def test_the_cnn_preset_fills_the_convolution_section_and_the_summary(ckpt_dir):
 
 
 def test_a_bad_convolution_setting_is_refused_next_to_its_control(ckpt_dir):
-    at = run(AppTest.from_file(APP, default_timeout=60))
+    at = run(train_page())
     at.selectbox(key="cfg_head").set_value("gap")
     run(at)
     assert "global average pooling needs at least one convolution block" in texts(at.error)
@@ -39,7 +39,7 @@ def test_a_bad_convolution_setting_is_refused_next_to_its_control(ckpt_dir):
 
 
 def test_a_tiny_cnn_trains_in_the_worker_and_shows_its_filters_maps_and_blocks(ckpt_dir, started):
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = train_page()
     at.query_params.update(TINY_CNN_LINK)
     run(at)
     at.button(key="train_start").click()

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from fmnist.config import SEED
 from fmnist.data.dataset import CLASSES
 from fmnist.store import checkpoints
-from tests.helpers import APP, array, run, specs, tiny_form, title
+from tests.helpers import array, run, specs, tiny_form, title, train_page
 
 
 def sidebar_text(at: AppTest, kind: str) -> str:
@@ -18,7 +18,7 @@ def sidebar_text(at: AppTest, kind: str) -> str:
 
 
 def test_the_train_page_shows_what_the_network_learned(ckpt_dir, started, dataset):
-    at = run(AppTest.from_file(APP, default_timeout=60))
+    at = run(train_page())
     tiny_form(at, epochs=2)
     assert [s["data"] for s in specs(at)] == [[]]  # before a run, only the step chart's empty frame
     at.button(key="train_start").click()
@@ -71,9 +71,9 @@ def test_the_train_page_shows_what_the_network_learned(ckpt_dir, started, datase
 
 
 def test_a_shared_link_fills_the_form_and_the_form_updates_the_link(ckpt_dir):
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = train_page()
     at.query_params.update(hidden="64,32", lr="0.003", optimizer="adam")
-    at.context["url"] = "http://localhost:8501/"
+    at.context["url"] = "http://localhost:8501/train"  # what a browser on the Train page has
     run(at)
     assert at.number_input(key="cfg_layers").value == 2
     assert [at.number_input(key=f"cfg_w{i}").value for i in range(2)] == [64, 32]
@@ -83,7 +83,8 @@ def test_a_shared_link_fills_the_form_and_the_form_updates_the_link(ckpt_dir):
     assert at.number_input(key="cfg_epochs").value == SEED.epochs  # the rest is the seed preset
     assert not at.warning
     assert at.query_params == {"preset": "custom", "hidden": "64,32", "optimizer": "adam", "lr": "0.003"}
-    assert "http://localhost:8501/?preset=custom&hidden=64,32&optimizer=adam&lr=0.003" in sidebar_text(at, "caption")
+    link = "http://localhost:8501/train?preset=custom&hidden=64,32&optimizer=adam&lr=0.003"
+    assert link in sidebar_text(at, "caption")
 
     at.number_input(key="cfg_epochs").set_value(7)
     run(at)
@@ -96,7 +97,7 @@ def test_a_shared_link_fills_the_form_and_the_form_updates_the_link(ckpt_dir):
 
 
 def test_a_link_with_bad_settings_warns_and_uses_the_rest(ckpt_dir):
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = train_page()
     at.query_params.update(lr="fast", epochs="3", bogus="1", hidden="64,99999")
     run(at)
     assert not at.sidebar.warning and len(at.main.warning) == 1  # at the top of the page, not under the sidebar
@@ -127,7 +128,7 @@ def page_order(at: AppTest) -> list[str]:
 
 
 def test_a_huge_bad_link_gives_a_notice_of_a_few_short_lines(ckpt_dir):
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = train_page()
     junk = "x" * 5000
     at.query_params.update({"lr": junk, "[click](http://example.com)" + junk: "1", "optimizer": junk,
                             **{f"bogus{i}": junk for i in range(20)}})
@@ -143,7 +144,7 @@ def test_a_huge_bad_link_gives_a_notice_of_a_few_short_lines(ckpt_dir):
 
 
 def test_the_link_is_read_only_when_the_session_starts(ckpt_dir):
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = train_page()
     at.query_params.update(epochs="5")
     run(at)
     at.query_params["epochs"] = "9"  # not a new session: the form stays the source of truth
@@ -156,7 +157,7 @@ def test_models_page_compares_settings_confusions_and_shows_the_first_layer(ckpt
     default = checkpoints.load(ckpt_dir / "default.safetensors")
     meta = {**default.meta, "config": {**default.meta["config"], "optimizer": "sgd", "lr": 0.01}}
     checkpoints.CheckpointStore(ckpt_dir).save("other", default.model(), meta)
-    at = run(AppTest.from_file(APP, default_timeout=60))
+    at = run(train_page())
     at.switch_page("pages/models.py")
     run(at)
     assert "Choose two or more runs" in " ".join(str(c.value) for c in at.caption)

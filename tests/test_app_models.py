@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from fmnist.config import TrainConfig
 from fmnist.store import checkpoints, recovery
 from fmnist.training.loop import train
-from tests.helpers import APP
+from tests.helpers import APP, train_page
 
 TWO_EPOCHS = TrainConfig(hidden=(32,), optimizer="adam", lr=3e-3, batch_size=512, epochs=2, device="cpu")
 
@@ -84,7 +84,7 @@ def test_an_interrupted_run_is_listed_and_resumed_to_its_last_epoch(ckpt_dir, st
 
 
 def test_start_is_disabled_with_the_estimate_when_a_run_cannot_fit(ckpt_dir, monkeypatch):
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = train_page()
     at.run()
     assert not at.button(key="train_start").disabled  # the seed preset fits
     monkeypatch.setenv("FMNIST_MAX_RUN_MB", "20")  # a server that allows one run 20 MB

@@ -9,7 +9,7 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from fmnist.store import checkpoints
-from tests.helpers import APP, array, run, specs, tiny_form, title
+from tests.helpers import array, run, specs, tiny_form, title, train_page
 from ui.inspect.step_view import SHOWN_KEY, step_arrived
 
 
@@ -44,7 +44,7 @@ def metric(at: AppTest, label: str) -> str:
 
 
 def test_pause_step_step_resume_on_the_train_page(ckpt_dir, started):
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = train_page()
     run(at)
     tiny_run(at)
     job = started[0]  # held paused by the fixture before its first step
@@ -84,7 +84,7 @@ def test_pause_step_step_resume_on_the_train_page(ckpt_dir, started):
 
 
 def test_network_and_health_tabs_and_the_unit_inspector(ckpt_dir, started):
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = train_page()
     run(at)
     tiny_run(at)
     job = started[0]
@@ -123,7 +123,7 @@ def test_network_and_health_tabs_and_the_unit_inspector(ckpt_dir, started):
 
 
 def test_the_models_page_shows_any_checkpoints_network(ckpt_dir):
-    at = run(AppTest.from_file(APP, default_timeout=60))
+    at = run(train_page())
     at.switch_page("pages/models.py")
     run(at)
     assert any(title(s) == "default: the network" for s in specs(at))

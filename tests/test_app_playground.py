@@ -14,13 +14,12 @@ from fmnist.playground import LESSONS, Playground, Setup
 from tests.helpers import APP, array, two_unit_seeds
 from ui.playground.controls import widget_values
 
-PAGE = "pages/playground.py"
-
 
 def open_page(query: dict | None = None) -> AppTest:
+    """The app's root, which is the Playground. (AppTest's switch_page to the default page runs each later run
+    twice, which a test counting steps would see.)"""
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params.update(query or {})
-    at.switch_page(PAGE)
     at.run()
     assert not at.exception, at.exception
     return at
@@ -59,6 +58,31 @@ def controls(at: AppTest) -> dict:
     values.update(lr=at.select_slider(key="lr").value, features=list(at.multiselect(key="features").value),
                   hidden=at.text_input(key="hidden").value)
     return values
+
+
+def test_the_root_opens_the_playground_and_a_train_link_to_the_root_opens_train(ckpt_dir):
+    at = AppTest.from_file(APP, default_timeout=60)  # the app's address, no page named: the tutorial's start
+    at.run()
+    assert not at.exception, at.exception
+    assert at.title[0].value.startswith("Playground") and "pg_play" in [b.key for b in at.button]
+    assert at.query_params.get("dataset") is None  # nothing written for a default setup
+
+    at = AppTest.from_file(APP, default_timeout=60)  # a Train link from before: /?optimizer=adam&lock=lr
+    at.query_params.update(optimizer="adam", lr="0.003", lock="lr")
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="cfg_optimizer").value == "adam" and at.select_slider(key="cfg_lr").disabled
+
+    at = AppTest.from_file(APP, default_timeout=60)  # a lesson step's link from before: /?story=where
+    at.query_params.update(story="where")
+    at.run()
+    assert not at.exception, at.exception
+    assert "story_where" in [b.key for b in at.button]
+
+    at = AppTest.from_file(APP, default_timeout=60)  # lr and hidden are the Playground's too: it stays
+    at.query_params.update(hidden="8,8", lr="0.1")
+    at.run()
+    assert at.text_input(key="hidden").value == "8,8"
 
 
 def test_page_opens_on_the_default_setup_at_step_0(ckpt_dir):
@@ -138,10 +162,9 @@ def test_story_buttons_set_the_controls_and_explain(ckpt_dir):
         assert info.value.startswith(f"**{lesson.title}.**")
         assert len(re.findall(r"[.!?](\s|$)", lesson.why)) == 2  # the issue asks for two sentences
         assert at.button(key="pg_play").disabled and step_of(at) > 0  # it trains at once
-        # The story's last step leads on to the Train page (at the root: "") with the tutorial's preset; the others
-        # do not yet.
+        # The story's last step leads on to the Train page with the tutorial's preset; the others do not yet.
         links = [(link.proto.page, link.proto.query_string) for link in at.get("page_link")]
-        assert links == ([("", "preset=seed")] if key == list(LESSONS)[-1] else []), (key, links)
+        assert links == ([("train", "preset=seed")] if key == list(LESSONS)[-1] else []), (key, links)
         # Playing, the map and the network are images (redrawn in place); the loss curve stays a Plotly chart.
         assert len(at.get("image")) == 2 and len(at.get("plotly_chart")) == 1
         run(at.button(key="pg_pause").click())

@@ -12,13 +12,13 @@ from fmnist.data.dataset import device_tensors
 from fmnist.inspect.robustness import measure
 from fmnist.model.architecture import parameter_count
 from fmnist.store import checkpoints
-from tests.helpers import APP, TINY, TINY_CNN, run, texts, wait_for
+from tests.helpers import TINY, TINY_CNN, run, texts, train_page, wait_for
 from ui.inspect.robustness_jobs import MEASUREMENTS
 from ui.train import story
 
 
 def open_train(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
+    at = train_page(timeout=120)
     at.query_params.update(query)
     return run(at)
 

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from fmnist.config import BEST, SEED
 from fmnist.runs import jobs
 from fmnist.store import checkpoints
-from tests.helpers import APP, texts
+from tests.helpers import APP, TRAIN_PAGE, texts, train_page
 from ui.train.model_view import run_in_words
 
 # What set_tiny_config makes of the form, which starts from the seed preset (drop_last, eval_train included).
@@ -23,7 +23,7 @@ TINY = SEED.replace(hidden=(32,), optimizer="adam", lr=3e-3, batch_size=512, epo
 
 
 def app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = train_page()
     at.run()
     assert not at.exception, at.exception
     return at
@@ -45,10 +45,13 @@ def chart_specs(at: AppTest) -> list[dict]:
     return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 
 
-def test_the_train_page_renders_without_importing_torch(ckpt_dir):
-    """In a fresh interpreter, as a server starts: torch is the workers' to import (about 2 s here), not the page's."""
+def test_the_first_page_and_the_train_page_render_without_importing_torch(ckpt_dir):
+    """In a fresh interpreter, as a server starts: torch is the workers' to import (about 2 s here), not the pages'.
+    The app's root (the Playground), then Train, its next click."""
     code = ("import sys\nfrom streamlit.testing.v1 import AppTest\n"
             f"at = AppTest.from_file({APP!r}, default_timeout=60)\nat.run()\n"
+            "assert not at.exception, at.exception\nassert at.button(key='pg_play')\n"
+            f"at.switch_page({TRAIN_PAGE!r}).run()\n"
             "assert not at.exception, at.exception\nassert at.button(key='train_start')\n"
             "print(sorted(m for m in ('torch', 'torchvision', 'safetensors') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -178,7 +181,7 @@ def test_a_run_is_frozen_pausable_and_saved_as_the_active_model(ckpt_dir, starte
 
 
 def test_a_failed_run_shows_its_error(ckpt_dir, started):
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = train_page()
     # Off the slider's grid, as a shared link can set it: each step scales the weights by 1 - 10 x 1 = -9.
     at.query_params.update(hidden="32", optimizer="sgd", lr="10", weight_decay="1", batch_size="512", epochs="1",
                            device="cpu")

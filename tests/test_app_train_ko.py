@@ -8,7 +8,7 @@ import time
 
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import APP, run, tiny_form
+from tests.helpers import run, tiny_form, train_page
 
 HANGUL = re.compile("[가-힣]")
 
@@ -18,7 +18,7 @@ def captions(at: AppTest) -> str:
 
 
 def test_the_train_page_reads_in_korean_from_start_to_finish(ckpt_dir, started):
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = train_page()
     at.query_params["lang"] = "ko"
     run(at)
     assert at.title[0].value == "Fashion-MNIST로 신경망 학습하기"
@@ -71,7 +71,7 @@ def test_the_models_page_parts_of_this_side_read_in_korean(ckpt_dir):
     ckpt = checkpoints.load(ckpt_dir / "default.safetensors")
     meta = {**ckpt.meta, "name": "other", "config": {**ckpt.meta["config"], "lr": 0.01}}
     checkpoints.save(ckpt_dir / "other.safetensors", ckpt.model(), meta)
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = train_page()
     at.query_params["lang"] = "ko"
     run(at)
     at.switch_page("pages/models.py")

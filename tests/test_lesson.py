@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from fmnist.config import BEST, MAX_EPOCHS, MAX_LAYERS, MAX_WIDTH, SEED, TRAIN_SIZE, TrainConfig
 from fmnist.config.settings import SETTINGS
 from fmnist.model.devices import CUDA_MISSING, MPS_MISSING
-from tests.helpers import APP, run
+from tests.helpers import run, train_page
 from ui.i18n import engine
 from ui.train import lesson, share
 from ui.train.sidebar import HELP, LABELS, memory_text
@@ -23,9 +23,9 @@ HANGUL = re.compile("[가-힣]")
 
 
 def app(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = train_page()
     at.query_params.update(params)
-    at.context["url"] = "http://localhost:8501/"
+    at.context["url"] = "http://localhost:8501/train"  # what a browser on the Train page has
     return run(at)
 
 
@@ -257,7 +257,7 @@ def test_share_as_lesson_builds_a_link_that_locks(ckpt_dir):
     at.multiselect(key="lesson_hide").set_value(["seed", "device"])
     run(at)
     link = at.sidebar.code[0].value
-    assert link.startswith("http://localhost:8501/?")
+    assert link.startswith("http://localhost:8501/train?")
     params = dict(parse_qsl(urlsplit(link).query))
     assert params == {"preset": "custom", "lr": "0.003", "epochs": "5", "lock": "lr", "hide": "seed,device",
                       "lang": "ko"}

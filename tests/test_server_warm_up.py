@@ -23,8 +23,9 @@ def test_the_warm_up_imports_the_first_pages_modules_and_no_torch():
 
 
 def test_the_first_script_run_after_the_warm_up_imports_nothing_heavy():
-    """The Train page's first run, as AppTest runs it in a warmed interpreter, imports none of the heavy packages
-    (without the warm-up it imports numpy and plotly, 0.3-0.5 s of the first page here)."""
+    """The first page's first run (the Playground's, at the root), as AppTest runs it in a warmed interpreter,
+    imports none of the heavy packages (without the warm-up it imports numpy and plotly, 0.3-0.5 s of the first page
+    here)."""
     code = ("import sys, ui.server\nui.server.warm()\nbefore = set(sys.modules)\n"
             "from streamlit.testing.v1 import AppTest\nafter_apptest = set(sys.modules)\n"
             "at = AppTest.from_file('app.py', default_timeout=60)\nat.run()\nassert not at.exception, at.exception\n"

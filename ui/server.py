@@ -27,10 +27,16 @@ from fmnist import env
 ROOT = env.ROOT
 SPARE_AFTER_S = 5.0
 
-# What app.py and the Train page import, and the heavy modules those import later, at their first use.
+# What app.py, the Playground (the root's page) and the Train page import, and the heavy modules those import later,
+# at their first use.
 WARM_MODULES = (
     "numpy",
     "plotly.graph_objects",
+    "fmnist.playground",
+    "ui.playground.controls",
+    "ui.playground.state",
+    "ui.playground.charts",
+    "ui.playground.live_charts",
     "streamlit.emojis",  # a large pattern compiled at import: segmented controls and pills use it for their options
     "ui.i18n",
     "ui.language",
@@ -65,6 +71,7 @@ def warm() -> None:
     from ui.i18n import catalog
 
     catalog("ko")
+    draw_first_page()
     # Streamlit asks once, at a process's first element, whether it runs in a REPL: inspect.stack(), whose first call
     # maps every loaded module to its file (0.07-0.1 s here). Done now, the first page's call finds that map made.
     inspect.stack()
@@ -83,6 +90,21 @@ def prefetch_after(seconds: float) -> None:
         timer = threading.Timer(seconds, inference.prefetch, args=(pool().inference, str(path)))
         timer.daemon = True
         timer.start()
+
+
+def draw_first_page() -> None:
+    """The Playground's first figures, made once and dropped: what they import at their first use (numpy.random,
+    plotly's figure parts and its JSON writer) is then imported before the first visitor's page makes them."""
+    import plotly.io
+
+    from fmnist.playground import Playground, Setup
+    from ui.playground import charts
+
+    pg = Playground(Setup())
+    grid = pg.grid()
+    for figure in (charts.surface_figure(pg, grid, True), charts.network_figure(pg, grid),
+                   charts.loss_figure([pg.metrics()])):
+        plotly.io.to_json(figure)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -54,9 +54,9 @@ IDLE = f"{APP}[data-test-script-state='notRunning']"
 EXCEPTION = "[data-testid='stException']"
 NAV_LINK = "[data-testid='stSidebarNavLink']"
 
-# st.Page's url_path defaults to the script's name; the default page (Train) lives at "/".
-PAGES = {"Playground": "playground",
-         "Train": "", "Explore": "explore", "Evaluate": "evaluate", "Classify": "classify", "Models": "models",
+# st.Page's url_path defaults to the script's name; the default page (the Playground) lives at "/".
+PAGES = {"Playground": "",
+         "Train": "train", "Explore": "explore", "Evaluate": "evaluate", "Classify": "classify", "Models": "models",
          "Sweep": "sweep", "Class": "class"}
 
 

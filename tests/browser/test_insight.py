@@ -101,7 +101,7 @@ def test_insight_tabs_after_a_run(page: Page, server):
 
 
 def test_shared_link_fills_the_form(page: Page, server):
-    goto(page, f"{server.url}/?hidden=64,32&optimizer=adam&lr=0.003")
+    goto(page, f"{server.page_url('Train')}?hidden=64,32&optimizer=adam&lr=0.003")
     expect(page.locator(".st-key-cfg_layers input")).to_have_value("2")
     expect(page.locator(".st-key-cfg_w0 input")).to_have_value("64")
     expect(page.locator(".st-key-cfg_w1 input")).to_have_value("32")

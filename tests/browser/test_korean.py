@@ -82,7 +82,7 @@ def test_every_page_in_korean(page: Page, server, title):
     expect(page.locator(PAGE_CONTENT[title]).first).to_be_visible()  # drawn, not a placeholder, before it is read
     wait_idle(page)
     assert_korean(page, server, title)
-    shot(page, f"{PAGES[title] or 'train'}-ko")
+    shot(page, f"{PAGES[title] or 'playground'}-ko")
 
 
 def test_classify_upload_tab_in_korean(page: Page, server):

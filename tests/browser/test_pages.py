@@ -54,16 +54,25 @@ def test_page_loads(page: Page, server, title):
 
 
 def test_every_page_opens_by_its_name_and_the_toolbar_has_no_deploy_button(page: Page, server):
-    # /train is the Train page as every other page is /<its name>: no "Page not found", and the link's settings kept.
-    goto(page, f"{server.url}/train?hidden=64&epochs=3")
+    # /train is the Train page as every other page is /<its name>: no "Page not found", and the link's settings kept;
+    # so is a Train link written when Train was the root (/?hidden=64&epochs=3: epochs is Train's alone).
+    for url in (f"{server.url}/train?hidden=64&epochs=3", f"{server.url}/?hidden=64&epochs=3"):
+        check_train_link(page, url)
+    goto(page, f"{server.url}/playground?dataset=circles")  # the Playground by its name: the root, the link kept
+    expect(page.locator(".st-key-dataset input")).to_have_value("circles")
+    assert page.get_by_text("Page not found").count() == 0
+    assert page.get_by_test_id("stAppDeployButton").count() == 0
+    assert page.get_by_role("button", name="Deploy").count() == 0
+    assert_no_exception(page)
+
+
+def check_train_link(page: Page, url: str) -> None:
+    goto(page, url)
     expect(page.locator(PAGE_CONTENT["Train"])).to_be_visible()
     expect(page.locator(NAV_LINK + "[aria-current='page']")).to_contain_text("Train")
     expect(page.locator(".st-key-cfg_w0 input")).to_have_value("64")
     expect(page.locator(".st-key-cfg_epochs input")).to_have_value("3")
     assert page.get_by_text("Page not found").count() == 0
-    assert page.get_by_test_id("stAppDeployButton").count() == 0
-    assert page.get_by_role("button", name="Deploy").count() == 0
-    assert_no_exception(page)
 
 
 def prediction_heading(scope):

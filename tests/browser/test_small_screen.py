@@ -61,7 +61,7 @@ def test_page_fits_a_phone(phone: Page, server, title):
     expect(phone.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
     phone.wait_for_timeout(500)  # charts draw, and redraw at the width they get
     wide = overflow(phone)
-    name = PAGES[title] or "train"
+    name = PAGES[title] or "playground"
     path = shot(phone, f"{name}-390", sidebar=False)
     if os.environ.get("FMNIST_DOCS_SCREENSHOTS") == "1":
         DOCS.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,5 @@
 """Teacher mode: a link that fixes or hides some settings, read from the address. No Streamlit here; ui/train/sidebar.py
-shows the form accordingly.
+shows the form accordingly, and ui/playground/teacher.py reads the same parameters for the Playground's own settings.
 
 ``?lock=lr,hidden`` shows those settings disabled, at the link's values (or the preset's); ``?hide=optimizer`` does not
 show those controls at all, their values still coming from the link or the preset. Names are TrainConfig field names
@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 
 from fmnist.config.settings import LESSON_NAMES
 from fmnist.config.text import format_value
-from ui.i18n import _
+from ui.i18n import N_, _
 from ui.train.share import clip
 
 LOCK, HIDE = "lock", "hide"
 NAMES = LESSON_NAMES  # every name a lesson may lock or hide, in the order of the sidebar's controls
+LOCK_NOTE = N_(":material/lock: Set by your teacher")  # under a locked control, on Train and on the Playground
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,19 @@ def _names(text) -> list[str]:
     return [n.strip() for n in str(text or "").split(",") if n.strip()]
 
 
-def parse(params: dict) -> tuple[Lesson, list[str]]:
-    """The lesson the address describes and one message per name it cannot use, like share.params_to_config's."""
+def named(params: dict) -> set[str]:
+    """Every name the address's lock and hide list, known or not."""
+    return {name for param in (LOCK, HIDE) for name in _names(params.get(param))}
+
+
+def parse(params: dict, names=NAMES) -> tuple[Lesson, list[str]]:
+    """The lesson the address describes and one message per name it cannot use, like share.params_to_config's.
+    `names`: the settings of the page that reads it (Train's by default)."""
     found: dict[str, set[str]] = {LOCK: set(), HIDE: set()}
     problems = []
     for param in (LOCK, HIDE):
         for name in _names(params.get(param)):
-            if name in NAMES:
+            if name in names:
                 found[param].add(name)
             else:
                 problems.append(f"{param}={clip(name)}: " + _("unknown setting"))

@@ -104,9 +104,15 @@ def show_stopped(name: str, acc: str, active: str | None) -> None:
     st.success(_("Stopped early and saved as **{name}** ({acc}% test accuracy). The active model is still "
                  "**{active}**: a stopped run replaces it only when you say so.", name=name, acc=acc,
                  active=active or "–"))
-    if st.button(_("Make it the active model"), key="train_make_active", icon=":material/check_circle:"):
-        set_active_model(name)
-        st.rerun(scope="app")  # the sidebar names the new active model too
+    # The choice is made in the button's callback, which Streamlit runs before any of the script: a rerun between the
+    # click and this line (ui/router.py's, on a server's first run) would otherwise lose a press that lasts one run.
+    st.button(_("Make it the active model"), key="train_make_active", icon=":material/check_circle:",
+              on_click=make_active, args=(name,))
+
+
+def make_active(name: str) -> None:
+    set_active_model(name)
+    st.rerun(scope="app")  # the whole page, not the fragment the button is in: the sidebar names the new model too
 
 
 def show_charts(runs, snap) -> None:

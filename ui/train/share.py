@@ -9,6 +9,7 @@ still apply. The reasons are in the session's language; the ``name=value`` part 
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from fmnist.config import PRESETS, TrainConfig
@@ -23,6 +24,7 @@ FIELDS = BY_NAME  # every setting travels in the URL under its own name
 # Parameters about how the app is shown, not about the run: kept in the address beside the settings, never read as one.
 VIEW_PARAMS = ("lang", "lock", "hide", "challenge", "story")  # ui/language.py, ui/train/lesson.py, ui/challenge.py,
 # ui/train/story.py
+_MARKDOWN = re.compile(r"[\\`*_{}\[\]()<>#+|!~$]")  # escaped in a link's text shown by a notice
 ECHO_CHARS = 40  # a link's own text, echoed in a notice, is cut to this many characters
 NOTICE_LINES = 3  # problems listed one per line; more are counted, not listed
 
@@ -39,6 +41,13 @@ def clip(text, limit: int = ECHO_CHARS) -> str:
     """A link's text as a notice echoes it: at most `limit` characters, an ellipsis where it was cut."""
     text = str(text)
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def notice_text(problems: list[str]) -> str:
+    """The notice about what a link held that could not be used: a heading and its first lines (notice_lines), the
+    link's text escaped, as it is shown as written, never as Markdown."""
+    lines = [_MARKDOWN.sub(r"\\\g<0>", line) for line in notice_lines(problems)]
+    return _("Ignored from the link:") + "\n" + "".join(f"\n- {line}" for line in lines)
 
 
 def notice_lines(problems: list[str], limit: int = NOTICE_LINES) -> list[str]:

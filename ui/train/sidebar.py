@@ -13,7 +13,6 @@ values still come from the link or the preset); "Share as lesson" builds one.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
@@ -44,7 +43,6 @@ LESSON_LOCK_KEY = "lesson_lock"  # the "Share as lesson" choices
 LESSON_HIDE_KEY = "lesson_hide"
 LESSON_OPEN_KEY = "lesson_share"  # the expander, open or not
 PRESET_NOTE_KEY = "cfg_preset_note"  # what a preset chosen in a lesson kept or changed unseen; until the form is edited
-_MARKDOWN = re.compile(r"[\\`*_{}\[\]()<>#+|!~$]")  # escaped in a link's text shown by a notice
 
 # Learning rates on a log scale: 1, 2, 3 and 5 of each decade from 1e-5 to 1, written so 3e-3 == 0.003 exactly.
 LR_STEPS = tuple(float(f"{m}e{e}") for e in range(-5, 0) for m in (1, 2, 3, 5)) + (1.0,)
@@ -64,7 +62,6 @@ OPTION_LABELS = {
     "max": N_("max"), "avg": N_("avg (mean)"), "none": N_("none"),
     "momentum": N_("momentum"), "constant": N_("constant"), "onecycle": N_("onecycle"), "cosine": N_("cosine"),
 }
-LOCK_NOTE = N_(":material/lock: Set by your teacher")
 
 
 def width_key(i: int) -> str:
@@ -208,7 +205,7 @@ def _shown(name: str) -> bool:
 
 def _lock_note(name: str) -> None:
     if _locked(name):
-        st.caption(_(LOCK_NOTE))
+        st.caption(_(lesson.LOCK_NOTE))
 
 
 def _hold_locked() -> None:
@@ -251,9 +248,7 @@ def _link_notice(where) -> None:
     edited. The link's text is escaped: it is shown as written, never as Markdown."""
     problems = st.session_state.get(URL_ERRORS_KEY)
     if problems:
-        lines = [_MARKDOWN.sub(r"\\\g<0>", line) for line in share.notice_lines(problems)]
-        where.warning(_("Ignored from the link:") + "\n" + "".join(f"\n- {line}" for line in lines),
-                      icon=":material/link_off:")
+        where.warning(share.notice_text(problems), icon=":material/link_off:")
 
 
 def address(query: str) -> str:
