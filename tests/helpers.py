@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import gzip
 import importlib.util
 import json
 import sys
@@ -33,6 +34,31 @@ TINY = TrainConfig(hidden=(32,), optimizer="adam", lr=3e-3, batch_size=256, epoc
 # `fmnist.config.text.flags` leaves the device out (it belongs to the machine); the tests train on the CPU.
 TINY_ARGS = [*flags(TINY, SEED), "--device", "cpu"]
 TINY_CNN = TINY.replace(conv=(4,), hidden=(16,), preset="tiny-cnn")
+
+
+# Data.
+def write_idx(path, arr: np.ndarray, magic: int | None = None, compress: bool = False):
+    """A real-format IDX file: magic (0x0803 images / 0x0801 labels), big-endian dims, then the bytes."""
+    magic = magic if magic is not None else 2048 + arr.ndim
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in arr.shape)
+    blob = header + arr.astype(np.uint8).tobytes()
+    # Closed before it is read back: since Python 3.12 gzip buffers writes until close.
+    with (gzip.open if compress else open)(path, "wb") as f:
+        f.write(blob)
+    return path
+
+
+def write_subset(folder: Path, dataset, n_train: int, n_test: int) -> Path:
+    """The first n_train training and n_test test images of the real data, with their labels, as the four gzipped
+    IDX files a Fashion-MNIST folder holds (FMNIST_DATA_DIR may point at it)."""
+    from fmnist.data.dataset import FILES
+
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {"train_images": dataset.train_images[:n_train], "train_labels": dataset.train_labels[:n_train],
+              "test_images": dataset.test_images[:n_test], "test_labels": dataset.test_labels[:n_test]}
+    for key, (stem, magic, _) in FILES.items():
+        write_idx(folder / f"{stem}.gz", arrays[key].numpy(), magic, compress=True)
+    return folder
 
 
 # Training in this process.

@@ -1,4 +1,3 @@
-import gzip
 import os
 import re
 import shlex
@@ -11,18 +10,8 @@ import pytest
 import torch
 
 from fmnist.data import dataset as data
-from fmnist.data.dataset import CLASSES, DataError, find_files, load_dataset, normalize, read_idx
-
-
-def write_idx(path, arr: np.ndarray, magic: int | None = None, compress: bool = False):
-    """A real-format IDX file: magic (0x0803 images / 0x0801 labels), big-endian dims, then the bytes."""
-    magic = magic if magic is not None else 2048 + arr.ndim
-    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in arr.shape)
-    blob = header + arr.astype(np.uint8).tobytes()
-    # Closed before it is read back: since Python 3.12 gzip buffers writes until close.
-    with (gzip.open if compress else open)(path, "wb") as f:
-        f.write(blob)
-    return path
+from fmnist.data.dataset import CLASSES, DataError, device_tensors, find_files, load_dataset, normalize, read_idx
+from tests.helpers import write_idx, write_subset
 
 
 def test_real_dataset_loads_with_expected_shapes(dataset):
@@ -69,11 +58,34 @@ def test_short_file_is_reported_as_truncated(tmp_path):
 
 def test_wrong_count_and_shape(tmp_path):
     p = write_idx(tmp_path / "imgs", np.zeros((3, 28, 28)))
-    with pytest.raises(DataError, match=r"shape \[3, 28, 28\], expected \[60000, 28, 28\]"):
-        read_idx(p, 2051, 60_000)
+    with pytest.raises(DataError, match=r"shape \[3, 28, 28\], expected \[2, 28, 28\] \(or fewer"):
+        read_idx(p, 2051, 2)  # more images than the full set has
+    assert read_idx(p, 2051, 60_000).shape == (3, 28, 28)  # fewer: a subset
     q = write_idx(tmp_path / "imgs2", np.zeros((2, 27, 28)))
     with pytest.raises(DataError, match="expected"):
         read_idx(q, 2051, 2)
+    with pytest.raises(DataError, match="expected"):
+        read_idx(write_idx(tmp_path / "none", np.zeros((0, 28, 28))), 2051, 2)
+
+
+def test_a_subset_loads_and_trains_from_its_own_cache(tmp_path, dataset, monkeypatch):
+    monkeypatch.setattr(data, "CACHE_DIR", tmp_path / "cache")  # not beside the real data's cache
+    folder = write_subset(tmp_path / "small", dataset, 300, 100)
+    small = load_dataset(folder)
+    assert small.train_images.shape == (300, 28, 28) and small.test_labels.shape == (100,)
+    assert torch.equal(small.train_images, dataset.train_images[:300])
+    assert torch.equal(small.test_labels, dataset.test_labels[:100])
+    x, y, xt, yt = device_tensors(small, "cpu")  # the shared cache file, sized for the subset
+    assert x.shape == (300, 784) and xt.shape == (100, 784) and torch.equal(yt, dataset.test_labels[:100])
+    assert torch.equal(xt, normalize(dataset.test_images[:100]))
+    assert [p.stat().st_size for p in (tmp_path / "cache").iterdir()] == [(300 + 100) * (784 * 4 + 8)]
+
+
+def test_a_subset_whose_images_and_labels_differ_in_number_is_refused(tmp_path, dataset):
+    folder = write_subset(tmp_path / "odd", dataset, 300, 100)
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", dataset.test_labels[:99].numpy(), 2049, compress=True)
+    with pytest.raises(DataError, match="100 images but .*t10k-labels-idx1-ubyte.gz 99 labels"):
+        load_dataset(folder)
 
 
 def test_label_out_of_range(tmp_path):

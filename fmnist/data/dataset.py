@@ -1,5 +1,9 @@
 """Finds, validates and loads the four Fashion-MNIST IDX files; keeps them as tensors, once per process.
 
+A folder may also hold a subset in the same format: each file the first images (and their labels) of the full one,
+written with its own count in the header; a slow machine's class demo, or a browser test that trains the lesson's
+presets to the end, trains on that in seconds.
+
 torch is imported only by the functions that make tensors, so the app's server can read the files (and name the
 classes) without paying for it. The normalised copy that training reads is written once to a cache file and
 memory-mapped by every process that trains (the app's workers, the CLI), so they share one copy in the page cache.
@@ -87,14 +91,24 @@ def find_files(data_dir: str | os.PathLike | None = None) -> dict[str, Path]:
     raise DataError("Fashion-MNIST not found (" + "; ".join(report) + "). " + HOW_TO_GET)
 
 
-def read_idx(path: Path, magic: int, count: int) -> np.ndarray:
-    """Reads one IDX file and checks it is the Fashion-MNIST file it claims to be."""
+def _read_bytes(path: Path, size: int = -1) -> bytes:
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as f:
-            raw = f.read()
+            return f.read(size)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise DataError(f"{path}: cannot be read ({exc}). Delete it and fetch the data again. {HOW_TO_GET}") from exc
+
+
+def idx_count(path: Path) -> int:
+    """How many images or labels an IDX file says it holds (its header alone is read)."""
+    return int.from_bytes(_read_bytes(path, 8)[4:8], "big")
+
+
+def read_idx(path: Path, magic: int, count: int) -> np.ndarray:
+    """Reads one IDX file and checks it is the Fashion-MNIST file it claims to be: `count` items, or fewer (a
+    subset), never more."""
+    raw = _read_bytes(path)
     ndim = magic - 2048
     header = 4 + 4 * ndim
     if len(raw) < header or int.from_bytes(raw[:4], "big") != magic:
@@ -102,8 +116,8 @@ def read_idx(path: Path, magic: int, count: int) -> np.ndarray:
         raise DataError(f"{path}: not an IDX file of this kind (magic {found!r}, expected {magic}). {HOW_TO_GET}")
     dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
     expected = [count] + ([28, 28] if ndim == 3 else [])
-    if dims != expected:
-        raise DataError(f"{path}: shape {dims}, expected {expected}. {HOW_TO_GET}")
+    if len(dims) != len(expected) or dims[1:] != expected[1:] or not 1 <= dims[0] <= count:
+        raise DataError(f"{path}: shape {dims}, expected {expected} (or fewer than {count:,} items). {HOW_TO_GET}")
     size = int(np.prod(dims))
     if len(raw) - header != size:
         raise DataError(f"{path}: holds {len(raw) - header} bytes of data, expected {size} (truncated?). {HOW_TO_GET}")
@@ -118,6 +132,11 @@ def read_dataset(files: dict[str, Path]) -> Dataset:
 
     arrays = {key: torch.from_numpy(read_idx(files[key], magic, count).copy())
               for key, (_, magic, count) in FILES.items()}
+    for split in ("train", "test"):
+        images, labels = files[f"{split}_images"], files[f"{split}_labels"]
+        if len(arrays[f"{split}_images"]) != len(arrays[f"{split}_labels"]):
+            raise DataError(f"{images} holds {len(arrays[f'{split}_images']):,} images but {labels} "
+                            f"{len(arrays[f'{split}_labels']):,} labels. {HOW_TO_GET}")
     return Dataset(
         train_images=arrays["train_images"], train_labels=arrays["train_labels"].long(),
         test_images=arrays["test_images"], test_labels=arrays["test_labels"].long(),
@@ -187,7 +206,7 @@ def _shared_cpu_tensors(files: dict[str, Path]) -> tuple | None:
     import torch
 
     path = CACHE_DIR / f"normalized-{_files_key(files)}.bin"
-    n_train, n_test = FILES["train_images"][2], FILES["test_images"][2]
+    n_train, n_test = idx_count(files["train_labels"]), idx_count(files["test_labels"])  # a subset's own counts
     sizes = [n_train * 784 * 4, n_train * 8, n_test * 784 * 4, n_test * 8]
     try:
         if not path.is_file() or path.stat().st_size != sum(sizes):
