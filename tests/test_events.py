@@ -21,7 +21,7 @@ EXAMPLES = [
     StepDetailEvent(7, 1, np.zeros((3, 28, 28), np.uint8), [1, 2, 3], [1, 2, 2], [1, 2, 3], 0.9, 0.8,
                     [np.ones((4, 784), np.float32)]),
     RunStarted("cpu"),
-    RunSaved(88.1, 0.33, "cpu", False, None, [], "quick-88.10", None, ["saved"]),
+    RunSaved(88.1, 0.33, "cpu", False, None, [], "quick-88.10", None, ["saved"], elapsed_s=12.5),
 ]
 
 

@@ -56,6 +56,7 @@ def test_a_run_trains_in_a_worker_process_and_saves(tmp_path, tiny_config, worke
     assert job.pid != os.getpid() and not alive(job.pid)  # it trained elsewhere, and is gone
     ckpt = CheckpointStore(tmp_path).load(snap.checkpoint)
     assert ckpt.meta["metrics"]["test_acc"] == pytest.approx(snap.test_acc) and snap.eta_s is None
+    assert ckpt.meta["elapsed_s"] == snap.elapsed_s  # the lesson's table shows the time its checkpoint records
     assert ckpt.meta["command"] == "the fmnist app's Train page"
 
 

@@ -409,6 +409,8 @@ class TrainingJob:
                     s.status = "stopped" if ev.stopped else "done"
                     s.device, s.test_acc, s.lr_changes = ev.device, ev.test_acc, ev.lr_changes
                     s.checkpoint, s.save_error, s.discarded = ev.checkpoint, ev.save_error, ev.discarded
+                    if ev.elapsed_s is not None:
+                        s.elapsed_s = ev.elapsed_s
                     s.notes.extend(ev.notes)
 
     def _ended(self, reason: str) -> None:

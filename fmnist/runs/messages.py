@@ -32,6 +32,9 @@ class RunSaved(Message):
     save_error: str | None = None
     notes: list[str] = field(default_factory=list)
     discarded: bool = False
+    # The run's training time as the checkpoint records it: it counts the last test evaluation, which the last epoch's
+    # event, sent before it, does not; a page showing the run beside its checkpoint must show this one.
+    elapsed_s: float | None = None
     kind: ClassVar[str] = "done"
 
 

@@ -243,7 +243,7 @@ def finish(result, job: dict, checkpoints) -> RunSaved:
     """Saves the run where the server asked, unless it is discarded; a failed save keeps every metric in the server's
     snapshot and says why."""
     out = RunSaved(result.test_acc, result.test_loss, result.device, result.stopped, result.best_epoch,
-                   list(result.lr_changes))
+                   list(result.lr_changes), elapsed_s=result.elapsed_s)
     if discards(result):
         out.discarded = True
         return out
