@@ -14,8 +14,9 @@ A button's label wraps between words instead of ending in an ellipsis ("일시�
 any syllable, which left "기" of a heading alone on its line (Streamlit sets word-break on its paragraphs, so the
 rule names them). Headings are balanced for the same reason.
 
-A segmented control's chosen option under the mouse (the language switch just pressed) gets a stronger tint of the
-theme's indigo behind the same indigo text, 4.4:1; its text darkens to the theme's next shade there (5.5:1).
+A segmented control's chosen option under the mouse (the language switch just pressed) or the keyboard's focus gets a
+stronger tint of the theme's indigo behind the same indigo text, 4.4:1; its text darkens to the theme's next shade
+there (5.5:1). The rule names Streamlit's own states (data-hovered, data-focus-visible) to outweigh its selector.
 
 The drawing canvas's toolbar (streamlit-drawable-canvas places it absolutely, 43 px above the canvas) covered the
 brush slider above it: the canvas keeps that much room above itself.
@@ -37,7 +38,8 @@ button [data-testid='stMarkdownContainer'] {{ white-space: normal; text-overflow
     {{ word-break: keep-all; overflow-wrap: break-word; }}
 [class*='st-key-classify_canvas'] {{ margin-top: 2rem; }}
 h1, h2, h3 {{ text-wrap: balance; }}
-button[data-variant='segmented_control'][aria-checked='true']:hover {{ color: {CHOSEN_HOVER_COLOR}; }}
+button[data-variant='segmented_control'][data-selected]:is([data-hovered], [data-focus-visible]):not([data-disabled])
+    {{ color: {CHOSEN_HOVER_COLOR}; }}
 </style>"""
 
 
