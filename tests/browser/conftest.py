@@ -20,15 +20,16 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from fmnist.store import checkpoints
+from tests.helpers import write_subset
 from tests.server_process import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -153,12 +154,12 @@ sys.exit(main())
 
 @contextmanager
 def streamlit_server(root: Path, default_checkpoint: Path, *, args: Sequence[str] = (),
-                     thread_list: Path | None = None) -> Iterator[Server]:
+                     thread_list: Path | None = None, env: Mapping[str, str] | None = None) -> Iterator[Server]:
     """The app's server as `make run` starts it (ui.server: `streamlit run app.py` after a warm-up) on a free port,
     with a checkpoints folder of its own holding the default model.
 
     `args` are more command-line options for Streamlit; with `thread_list` (a file), Server.threads() names the
-    server's Python threads."""
+    server's Python threads; `env` adds to (or overrides) the server's environment, e.g. FMNIST_DATA_DIR."""
     ckpts = root / "checkpoints"
     ckpts.mkdir(parents=True)
     shutil.copy2(default_checkpoint, ckpts / default_checkpoint.name)
@@ -169,14 +170,15 @@ def streamlit_server(root: Path, default_checkpoint: Path, *, args: Sequence[str
     cmd = [sys.executable, *launch, "--server.port", str(port),
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
            *args]
-    env = {**os.environ, "FMNIST_CHECKPOINT_DIR": str(ckpts), "PYTHONUNBUFFERED": "1"}
+    environ = {**os.environ, "FMNIST_CHECKPOINT_DIR": str(ckpts), "PYTHONUNBUFFERED": "1", **(env or {})}
     if thread_list is not None:
-        env["FMNIST_THREAD_LIST"] = str(thread_list)
+        environ["FMNIST_THREAD_LIST"] = str(thread_list)
     # A session of its own, as `make run` from a terminal has: Linux shares the CPU between sessions (autogroups)
     # before it looks at their processes' priorities, and in the test's session the Playwright work of driving
     # four browsers would be charged to the server.
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     try:
         _wait_healthy(proc, url, log)
         yield Server(url, ckpts, log, proc.pid, thread_list)
@@ -212,6 +214,37 @@ def server(tmp_path_factory, default_checkpoint, browser):
         if log.is_file():
             ARTIFACTS.mkdir(exist_ok=True)
             shutil.copy2(log, ARTIFACTS / log.name)
+
+
+# The first images of the real data, as a folder of the four files: the lesson's presets (20 MLP epochs, two CNNs of
+# four) train to the end on it in seconds (their insight, drawn each epoch, is computed on the test images: 300 keep it
+# short). Only the server of the tests that train those presets reads it.
+SMALL_TRAIN, SMALL_TEST = 1000, 300
+
+
+@pytest.fixture(scope="session")
+def small_data(tmp_path_factory, dataset) -> Path:
+    return write_subset(tmp_path_factory.mktemp("small-data"), dataset, SMALL_TRAIN, SMALL_TEST)
+
+
+@pytest.fixture(scope="session")
+def small_server(tmp_path_factory, default_checkpoint, small_data, browser):
+    """A second server, on the small data (FMNIST_DATA_DIR): for runs of the real presets to the end, and for
+    measurements over its test images that take seconds. Warmed up by one visit to "/" as `server` is."""
+    root = tmp_path_factory.mktemp("browser-small")
+    try:
+        with streamlit_server(root, default_checkpoint, env={"FMNIST_DATA_DIR": str(small_data)}) as srv:
+            warm = browser.new_page()
+            try:
+                goto(warm, srv.url + "/")
+            finally:
+                warm.close()
+            yield srv
+    finally:
+        log = root / "streamlit-server.log"
+        if log.is_file():
+            ARTIFACTS.mkdir(exist_ok=True)
+            shutil.copy2(log, ARTIFACTS / "streamlit-server-small.log")
 
 
 def _wait_healthy(proc: subprocess.Popen, url: str, log: Path) -> None:
@@ -267,8 +300,9 @@ def assert_no_exception(page: Page) -> None:
         pytest.fail("The page shows an exception:\n" + "\n---\n".join(errors.all_inner_texts()), pytrace=False)
 
 
-def shot(page: Page, name: str, sidebar: bool = True) -> Path:
-    """A full-page screenshot in test-artifacts/screenshots/<name>.png.
+def shot(page: Page, name: str, sidebar: bool = True, of: Locator | None = None) -> Path:
+    """A full-page screenshot in test-artifacts/screenshots/<name>.png; with `of`, only the box around the elements it
+    matches (a section the docs show, without the page around it).
 
     Streamlit scrolls inside its main area, not the document, so the viewport grows to the content for the shot
     (to the main area's alone with sidebar=False, for a sidebar folded away on a narrow screen).
@@ -282,7 +316,15 @@ def shot(page: Page, name: str, sidebar: bool = True) -> Path:
     page.set_viewport_size({"width": size["width"], "height": min(int(height) + 40, 6000)})
     try:
         page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-        page.screenshot(path=str(path), full_page=True)
+        clip = None
+        if of is not None:
+            boxes = [b for b in (of.nth(i).bounding_box() for i in range(of.count())) if b]
+            assert boxes, f"nothing to photograph for {name}"
+            left, top = min(b["x"] for b in boxes) - 8, min(b["y"] for b in boxes) - 8
+            clip = {"x": max(left, 0), "y": max(top, 0),
+                    "width": max(b["x"] + b["width"] for b in boxes) + 8 - max(left, 0),
+                    "height": max(b["y"] + b["height"] for b in boxes) + 8 - max(top, 0)}
+        page.screenshot(path=str(path), full_page=True, clip=clip)
     finally:
         page.set_viewport_size(size)
     return path
