@@ -6,7 +6,11 @@ degrees both ways): minutes for a CNN on one core. So a page asks and polls; it 
 second session asking for the same model gets the figures the first one paid for. Each model's figures are also kept
 on disk (a small JSON file a checkpoint in the checkpoints folder's hidden .robustness folder, stamped with the
 checkpoint file's name, size and modification time), so a restarted server shows them without measuring again, and a
-model saved again under the same name is measured again. Nothing here imports Streamlit, and torch only in the thread.
+model saved again under the same name is measured again.
+
+The measuring itself is done by the pool's spare worker (fmnist.runs.answers, asked through fmnist.runs.inference as
+the pages' other inference is), one item a request: the thread here only asks and waits, so the server imports no
+torch for the test. Nothing here imports Streamlit.
 """
 
 from __future__ import annotations
@@ -78,12 +82,6 @@ class Measurements:
             return sum(1 for k, _ in self.queue if k == key)
 
     def _work(self) -> None:
-        import torch
-
-        # One core, like the server's other inference (ui.session): never waiting at an OpenMP barrier for a core
-        # a training worker holds. set_num_threads holds for the thread that calls it.
-        torch.set_num_threads(1)
-        loaded: tuple[Key, object] | None = None
         while True:
             with self.lock:
                 if not self.queue:
@@ -91,10 +89,8 @@ class Measurements:
                     return
                 key, item = self.queue[0]
             try:
-                if loaded is None or loaded[0] != key:
-                    loaded = (key, _model(key))
-                accuracy = _measure(loaded[1], item, self.result(key))
-            except Exception as exc:  # a file deleted or damaged since it was listed: said on the page
+                accuracy = _measure(key, item, self.result(key))
+            except Exception as exc:  # a file gone or damaged since it was listed, a worker failing: said on the page
                 with self.lock:
                     self.errors[key] = str(exc)
                     self.queue = deque(q for q in self.queue if q[0] != key)
@@ -152,23 +148,15 @@ def save(key: Key, results: dict[Item, float]) -> None:
         pass
 
 
-def _model(key: Key):
-    from fmnist.store import checkpoints
-
-    return checkpoints.load(Path(key[0])).model()
-
-
-def _measure(model, item: Item, done: dict[Item, float]) -> float:
-    """One shift or rotation; shift 0 and rotation 0 are the same plain accuracy, measured once."""
-    from fmnist.data.dataset import device_tensors, load_dataset
-    from fmnist.inspect.robustness import measure
+def _measure(key: Key, item: Item, done: dict[Item, float]) -> float:
+    """One shift or rotation, measured by the spare worker; shift 0 and rotation 0 are the same plain accuracy,
+    measured once. Raises what fmnist.runs.inference.Inference.ask raises (CheckpointError, InferenceError)."""
+    from fmnist.runs.jobs import pool
 
     kind, amount = item
     if amount == 0 and done.get(("rotation" if kind == "shift" else "shift", 0.0)) is not None:
         return done[("rotation" if kind == "shift" else "shift", 0.0)]
-    _, _, x, y = device_tensors(load_dataset(), "cpu")
-    shifts, rotations = ([int(amount)], []) if kind == "shift" else ([], [amount])
-    return measure(model, x, y, shifts, rotations)[0].accuracy
+    return float(pool().inference.ask("robustness", key[0], kind=kind, amount=amount))
 
 
 MEASUREMENTS = Measurements()  # one per server process, shared by every session
