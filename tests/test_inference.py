@@ -112,6 +112,21 @@ def test_a_worker_that_dies_before_answering_is_an_error_naming_how(tiny_checkpo
         pool.shutdown()
 
 
+def test_a_worker_still_answering_is_not_let_go_as_idle_and_is_let_go_after(tiny_checkpoint):
+    """The measuring worker's pool (ui/inspect/robustness_jobs.py) lets its worker go a while after its last answer:
+    never while a request is unanswered (here the first, asked while the worker still imports torch, which takes
+    longer than idle_s), else the next request would pay for a new worker's torch import."""
+    pool = WorkerPool(environ=dict(os.environ), spare=False, idle_s=1.0)
+    try:
+        assert pool.inference.ask("robustness", str(tiny_checkpoint), kind="shift", amount=1.0) > 50
+        (first,) = pool.pids()
+        pool.inference.ask("probabilities", str(tiny_checkpoint), image=np.zeros((28, 28), np.uint8))
+        assert pool.pids() == [first]  # the same worker answered both
+        wait_for(lambda: not pool.pids(), timeout=60, what="the idle worker to be let go")
+    finally:
+        pool.shutdown()
+
+
 def test_the_spare_that_answered_then_trains_a_run(workers, tiny_checkpoint, tiny_config, tmp_path):
     workers.inference.ask("probabilities", str(tiny_checkpoint), image=np.zeros((28, 28), np.uint8))
     (answered,) = workers.pids()

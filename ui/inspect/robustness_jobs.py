@@ -8,13 +8,18 @@ on disk (a small JSON file a checkpoint in the checkpoints folder's hidden .robu
 checkpoint file's name, size and modification time), so a restarted server shows them without measuring again, and a
 model saved again under the same name is measured again.
 
-The measuring itself is done by the pool's spare worker (fmnist.runs.answers, asked through fmnist.runs.inference as
-the pages' other inference is), one item a request: the thread here only asks and waits, so the server imports no
-torch for the test. Nothing here imports Streamlit.
+The measuring itself is done in a worker process (fmnist.runs.answers' "robustness" task, asked through
+fmnist.runs.inference as the pages' other inference is), one item a request: the thread here only asks and waits, so
+the server imports no torch for the test. Not the pool's spare, which answers the pages' clicks and takes the next
+Start: one shift of a CNN keeps a worker busy for over a minute (77 s for the shipped cnn on one busy core), and a
+click or a Start would wait behind it. The measuring worker is a pool of its own (a spare that never trains), started
+at the first Measure and let go MEASURER_IDLE_S after its last answer, and with it torch's memory. Nothing here
+imports Streamlit.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import threading
@@ -25,6 +30,7 @@ from pathlib import Path
 Key = tuple[str, float]  # (checkpoint path, its modification time): a file saved again is measured again
 Item = tuple[str, float]  # ("shift", pixels) or ("rotation", degrees)
 STORE_DIR = ".robustness"  # in the checkpoints folder, hidden from its listing as recovery files are
+MEASURER_IDLE_S = 60.0  # long enough for the next model's request after a page's rerun, short beside a torch process
 
 
 def items(shifts=None, rotations=None) -> list[Item]:
@@ -148,15 +154,30 @@ def save(key: Key, results: dict[Item, float]) -> None:
         pass
 
 
-def _measure(key: Key, item: Item, done: dict[Item, float]) -> float:
-    """One shift or rotation, measured by the spare worker; shift 0 and rotation 0 are the same plain accuracy,
-    measured once. Raises what fmnist.runs.inference.Inference.ask raises (CheckpointError, InferenceError)."""
-    from fmnist.runs.jobs import pool
+_measurer = None  # the WorkerPool whose spare measures, made at the first measurement
+_measurer_lock = threading.Lock()
 
+
+def measurer():
+    """The measuring worker's pool: it trains nothing, so its spare only answers the thread's requests, and is let go
+    when idle (made again for the next one)."""
+    from fmnist.runs.jobs import WorkerPool
+
+    global _measurer
+    with _measurer_lock:
+        if _measurer is None:
+            _measurer = WorkerPool(spare=False, idle_s=MEASURER_IDLE_S)  # none kept ahead of a request
+            atexit.register(_measurer.shutdown)
+        return _measurer
+
+
+def _measure(key: Key, item: Item, done: dict[Item, float]) -> float:
+    """One shift or rotation, measured by the measuring worker; shift 0 and rotation 0 are the same plain accuracy,
+    measured once. Raises what fmnist.runs.inference.Inference.ask raises (CheckpointError, InferenceError)."""
     kind, amount = item
     if amount == 0 and done.get(("rotation" if kind == "shift" else "shift", 0.0)) is not None:
         return done[("rotation" if kind == "shift" else "shift", 0.0)]
-    return float(pool().inference.ask("robustness", key[0], kind=kind, amount=amount))
+    return float(measurer().inference.ask("robustness", key[0], kind=kind, amount=amount))
 
 
 MEASUREMENTS = Measurements()  # one per server process, shared by every session
