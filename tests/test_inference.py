@@ -1,7 +1,9 @@
 """The pages' inference asked of the pool's spare worker (fmnist.runs.inference, fmnist.runs.answers): the same
 figures as computed in this process, a clear error for a damaged file or a worker that dies, and a server process
-that shows Evaluate and Explore without importing torch. Real processes, the real dataset, the tiny model."""
+that shows Evaluate and Explore, and measures Evaluate's shift and rotation test, without importing torch. Real
+processes, the real dataset, the tiny model."""
 
+import json
 import os
 import shutil
 import signal
@@ -18,6 +20,7 @@ from fmnist.data.dataset import device_tensors
 from fmnist.inspect.evaluate import evaluate
 from fmnist.inspect.evaluation import Evaluation
 from fmnist.inspect.predict import LocalModel
+from fmnist.inspect.robustness import measure
 from fmnist.runs import inference
 from fmnist.runs.inference import InferenceError
 from fmnist.runs.jobs import TrainingJob, WorkerPool
@@ -25,6 +28,7 @@ from fmnist.store import checkpoints
 from fmnist.store import predictions as kept
 from fmnist.store.checkpoints import CheckpointStore
 from tests.helpers import ROOT, wait_finished, wait_for
+from ui.inspect.robustness_jobs import items
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +66,20 @@ def test_one_image_s_probabilities_and_saliency_are_those_computed_here(workers,
                                        atol=1e-6 * float(np.abs(want).max()))
 
 
+def test_a_shift_and_a_rotation_measured_by_the_worker_are_those_measured_here(workers, tiny_checkpoint, model,
+                                                                             dataset):
+    _, _, x, y = device_tensors(dataset, torch.device("cpu"))
+    here = measure(model, x, y, shifts=(2,), rotations=(10,))
+    there = [workers.inference.ask("robustness", str(tiny_checkpoint), kind=kind, amount=amount)
+             for kind, amount in (("shift", 2.0), ("rotation", 10.0))]
+    assert there == [m.accuracy for m in here]
+    assert here[0].accuracy != here[1].accuracy  # two different measurements, not one figure asked twice
+    with pytest.raises(InferenceError, match="a shift must be a whole number of pixels from 0 to 27"):
+        workers.inference.ask("robustness", str(tiny_checkpoint), kind="shift", amount=40.0)
+    with pytest.raises(InferenceError, match="unknown robustness measurement 'zoom'"):
+        workers.inference.ask("robustness", str(tiny_checkpoint), kind="zoom", amount=2.0)
+
+
 def test_a_damaged_checkpoint_is_a_checkpoint_error_and_the_worker_goes_on(workers, tiny_checkpoint, tmp_path):
     damaged = tmp_path / "damaged.safetensors"
     damaged.write_bytes(tiny_checkpoint.read_bytes()[:300])  # cut short, as a copy interrupted
@@ -90,6 +108,21 @@ def test_a_worker_that_dies_before_answering_is_an_error_naming_how(tiny_checkpo
         os.kill(pool.pids()[0], signal.SIGKILL)
         asking.join(60)
         assert errors == ["the worker computing it ended unexpectedly (killed by signal SIGKILL)"]
+    finally:
+        pool.shutdown()
+
+
+def test_a_worker_still_answering_is_not_let_go_as_idle_and_is_let_go_after(tiny_checkpoint):
+    """The measuring worker's pool (ui/inspect/robustness_jobs.py) lets its worker go a while after its last answer:
+    never while a request is unanswered (here the first, asked while the worker still imports torch, which takes
+    longer than idle_s), else the next request would pay for a new worker's torch import."""
+    pool = WorkerPool(environ=dict(os.environ), spare=False, idle_s=1.0)
+    try:
+        assert pool.inference.ask("robustness", str(tiny_checkpoint), kind="shift", amount=1.0) > 50
+        (first,) = pool.pids()
+        pool.inference.ask("probabilities", str(tiny_checkpoint), image=np.zeros((28, 28), np.uint8))
+        assert pool.pids() == [first]  # the same worker answered both
+        wait_for(lambda: not pool.pids(), timeout=60, what="the idle worker to be let go")
     finally:
         pool.shutdown()
 
@@ -130,21 +163,38 @@ def test_predictions_are_kept_on_disk_for_the_file_s_bytes(workers, tiny_checkpo
 
 
 SHOW_PAGES = textwrap.dedent("""
-    import sys
+    import json, sys, time
     from streamlit.testing.v1 import AppTest
+    from ui.inspect.robustness_jobs import MEASUREMENTS, items, load
+    from ui.inspect.robustness_view import file_key
     for page in ("pages/evaluate.py", "pages/explore.py"):
         at = AppTest.from_file("app.py", default_timeout=300)
         at.switch_page(page)
         at.run()
         assert not at.exception and not at.error, (page, at.exception, at.error)
         assert at.get("plotly_chart"), page  # the confusion matrix; the saliency and probabilities
+    # Evaluate's shift and rotation test, measured for the active model by the worker
+    at = AppTest.from_file("app.py", default_timeout=300)
+    at.switch_page("pages/evaluate.py")
+    at.run()
+    at.button(key="evaluate_robust_start").click()
+    at.run()
+    key = file_key("default")
+    deadline = time.monotonic() + 500
+    while MEASUREMENTS.queued(key) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    at.run()
+    assert not at.exception and not at.error, (at.exception, at.error)
+    charts = [c for c in at.get("plotly_chart") if "evaluate_robust_chart" in str(c.proto.id)]
+    print("robustness:", json.dumps({"error": MEASUREMENTS.error(key), "measured": len(MEASUREMENTS.result(key)),
+                                     "wanted": len(items()), "stored": len(load(key)), "chart": len(charts)}))
     print("torch imported:", "torch" in sys.modules)
 """)
 
 
 def test_a_server_process_shows_evaluate_and_explore_without_torch(checkpoint_dir, tmp_path):
     """The pages run as in a fresh server process (Streamlit's AppTest, in a process of its own): their predictions
-    come from its worker, and torch stays out of it."""
+    and the shift and rotation test's figures come from its worker, and torch stays out of it."""
     ckpts = tmp_path / "checkpoints"
     ckpts.mkdir()
     shutil.copy(checkpoint_dir / "default.safetensors", ckpts)
@@ -152,7 +202,11 @@ def test_a_server_process_shows_evaluate_and_explore_without_torch(checkpoint_di
     out = subprocess.run([sys.executable, "-c", SHOW_PAGES], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.strip().splitlines()[-1] == "torch imported: False", out.stdout
+    *_, measured, imported = out.stdout.strip().splitlines()
+    n = len(items())  # every shift and rotation, measured, kept on disk and drawn
+    assert json.loads(measured.removeprefix("robustness: ")) == {"error": None, "measured": n, "wanted": n,
+                                                                 "stored": n, "chart": 1}, out.stdout
+    assert imported == "torch imported: False", out.stdout
 
 
 class _Holder(torch.nn.Module):

@@ -3,7 +3,9 @@ server itself never imports torch to show them (fmnist.runs.inference is the ser
 
     server -> worker   {"op": "infer", "id": n, "task": t, "path": checkpoint file, ...}
                        t = "predictions" (the test set), "probabilities", "saliency" or "feature_maps" (with
-                       "image": uint8 (28, 28), and "target" for saliency)
+                       "image": uint8 (28, 28), and "target" for saliency), or "robustness" (the test set's accuracy
+                       in percent under one item of the shift and rotation test: "kind" "shift" or "rotation", and
+                       "amount" in pixels or degrees)
     worker -> server   {"kind": "inferred", "id": n, "result": ...}, or {"kind": "inferred", "id": n, "error": why,
                        "checkpoint": True when the file could not be used}
 
@@ -47,6 +49,19 @@ def _predictions(model) -> dict:
             "probabilities": ev.probabilities}
 
 
+def _robustness(model, kind: str, amount: float) -> float:
+    """One item of the shift and rotation test, as fmnist.inspect.robustness measures it: the Evaluate page asks for
+    them one at a time (ui/inspect/robustness_jobs.py), so a page's other requests wait for one item, not a model."""
+    from fmnist.data.dataset import device_tensors
+    from fmnist.inspect.robustness import measure
+
+    if kind not in ("shift", "rotation"):
+        raise ValueError(f"unknown robustness measurement {kind!r}")
+    _, _, x, y = device_tensors(None, "cpu")
+    shifts, rotations = ([int(amount)], []) if kind == "shift" else ([], [float(amount)])
+    return measure(model, x, y, shifts, rotations)[0].accuracy
+
+
 def compute(request: dict):
     """The result of one request (raises what loading or computing raises)."""
     import numpy as np
@@ -62,6 +77,8 @@ def compute(request: dict):
     task = request["task"]
     if task == "predictions":
         return _predictions(model)
+    if task == "robustness":
+        return _robustness(model, request["kind"], request["amount"])
     image = np.asarray(request["image"], dtype=np.uint8)
     if task == "probabilities":
         from fmnist.inspect.predict import probabilities

@@ -1,6 +1,7 @@
 """The pages' inference (the test set's predictions, one image's probabilities and saliency), asked of the pool's
 spare worker and waited for: the server shows Evaluate, Explore and Classify without importing torch, which cost it
-about 470 MB and seconds of a fresh server's first page (docs/reliability.md). The worker's side, and the messages,
+about 470 MB and seconds of a fresh server's first page (docs/reliability.md). Evaluate's shift and rotation test is
+asked the same way, of a worker of its own (ui/inspect/robustness_jobs.py). The worker's side, and the messages,
 are in fmnist/runs/answers.py.
 
 The spare has torch imported and the test set mapped while it waits for a run, so it answers at once; when a run has

@@ -124,6 +124,7 @@ class Worker:
                 self.devices = self.pool.devices_seen = message["devices"]
                 self.ready.set()
             elif message["kind"] == "inferred":
+                self.idle_since = time.monotonic()
                 self.asked.discard(message["id"])
                 self.pool.inference.answered(message)
             elif self.job is not None:
@@ -276,11 +277,11 @@ class WorkerPool:
             if self._spare is not spare:
                 return
             idle = time.monotonic() - spare.idle_since
-            if idle >= self.idle_s - 0.5:
+            if idle >= self.idle_s - 0.5 and not spare.asked:
                 self._spare = None
                 spare.close()
-            else:  # it answered a page meanwhile: let it go once it has idled that long since
-                self._later(self.idle_s - idle, lambda: self._release_idle_spare(spare))
+            else:  # asked meanwhile, or still answering (a CNN's shift test takes a minute): idle from its answer on
+                self._later(max(self.idle_s - idle, 1.0), lambda: self._release_idle_spare(spare))
 
     def _later(self, seconds: float, fn) -> None:
         timer = threading.Timer(seconds, fn)

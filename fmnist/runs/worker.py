@@ -14,7 +14,8 @@ multiprocessing.connection over two pipes:
                        {"op": "lr", "scale": x} and {"op": "threads", "n": k} at any time.
 
 Before its start message a waiting spare also answers the pages' inference requests ({"op": "infer", ...}: the test
-set's predictions, one image's probabilities or saliency), described in fmnist/runs/answers.py.
+set's predictions, one image's probabilities, saliency or feature maps, one item of the shift and rotation test),
+described in fmnist/runs/answers.py.
 
 A worker runs one job and exits, which hands its memory back to the OS. When the server goes away its end of the
 pipes closes, and the worker exits at once: no training process outlives the server.

@@ -6,11 +6,20 @@ degrees both ways): minutes for a CNN on one core. So a page asks and polls; it 
 second session asking for the same model gets the figures the first one paid for. Each model's figures are also kept
 on disk (a small JSON file a checkpoint in the checkpoints folder's hidden .robustness folder, stamped with the
 checkpoint file's name, size and modification time), so a restarted server shows them without measuring again, and a
-model saved again under the same name is measured again. Nothing here imports Streamlit, and torch only in the thread.
+model saved again under the same name is measured again.
+
+The measuring itself is done in a worker process (fmnist.runs.answers' "robustness" task, asked through
+fmnist.runs.inference as the pages' other inference is), one item a request: the thread here only asks and waits, so
+the server imports no torch for the test. Not the pool's spare, which answers the pages' clicks and takes the next
+Start: one shift of a CNN keeps a worker busy for over a minute (77 s for the shipped cnn on one busy core), and a
+click or a Start would wait behind it. The measuring worker is a pool of its own (a spare that never trains), started
+at the first Measure and let go MEASURER_IDLE_S after its last answer, and with it torch's memory. Nothing here
+imports Streamlit.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import threading
@@ -21,6 +30,7 @@ from pathlib import Path
 Key = tuple[str, float]  # (checkpoint path, its modification time): a file saved again is measured again
 Item = tuple[str, float]  # ("shift", pixels) or ("rotation", degrees)
 STORE_DIR = ".robustness"  # in the checkpoints folder, hidden from its listing as recovery files are
+MEASURER_IDLE_S = 60.0  # long enough for the next model's request after a page's rerun, short beside a torch process
 
 
 def items(shifts=None, rotations=None) -> list[Item]:
@@ -78,12 +88,6 @@ class Measurements:
             return sum(1 for k, _ in self.queue if k == key)
 
     def _work(self) -> None:
-        import torch
-
-        # One core, like the server's other inference (ui.session): never waiting at an OpenMP barrier for a core
-        # a training worker holds. set_num_threads holds for the thread that calls it.
-        torch.set_num_threads(1)
-        loaded: tuple[Key, object] | None = None
         while True:
             with self.lock:
                 if not self.queue:
@@ -91,10 +95,8 @@ class Measurements:
                     return
                 key, item = self.queue[0]
             try:
-                if loaded is None or loaded[0] != key:
-                    loaded = (key, _model(key))
-                accuracy = _measure(loaded[1], item, self.result(key))
-            except Exception as exc:  # a file deleted or damaged since it was listed: said on the page
+                accuracy = _measure(key, item, self.result(key))
+            except Exception as exc:  # a file gone or damaged since it was listed, a worker failing: said on the page
                 with self.lock:
                     self.errors[key] = str(exc)
                     self.queue = deque(q for q in self.queue if q[0] != key)
@@ -152,23 +154,30 @@ def save(key: Key, results: dict[Item, float]) -> None:
         pass
 
 
-def _model(key: Key):
-    from fmnist.store import checkpoints
-
-    return checkpoints.load(Path(key[0])).model()
+_measurer = None  # the WorkerPool whose spare measures, made at the first measurement
+_measurer_lock = threading.Lock()
 
 
-def _measure(model, item: Item, done: dict[Item, float]) -> float:
-    """One shift or rotation; shift 0 and rotation 0 are the same plain accuracy, measured once."""
-    from fmnist.data.dataset import device_tensors, load_dataset
-    from fmnist.inspect.robustness import measure
+def measurer():
+    """The measuring worker's pool: it trains nothing, so its spare only answers the thread's requests, and is let go
+    when idle (made again for the next one)."""
+    from fmnist.runs.jobs import WorkerPool
 
+    global _measurer
+    with _measurer_lock:
+        if _measurer is None:
+            _measurer = WorkerPool(spare=False, idle_s=MEASURER_IDLE_S)  # none kept ahead of a request
+            atexit.register(_measurer.shutdown)
+        return _measurer
+
+
+def _measure(key: Key, item: Item, done: dict[Item, float]) -> float:
+    """One shift or rotation, measured by the measuring worker; shift 0 and rotation 0 are the same plain accuracy,
+    measured once. Raises what fmnist.runs.inference.Inference.ask raises (CheckpointError, InferenceError)."""
     kind, amount = item
     if amount == 0 and done.get(("rotation" if kind == "shift" else "shift", 0.0)) is not None:
         return done[("rotation" if kind == "shift" else "shift", 0.0)]
-    _, _, x, y = device_tensors(load_dataset(), "cpu")
-    shifts, rotations = ([int(amount)], []) if kind == "shift" else ([], [amount])
-    return measure(model, x, y, shifts, rotations)[0].accuracy
+    return float(measurer().inference.ask("robustness", key[0], kind=kind, amount=amount))
 
 
 MEASUREMENTS = Measurements()  # one per server process, shared by every session

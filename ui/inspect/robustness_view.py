@@ -1,5 +1,6 @@
 """The Evaluate page's shift and rotation section: the active model and any checkpoints picked, measured on demand by
-the server's background thread (ui.inspect.robustness_jobs), drawn as one chart that fills in as figures arrive."""
+a worker process the server's background thread asks (ui.inspect.robustness_jobs), drawn as one chart that fills in as
+figures arrive."""
 
 from __future__ import annotations
 

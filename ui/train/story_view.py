@@ -1,7 +1,7 @@
 """The lesson from MLP to CNN on the Train page (ui/train/story.py tells it): a button a step that fills the sidebar
 with the step's preset and starts the run, what to look at, a link to the step, and the table that fills in as the
-session's runs of the three presets finish. Their 3-pixel shift is measured by the server's thread
-(ui/inspect/robustness_jobs.py) on the saved checkpoint: no torch in the page's own script run."""
+session's runs of the three presets finish. Their 3-pixel shift is measured on the saved checkpoint by the worker
+the server's thread asks (ui/inspect/robustness_jobs.py): no torch in the server."""
 
 from __future__ import annotations
 
