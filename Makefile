@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+# `make test` runs the tests not marked serial in this many processes (pytest-xdist; the browser tests all in one of
+# them, sharing its servers), then the serial ones alone (timed checks, worker pools, the load test): run one after
+# another, the suite kept only 1.0 of the 2 cores busy.
+TEST_WORKERS ?= 2
 # Local by default: only this machine can open the app. `make serve` (or HOST=0.0.0.0) shares it on the network.
 HOST ?= 127.0.0.1
 APT_DATA := dataset-fashion-mnist
@@ -69,7 +73,8 @@ serve:
 test: data browser postgres $(VENV)/.stamp-dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not serial"
+	$(BIN)/python -m pytest -m serial
 
 # On a machine with a CUDA GPU: the tests marked gpu (graph against eager, presets, the app's worker, the bench),
 # then the bench on CUDA with its 20 seed-preset epochs end to end. A machine without a network whose Python already

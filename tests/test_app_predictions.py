@@ -217,6 +217,7 @@ def median_seconds(fn, runs: int = 5) -> float:
     return call_times(fn, runs)[runs // 2]
 
 
+@pytest.mark.serial  # timed: runs alone, after the parallel part of `make test`
 def test_classifying_a_drawing_is_fast(model):
     drawing = np.zeros((280, 280, 4), np.uint8)
     drawing[..., 3] = 255
@@ -295,6 +296,7 @@ def test_classify_upload_shows_saliency_of_the_prediction(ckpt_dir, model, expec
     assert_explains(spec, model, out["image"], out["label_index"])
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("which", ["tiny", "best"])
 def test_saliency_is_fast(model, dataset, which):
     """Classify and Explore compute it on every run, uncached: it must stay well under 100 ms on a CPU."""

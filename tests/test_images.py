@@ -143,6 +143,7 @@ def huge_png() -> bytes:
     return data
 
 
+@pytest.mark.serial  # timed: runs alone, after the parallel part of `make test`
 def test_decompression_bomb_refused_quickly(huge_png):
     start = time.perf_counter()
     assert_refused(huge_png, "bomb.png", "too large")
@@ -151,6 +152,7 @@ def test_decompression_bomb_refused_quickly(huge_png):
     assert time.perf_counter() - start < 1.0
 
 
+@pytest.mark.serial
 def test_bomb_refused_without_pillows_own_limit(huge_png, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
     start = time.perf_counter()
@@ -159,6 +161,7 @@ def test_bomb_refused_without_pillows_own_limit(huge_png, monkeypatch):
     assert time.perf_counter() - start < 1.0
 
 
+@pytest.mark.serial
 def test_over_our_limit_but_under_pillows():
     data = bomb_png(7_000, 6_000, bit_depth=8)  # 42 Mpx: Pillow would still decode it
     start = time.perf_counter()
@@ -196,6 +199,7 @@ def test_one_pixel_is_blank():
         prepare_array(np.ones((1, 1), np.float32))
 
 
+@pytest.mark.serial
 @pytest.mark.parametrize("transpose", [False, True])
 def test_extreme_strip(transpose):
     strip = np.zeros((10, 10_000), np.uint8)

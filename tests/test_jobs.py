@@ -15,6 +15,9 @@ from fmnist.runs.jobs import TrainingJob, WorkerPool
 from fmnist.store.checkpoints import CheckpointStore
 from tests.helpers import alive, rss_mb, wait_finished, wait_for
 
+# Worker pools, stop times and the server's memory: alone, after the parallel part of `make test`.
+pytestmark = pytest.mark.serial
+
 STOPPED_WITHIN_S = 2.0
 
 
