@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
-# `make test` runs the tests in this many processes (pytest-xdist, a test file's tests in one of them, so a browser
-# file shares its process's servers), then those marked serial alone (timed checks, worker pools, the load test): run
-# one after another, the suite kept only 1.0 of the 2 cores busy.
+# `make test` runs the tests but the browser ones in this many processes (pytest-xdist), then the browser tests and
+# those marked serial (timed checks, worker pools) in one process, alone: run one after another, the suite kept only
+# 1.0 of the 2 cores busy. Browser tests spread over the processes were slower still: they compete for the CPU with
+# the training tests and each process starts its own servers and browser.
 TEST_WORKERS ?= 2
 # Local by default: only this machine can open the app. `make serve` (or HOST=0.0.0.0) shares it on the network.
 HOST ?= 127.0.0.1
@@ -73,8 +74,8 @@ serve:
 test: data browser postgres $(VENV)/.stamp-dev
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial"
-	$(BIN)/python -m pytest -m serial
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not browser and not serial"
+	$(BIN)/python -m pytest -m "browser or serial"
 
 # On a machine with a CUDA GPU: the tests marked gpu (graph against eager, presets, the app's worker, the bench),
 # then the bench on CUDA with its 20 seed-preset epochs end to end. A machine without a network whose Python already

@@ -29,9 +29,6 @@ from tests.browser.test_training_run import saved_name, start, wait_progress
 from tests.browser.test_workers import running, workers
 from tests.helpers import rss_mb
 
-# Its bounds are for the load it makes itself: `make test` runs it alone, after the parallel part.
-pytestmark = pytest.mark.serial
-
 HEALTH_MAX_S = 1.0  # the bound for the health URL under load
 STOP_WITHIN_S = 2.0
 LEAK_BOUND_MB = 60  # a per-session copy of the normalised dataset, the leak this guards against, is ~220 MB
