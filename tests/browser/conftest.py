@@ -200,9 +200,15 @@ def server(tmp_path_factory, default_checkpoint, browser):
     old-style multipage app; test_fresh_server.py covers that. The visit also imports torch and loads the dataset,
     so the first test's timing is its own.
     """
-    root = tmp_path_factory.mktemp("browser")
+    with _warm_server(tmp_path_factory.mktemp("browser"), default_checkpoint, browser, "streamlit-server.log") as srv:
+        yield srv
+
+
+@contextmanager
+def _warm_server(root: Path, default_checkpoint: Path, browser, log_name: str, env=None) -> Iterator[Server]:
+    """A session's server, warmed up by one visit to "/"; its log kept in test-artifacts/ as `log_name`."""
     try:
-        with streamlit_server(root, default_checkpoint) as srv:
+        with streamlit_server(root, default_checkpoint, env=env) as srv:
             warm = browser.new_page()
             try:
                 goto(warm, srv.url + "/")
@@ -213,7 +219,7 @@ def server(tmp_path_factory, default_checkpoint, browser):
         log = root / "streamlit-server.log"
         if log.is_file():
             ARTIFACTS.mkdir(exist_ok=True)
-            shutil.copy2(log, ARTIFACTS / log.name)
+            shutil.copy2(log, ARTIFACTS / log_name)
 
 
 # The first images of the real data, as a folder of the four files: the lesson's presets (20 MLP epochs, two CNNs of
@@ -231,20 +237,9 @@ def small_data(tmp_path_factory, dataset) -> Path:
 def small_server(tmp_path_factory, default_checkpoint, small_data, browser):
     """A second server, on the small data (FMNIST_DATA_DIR): for runs of the real presets to the end, and for
     measurements over its test images that take seconds. Warmed up by one visit to "/" as `server` is."""
-    root = tmp_path_factory.mktemp("browser-small")
-    try:
-        with streamlit_server(root, default_checkpoint, env={"FMNIST_DATA_DIR": str(small_data)}) as srv:
-            warm = browser.new_page()
-            try:
-                goto(warm, srv.url + "/")
-            finally:
-                warm.close()
-            yield srv
-    finally:
-        log = root / "streamlit-server.log"
-        if log.is_file():
-            ARTIFACTS.mkdir(exist_ok=True)
-            shutil.copy2(log, ARTIFACTS / "streamlit-server-small.log")
+    with _warm_server(tmp_path_factory.mktemp("browser-small"), default_checkpoint, browser,
+                      "streamlit-server-small.log", env={"FMNIST_DATA_DIR": str(small_data)}) as srv:
+        yield srv
 
 
 def _wait_healthy(proc: subprocess.Popen, url: str, log: Path) -> None:
